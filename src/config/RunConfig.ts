@@ -1,0 +1,105 @@
+import { Effect, Schema } from "effect"
+import { ScheduleConfig } from "../optim/schedule.ts"
+
+/**
+ * The whole configuration of a run, as Schema data. Every field has a default equal to the
+ * reference configuration of DESIGN.md, so `{}` decodes to the reference run. The dotted paths of
+ * the fields are part of the CLI contract (`--set model.dim=128`).
+ */
+
+const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
+  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0))
+const NonNegativeNumber = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Fraction = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true }))
+
+export const ModelConfig = Schema.Struct({
+  kind: Schema.Literals(["llama", "mlp"]).pipe(withDefault("llama")),
+  vocabSize: PositiveInt.pipe(withDefault(256)),
+  dim: PositiveInt.pipe(withDefault(64)),
+  layers: PositiveInt.pipe(withDefault(2)),
+  heads: PositiveInt.pipe(withDefault(4)),
+  /** Hidden width of the feed-forward block (llama) or of the single hidden layer (mlp). */
+  ffnDim: PositiveInt.pipe(withDefault(176)),
+  seqLen: PositiveInt.pipe(withDefault(64)),
+  normEps: PositiveNumber.pipe(withDefault(1e-5)),
+  ropeTheta: PositiveNumber.pipe(withDefault(10000))
+})
+export type ModelConfig = typeof ModelConfig.Type
+
+export const DataConfig = Schema.Struct({
+  /** "moby-dick" (embedded), a text file, a directory of text files, or a uint16 token file (.bin). */
+  source: Schema.NonEmptyString.pipe(withDefault("moby-dick")),
+  valFraction: Fraction.pipe(withDefault(0.1))
+})
+export type DataConfig = typeof DataConfig.Type
+
+export const BatchConfig = Schema.Struct({
+  /** Samples per optimizer step (B). */
+  global: PositiveInt.pipe(withDefault(16)),
+  /** Samples per micro-batch (μ); accumulation A = B / (μ·P). */
+  micro: PositiveInt.pipe(withDefault(16)),
+  /** Data-parallel degree (P). */
+  dp: PositiveInt.pipe(withDefault(1))
+})
+export type BatchConfig = typeof BatchConfig.Type
+
+export const OptimizerConfig = Schema.Struct({
+  kind: Schema.Literals(["adamw", "sgd"]).pipe(withDefault("adamw")),
+  /** Peak learning rate; the schedule scales it. */
+  lr: PositiveNumber.pipe(withDefault(3e-3)),
+  betas: Schema.Tuple([Fraction, Fraction]).pipe(withDefault([0.9, 0.95])),
+  eps: PositiveNumber.pipe(withDefault(1e-8)),
+  /** Decoupled weight decay, applied to matrices only. */
+  weightDecay: NonNegativeNumber.pipe(withDefault(0.1)),
+  momentum: Fraction.pipe(withDefault(0.9)),
+  nesterov: Schema.Boolean.pipe(withDefault(false)),
+  /** Global-norm gradient clipping threshold; 0 disables clipping. */
+  clipNorm: NonNegativeNumber.pipe(withDefault(1.0))
+})
+export type OptimizerConfig = typeof OptimizerConfig.Type
+
+export const EvalConfig = Schema.Struct({
+  /** Evaluate every this many steps (and at the end); 0 disables periodic evaluation. */
+  every: NonNegativeInt.pipe(withDefault(100)),
+  /** Number of validation batches of B windows each. */
+  batches: PositiveInt.pipe(withDefault(20))
+})
+export type EvalConfig = typeof EvalConfig.Type
+
+export const CheckpointConfig = Schema.Struct({
+  /** Save every this many steps (and at the end); 0 saves only at the end. */
+  every: NonNegativeInt.pipe(withDefault(100)),
+  keepLatest: PositiveInt.pipe(withDefault(3)),
+  /** Also keep every n-th step forever; 0 keeps none beyond the latest. */
+  keepEvery: NonNegativeInt.pipe(withDefault(0)),
+  async: Schema.Boolean.pipe(withDefault(true))
+})
+export type CheckpointConfig = typeof CheckpointConfig.Type
+
+export const KernelsConfig = Schema.Struct({
+  backend: Schema.Literals(["cpu", "gpujs"]).pipe(withDefault("cpu")),
+  /** gpu.js mode when backend is gpujs; "gpu" lets gpu.js pick the best available. */
+  mode: Schema.Literals(["gpu", "headlessgl", "webgpu", "webasm", "cpu"]).pipe(withDefault("gpu"))
+})
+export type KernelsConfig = typeof KernelsConfig.Type
+
+export const RunConfig = Schema.Struct({
+  runDir: Schema.NonEmptyString.pipe(withDefault("runs/default")),
+  seed: NonNegativeInt.pipe(withDefault(1234)),
+  /** Total optimizer steps N. */
+  steps: PositiveInt.pipe(withDefault(600)),
+  model: ModelConfig.pipe(withDefault({})),
+  data: DataConfig.pipe(withDefault({})),
+  batch: BatchConfig.pipe(withDefault({})),
+  optimizer: OptimizerConfig.pipe(withDefault({})),
+  schedule: ScheduleConfig.pipe(withDefault({})),
+  eval: EvalConfig.pipe(withDefault({})),
+  checkpoint: CheckpointConfig.pipe(withDefault({})),
+  kernels: KernelsConfig.pipe(withDefault({}))
+})
+export type RunConfig = typeof RunConfig.Type
+export type RunConfigEncoded = typeof RunConfig.Encoded

@@ -1,0 +1,49 @@
+import type { FloatArray } from "../../tensor/tensor.ts"
+import { requireLength } from "./errors.ts"
+
+/** RMSNorm over rows: `out = x·r ⊙ w` with `r = 1/√(mean(x²) + eps)`; row sums in float64. */
+export const rmsnorm = (
+  x: FloatArray, w: FloatArray, out: FloatArray, rstd: FloatArray,
+  rows: number, dim: number, eps: number
+): void => {
+  requireLength("rmsnorm", "x", x.length, rows * dim)
+  requireLength("rmsnorm", "w", w.length, dim)
+  requireLength("rmsnorm", "out", out.length, rows * dim)
+  requireLength("rmsnorm", "rstd", rstd.length, rows)
+  for (let row = 0, o = 0; row < rows; row++, o += dim) {
+    let ss = 0
+    for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j]
+    const r = 1 / Math.sqrt(ss / dim + eps)
+    rstd[row] = r
+    for (let j = 0; j < dim; j++) out[o + j] = x[o + j] * r * w[j]
+  }
+}
+
+/**
+ * With `g = w ⊙ dy`: `dx = r·g − x·r³·(g·x)/dim` and `dw += Σ_rows dy ⊙ x·r`.
+ * `rstd` is read back exactly as the forward stored it, so both passes agree on r.
+ */
+export const rmsnormBackward = (
+  x: FloatArray, w: FloatArray, rstd: FloatArray, dy: FloatArray,
+  dx: FloatArray, dw: FloatArray, rows: number, dim: number, accumulate: boolean
+): void => {
+  requireLength("rmsnormBackward", "x", x.length, rows * dim)
+  requireLength("rmsnormBackward", "w", w.length, dim)
+  requireLength("rmsnormBackward", "rstd", rstd.length, rows)
+  requireLength("rmsnormBackward", "dy", dy.length, rows * dim)
+  requireLength("rmsnormBackward", "dx", dx.length, rows * dim)
+  requireLength("rmsnormBackward", "dw", dw.length, dim)
+  for (let row = 0, o = 0; row < rows; row++, o += dim) {
+    const r = rstd[row]
+    let dot = 0
+    for (let j = 0; j < dim; j++) dot += w[j] * dy[o + j] * x[o + j]
+    const c = (r * r * r * dot) / dim
+    for (let j = 0; j < dim; j++) {
+      const xj = x[o + j]
+      const dyj = dy[o + j]
+      const g = r * w[j] * dyj - c * xj
+      dx[o + j] = accumulate ? dx[o + j] + g : g
+      dw[j] += dyj * xj * r
+    }
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Causal scaled-dot-product attention and its backward, every stage chained on the device.
+ *
+ * Layouts: q, k, v, out `[B, T, H, hd]`; scores and probs `[B, H, T, T]`. With `s = 1/√hd`:
+ * forward `S = s·q·kᵀ` (j ≤ i), `P = softmax(S)` per row, `out = P·v`;
+ * backward `dv = Pᵀ·dOut`, `dP = dOut·vᵀ`, `dS = P ⊙ (dP − rowsum(P ⊙ dP))·s`,
+ * `dq = dS·k`, `dk = dSᵀ·q`.
+ */
+import type { Device, DeviceArray } from "./device.ts"
+import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
+
+/** Decomposes the thread index of a `[B, H, T, T]` output into b, h, i (query) and j (key). */
+const scoreIndex = `
+  const idx = this.thread.x;
+  const j = idx - ${idiv("idx", "this.constants.T")} * this.constants.T;
+  const bhi = ${idiv("idx", "this.constants.T")};
+  const i = bhi - ${idiv("bhi", "this.constants.T")} * this.constants.T;
+  const bh = ${idiv("bhi", "this.constants.T")};
+  const h = bh - ${idiv("bh", "this.constants.H")} * this.constants.H;
+  const b = ${idiv("bh", "this.constants.H")};`
+
+/** Decomposes the thread index of a `[B, T, H, hd]` output into b, t (position), h and d. */
+const headIndex = `
+  const idx = this.thread.x;
+  const d = idx - ${idiv("idx", "this.constants.HD")} * this.constants.HD;
+  const bth = ${idiv("idx", "this.constants.HD")};
+  const h = bth - ${idiv("bth", "this.constants.H")} * this.constants.H;
+  const bt = ${idiv("bth", "this.constants.H")};
+  const t = bt - ${idiv("bt", "this.constants.T")} * this.constants.T;
+  const b = ${idiv("bt", "this.constants.T")};`
+
+/** Row `row` of a `[B·H·T, T]` score matrix: its query position i. */
+const rowIndex = `
+  const row = this.thread.x;
+  const i = row - ${idiv("row", "this.constants.T")} * this.constants.T;
+  const base = row * this.constants.T;`
+
+/** Offset of `[b, pos, h, 0]` in a `[B, T, H, hd]` tensor. */
+const headOffset = (pos: string) => `((b * this.constants.T + ${pos}) * this.constants.H + h) * this.constants.HD`
+
+export const scoresSource = kernelSource(["q", "k", "scale"], `${scoreIndex}
+  if (j > i) {
+    return 0;
+  }
+  const qBase = ${headOffset("i")};
+  const kBase = ${headOffset("j")};
+  ${chunkedSum({ result: "s", index: "d", bound: "HD", term: "q[qBase + d] * k[kBase + d]" })}
+  return s * scale;`)
+
+export const causalRowMaxSource = kernelSource(["scores"], `${rowIndex}
+  let m = scores[base];
+  for (let j = 1; j < this.constants.T; j++) {
+    if (j <= i) {
+      m = Math.max(m, scores[base + j]);
+    }
+  }
+  return m;`)
+
+export const causalRowSumExpSource = kernelSource(["scores", "rowMax"], `${rowIndex}
+  const m = rowMax[row];
+  ${chunkedSum({ result: "s", index: "j", bound: "T", guard: "j <= i", term: "Math.exp(scores[base + j] - m)" })}
+  return s;`)
+
+export const causalProbsSource = kernelSource(["scores", "rowMax", "rowSum"], `
+  const idx = this.thread.x;
+  const row = ${idiv("idx", "this.constants.T")};
+  const j = idx - row * this.constants.T;
+  const i = row - ${idiv("row", "this.constants.T")} * this.constants.T;
+  if (j > i) {
+    return 0;
+  }
+  return Math.exp(scores[idx] - rowMax[row]) / rowSum[row];`)
+
+/** `out[b,t,h,d] = Σ_{j≤t} P[b,h,t,j]·v[b,j,h,d]`. */
+export const probsTimesVSource = kernelSource(["probs", "v"], `${headIndex}
+  const pBase = ((b * this.constants.H + h) * this.constants.T + t) * this.constants.T;
+  ${chunkedSum({ result: "s", index: "j", bound: "T", guard: "j <= t", term: `probs[pBase + j] * v[${headOffset("j")} + d]` })}
+  return s;`)
+
+/** `dv[b,t,h,d] = Σ_{i≥t} P[b,h,i,t]·dOut[b,i,h,d]` (also dk from dS and q). */
+export const transposedProbsTimesSource = kernelSource(["probs", "x"], `${headIndex}
+  const pBase = (b * this.constants.H + h) * this.constants.T * this.constants.T + t;
+  ${chunkedSum({
+  result: "s",
+  index: "i",
+  bound: "T",
+  guard: "i >= t",
+  term: `probs[pBase + i * this.constants.T] * x[${headOffset("i")} + d]`
+})}
+  return s;`)
+
+/** `dP[b,h,i,j] = Σ_d dOut[b,i,h,d]·v[b,j,h,d]` for j ≤ i. */
+export const dProbsSource = kernelSource(["dOut", "v"], `${scoreIndex}
+  if (j > i) {
+    return 0;
+  }
+  const oBase = ${headOffset("i")};
+  const vBase = ${headOffset("j")};
+  ${chunkedSum({ result: "s", index: "d", bound: "HD", term: "dOut[oBase + d] * v[vBase + d]" })}
+  return s;`)
+
+export const rowDotSource = kernelSource(["probs", "dProbs"], `${rowIndex}
+  ${chunkedSum({ result: "s", index: "j", bound: "T", guard: "j <= i", term: "probs[base + j] * dProbs[base + j]" })}
+  return s;`)
+
+export const dScoresSource = kernelSource(["probs", "dProbs", "rowDot", "scale"], `
+  const idx = this.thread.x;
+  const row = ${idiv("idx", "this.constants.T")};
+  return probs[idx] * (dProbs[idx] - rowDot[row]) * scale;`)
+
+interface Dims {
+  readonly B: number
+  readonly T: number
+  readonly H: number
+  readonly hd: number
+}
+
+const dimsKey = ({ B, T, H, hd }: Dims) => `${B}x${T}x${H}x${hd}`
+
+/** Runs the forward pass on device arrays; returns probs `[B,H,T,T]` and out `[B,T,H,hd]`. */
+export const attentionOnDevice = (
+  dev: Device, q: DeviceArray, k: DeviceArray, v: DeviceArray, dims: Dims
+): { readonly probs: DeviceArray; readonly out: DeviceArray } => {
+  const { B, T, H, hd } = dims
+  const key = dimsKey(dims)
+  const rows = B * H * T
+  const scores = dev.run(`attention.scores:${key}`, () => ({
+    source: scoresSource,
+    output: rows * T,
+    constants: { T, H, ...sumConstants("HD", hd) }
+  }), q, k, 1 / Math.sqrt(hd))
+  const max = dev.run(`attention.rowMax:${key}`, () => ({
+    source: causalRowMaxSource,
+    output: rows,
+    constants: { T }
+  }), scores)
+  const sum = dev.run(`attention.rowSum:${key}`, () => ({
+    source: causalRowSumExpSource,
+    output: rows,
+    constants: sumConstants("T", T)
+  }), scores, max)
+  const probs = dev.run(`attention.probs:${key}`, () => ({
+    source: causalProbsSource,
+    output: rows * T,
+    constants: { T }
+  }), scores, max, sum)
+  const out = dev.run(`attention.out:${key}`, () => ({
+    source: probsTimesVSource,
+    output: B * T * H * hd,
+    constants: { H, HD: hd, ...sumConstants("T", T) }
+  }), probs, v)
+  return { probs, out }
+}
+
+export const attention = (dev: Device) =>
+(
+  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, out: Float32Array,
+  B: number, T: number, H: number, hd: number
+): void => {
+  const n = B * T * H * hd
+  const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
+  dev.begin()
+  const uq = dev.upload("attention.q", view(q, n))
+  const uk = dev.upload("attention.k", view(k, n))
+  const uv = dev.upload("attention.v", view(v, n))
+  dev.lap("upload")
+  const r = attentionOnDevice(dev, uq, uk, uv, { B, T, H, hd })
+  dev.lap("compute")
+  dev.read(r.probs, B * H * T * T, probs)
+  dev.read(r.out, n, out)
+  dev.lap("readback")
+}
+
+export const attentionBackward = (dev: Device) =>
+(
+  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dOut: Float32Array,
+  dq: Float32Array, dk: Float32Array, dv: Float32Array,
+  B: number, T: number, H: number, hd: number
+): void => {
+  const n = B * T * H * hd
+  const np = B * H * T * T
+  const key = dimsKey({ B, T, H, hd })
+  const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
+  const headConstants = { H, HD: hd, ...sumConstants("T", T) }
+  dev.begin()
+  const uq = dev.upload("attentionBackward.q", view(q, n))
+  const uk = dev.upload("attentionBackward.k", view(k, n))
+  const uv = dev.upload("attentionBackward.v", view(v, n))
+  const up = dev.upload("attentionBackward.probs", view(probs, np))
+  const udo = dev.upload("attentionBackward.dOut", view(dOut, n))
+  dev.lap("upload")
+  const gv = dev.run(`attentionBackward.dv:${key}`, () => ({
+    source: transposedProbsTimesSource,
+    output: n,
+    constants: headConstants
+  }), up, udo)
+  const dP = dev.run(`attentionBackward.dProbs:${key}`, () => ({
+    source: dProbsSource,
+    output: np,
+    constants: { T, H, ...sumConstants("HD", hd) }
+  }), udo, uv)
+  const dot = dev.run(`attentionBackward.rowDot:${key}`, () => ({
+    source: rowDotSource,
+    output: B * H * T,
+    constants: sumConstants("T", T)
+  }), up, dP)
+  const dS = dev.run(`attentionBackward.dScores:${key}`, () => ({
+    source: dScoresSource,
+    output: np,
+    constants: { T }
+  }), up, dP, dot, 1 / Math.sqrt(hd))
+  const gq = dev.run(`attentionBackward.dq:${key}`, () => ({
+    source: probsTimesVSource,
+    output: n,
+    constants: headConstants
+  }), dS, uk)
+  const gk = dev.run(`attentionBackward.dk:${key}`, () => ({
+    source: transposedProbsTimesSource,
+    output: n,
+    constants: headConstants
+  }), dS, uq)
+  dev.lap("compute")
+  dev.read(gq, n, dq)
+  dev.read(gk, n, dk)
+  dev.read(gv, n, dv)
+  dev.lap("readback")
+}

@@ -1,0 +1,175 @@
+/**
+ * A gpu.js GPU plus everything the kernels need around it: compiled kernels cached per shape,
+ * uploads into device arrays, readback into caller arrays, and optional per-stage timing.
+ *
+ * Every kernel is 1-D over a flat output (indices are decomposed inside the kernel), runs in
+ * pipeline mode so chained kernels pass results on the device, and is compiled once per shape:
+ * shapes and loop bounds are compile-time constants, scalars that change between calls (learning
+ * rate, eps, scales) are uniforms, so a training step never recompiles.
+ */
+import type { GPU, IGPUKernelSettings, IKernelRunShortcut, KernelVariable } from "gpu.js"
+import type { FloatArray } from "../../tensor/tensor.ts"
+import { KernelArgumentError } from "../cpu/errors.ts"
+import type { GpujsRunMode } from "./modes.ts"
+
+/** A value living on the device: a GL texture, or a Float32Array for the webasm and cpu modes. */
+export type DeviceArray = KernelVariable & { readonly __deviceArray?: never }
+
+export interface KernelSpec {
+  /** The kernel as the source text of a plain `function` expression (immune to transpilers). */
+  readonly source: string
+  /** Number of outputs (the kernel runs once per output element). */
+  readonly output: number
+  /** Compile-time integers: shapes, loop bounds. */
+  readonly constants: Readonly<Record<string, number>>
+}
+
+export type Stage = "upload" | "compute" | "readback"
+
+export interface StageTimes {
+  upload: number
+  compute: number
+  readback: number
+}
+
+/**
+ * Float32 holds integers exactly up to 2^24, and kernels index arrays with float arithmetic, so a
+ * single array on the device is limited to this many elements.
+ */
+export const MAX_DEVICE_ELEMENTS = 1 << 24
+
+const IDENTITY = "function (a) { return a[this.thread.x]; }"
+
+interface GlContextHolder {
+  readonly context?: { finish?: () => void } | null
+}
+
+export class Device {
+  private readonly kernels = new Map<string, IKernelRunShortcut>()
+  private readonly checked = new Set<string>()
+  /** Kernels that gpu.js moved to its cpu kernel behind our back, with its reason. */
+  readonly fallbacks: Array<{ readonly key: string; readonly reason: string }> = []
+  private profiling: StageTimes | undefined
+  private lapStart = 0
+
+  constructor(readonly gpu: GPU, readonly mode: GpujsRunMode) {}
+
+  /** Number of distinct compiled kernels (one per family, variant and shape). */
+  get compiledCount(): number {
+    return this.kernels.size
+  }
+
+  /** The cached kernel for `key`, compiled from `spec()` on first use. */
+  kernel(key: string, spec: () => KernelSpec): IKernelRunShortcut {
+    let k = this.kernels.get(key)
+    if (k === undefined) {
+      const s = spec()
+      checkSize(`${key} output`, s.output)
+      let loopMax = 1
+      for (const v of Object.values(s.constants)) if (Number.isInteger(v) && v > loopMax) loopMax = v
+      // loopMaxIterations is a kernel setting gpu.js's typings leave out of IGPUKernelSettings.
+      const settings: IGPUKernelSettings & { loopMaxIterations: number } = {
+        output: [s.output],
+        constants: s.constants,
+        loopMaxIterations: loopMax,
+        pipeline: true,
+        immutable: false,
+        precision: "single",
+        // Four floats per texel: a quarter of the texture memory and readback bandwidth.
+        optimizeFloatMemory: true,
+        tactic: "precision"
+      }
+      k = this.gpu.createKernel(s.source, settings)
+      this.kernels.set(key, k)
+    }
+    return k
+  }
+
+  /** Runs a cached kernel; on its first run, records whether gpu.js fell back to its cpu kernel. */
+  run(key: string, spec: () => KernelSpec, ...args: Array<KernelVariable>): DeviceArray {
+    const k = this.kernel(key, spec)
+    const result = k(...args) as DeviceArray
+    if (!this.checked.has(key)) {
+      this.checked.add(key)
+      const inner = (k as unknown as { kernel: { constructor: { name: string }; fallbackReason?: string | null } }).kernel
+      if (this.mode !== "cpu" && inner.constructor.name === "CPUKernel") {
+        this.fallbacks.push({ key, reason: inner.fallbackReason ?? "gpu.js fell back to its cpu kernel" })
+      }
+    }
+    return result
+  }
+
+  /**
+   * Puts `data` on the device. `slot` names the use within an op: uploads through the same slot
+   * and length share one texture, so two live inputs of an op must use different slots.
+   */
+  upload(slot: string, data: Float32Array): DeviceArray {
+    checkSize(slot, data.length)
+    // In the webasm and cpu modes "device" arrays are plain arrays: no copy needed.
+    if (this.mode !== "headlessgl") return data as DeviceArray
+    return this.run(`upload:${slot}:${data.length}`, () => ({ source: IDENTITY, output: data.length, constants: {} }), data)
+  }
+
+  /** Copies the first `n` values of a device array into `dst` (converting to f64 if needed). */
+  read(src: DeviceArray, n: number, dst: FloatArray): void {
+    const values = hasToArray(src) ? (src.toArray() as Float32Array) : (src as unknown as Float32Array)
+    if (values.length === n) dst.set(values)
+    else dst.set(values.subarray(0, n))
+  }
+
+  /** Reads a device array into a fresh Float32Array. */
+  readNew(src: DeviceArray, n: number): Float32Array {
+    const out = new Float32Array(n)
+    this.read(src, n, out)
+    return out
+  }
+
+  /** Blocks until queued device work is done (GL `finish`); a no-op for the cpu-side modes. */
+  sync(): void {
+    for (const k of this.kernels.values()) {
+      const ctx = (k as unknown as { kernel: GlContextHolder }).kernel.context
+      ctx?.finish?.()
+      return
+    }
+  }
+
+  /** Starts accumulating per-stage times; ops then synchronise at every stage boundary. */
+  startProfiling(): void {
+    this.profiling = { upload: 0, compute: 0, readback: 0 }
+  }
+
+  /** Stops profiling and returns the accumulated times in milliseconds. */
+  stopProfiling(): StageTimes {
+    const t = this.profiling ?? { upload: 0, compute: 0, readback: 0 }
+    this.profiling = undefined
+    return t
+  }
+
+  /** Marks the start of an op's first stage. Free unless profiling. */
+  begin(): void {
+    if (this.profiling) this.lapStart = performance.now()
+  }
+
+  /** Marks the end of `stage`: waits for the device and charges the elapsed time. Free unless profiling. */
+  lap(stage: Stage): void {
+    if (!this.profiling) return
+    this.sync()
+    const now = performance.now()
+    this.profiling[stage] += now - this.lapStart
+    this.lapStart = now
+  }
+}
+
+const hasToArray = (x: unknown): x is { toArray(): unknown } =>
+  typeof x === "object" && x !== null && typeof (x as { toArray?: unknown }).toArray === "function"
+
+const checkSize = (name: string, n: number) => {
+  if (n > MAX_DEVICE_ELEMENTS) {
+    throw new KernelArgumentError({
+      kernel: "gpujs",
+      field: `${name}.length`,
+      value: n,
+      expected: `≤ ${MAX_DEVICE_ELEMENTS} (device arrays are indexed in float32)`
+    })
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * RoPE on `[B, T, H, hd]`, rotating interleaved pairs. The angles `pos·θ^(-2i/hd)` are computed
+ * on the host in float64 and uploaded once per `(T, hd, θ)` as cos/sin tables: GPU `cos` of large
+ * arguments is far less accurate than a table lookup.
+ */
+import { KernelArgumentError } from "../cpu/errors.ts"
+import type { Device, DeviceArray } from "./device.ts"
+import { idiv, kernelSource } from "./source.ts"
+
+export const ropeSource = kernelSource(["x", "cosTable", "sinTable", "sign"], `
+  const i = this.thread.x;
+  const row = ${idiv("i", "this.constants.ROW")};
+  const pos = row - ${idiv("row", "this.constants.T")} * this.constants.T;
+  const within = i - row * this.constants.ROW;
+  const e = within - ${idiv("within", "this.constants.HD")} * this.constants.HD;
+  const pair = ${idiv("e", "2")};
+  const odd = e - pair * 2;
+  const x0 = x[i - odd];
+  const x1 = x[i - odd + 1];
+  const cs = cosTable[pos * this.constants.HALF + pair];
+  const sn = sign * sinTable[pos * this.constants.HALF + pair];
+  if (odd == 0) {
+    return x0 * cs - x1 * sn;
+  }
+  return x0 * sn + x1 * cs;`)
+
+/** `cos`/`sin` of `pos·θ^(-2i/hd)` for `pos < T`, `i < hd/2`, row-major `[T, hd/2]`. */
+export const ropeTables = (T: number, hd: number, theta: number): { cos: Float32Array; sin: Float32Array } => {
+  const half = hd / 2
+  const cos = new Float32Array(T * half)
+  const sin = new Float32Array(T * half)
+  for (let i = 0; i < half; i++) {
+    const freq = Math.pow(theta, (-2 * i) / hd)
+    for (let pos = 0; pos < T; pos++) {
+      cos[pos * half + i] = Math.cos(pos * freq)
+      sin[pos * half + i] = Math.sin(pos * freq)
+    }
+  }
+  return { cos, sin }
+}
+
+export const rope = (dev: Device) => {
+  const tables = new Map<string, { cos: DeviceArray; sin: DeviceArray }>()
+  return (
+    x: Float32Array, out: Float32Array, rows: number, T: number, H: number, hd: number, theta: number, inverse: boolean
+  ): void => {
+    if (hd % 2 !== 0) throw new KernelArgumentError({ kernel: "rope", field: "hd", value: hd, expected: "an even number" })
+    const n = rows * H * hd
+    dev.begin()
+    const tableKey = `${T}:${hd}:${theta}`
+    let table = tables.get(tableKey)
+    if (table === undefined) {
+      const host = ropeTables(T, hd, theta)
+      table = { cos: dev.upload(`rope.cos:${tableKey}`, host.cos), sin: dev.upload(`rope.sin:${tableKey}`, host.sin) }
+      tables.set(tableKey, table)
+    }
+    const ux = dev.upload("rope.x", x.length === n ? x : x.subarray(0, n))
+    dev.lap("upload")
+    const r = dev.run(`rope:${rows}x${T}x${H}x${hd}`, () => ({
+      source: ropeSource,
+      output: n,
+      constants: { ROW: H * hd, T, HD: hd, HALF: hd / 2 }
+    }), ux, table.cos, table.sin, inverse ? -1 : 1)
+    dev.lap("compute")
+    dev.read(r, n, out)
+    dev.lap("readback")
+  }
+}

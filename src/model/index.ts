@@ -1,0 +1,13 @@
+export {
+  MissingParamError,
+  ModelConfigError,
+  ModelInputError,
+  type ParamMapError,
+  ParamShapeError,
+  UnexpectedParamError
+} from "./errors.ts"
+export { initParams, zerosFor } from "./init.ts"
+export { llamaParams, makeLlama } from "./llama.ts"
+export { makeMlp, mlpParams } from "./mlp.ts"
+export type { LanguageModel, LlamaConfig, MlpConfig, ParamInit, ParamSpec, Params } from "./model.ts"
+export { checkParamMap, dumpParams, loadParams } from "./params.ts"
