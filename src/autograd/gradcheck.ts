@@ -5,7 +5,7 @@ export interface GradCheckOptions {
   /** Central-difference step (default 1e-6, suited to float64). */
   readonly eps?: number
   /**
-   * Errors are relative to `max(|analytic| + |numeric|, floor)` (default floor 1e-6), so
+   * Errors are relative to `max(|analytic| + |numeric|, floor)` (default floor 1e-3), so
    * entries whose true gradient is ~0 are judged on absolute error instead of noise.
    */
   readonly floor?: number
@@ -43,7 +43,7 @@ export const gradCheck = (
   options: GradCheckOptions = {}
 ): GradCheckResult => {
   const eps = options.eps ?? 1e-6
-  const floor = options.floor ?? 1e-6
+  const floor = options.floor ?? 1e-3
   let checked = 0
   let maxRelError = 0
   let maxAbsError = 0

@@ -167,7 +167,8 @@ const spliced = (
   segments: mergeHolds(spliceSegments(segmentsOf(old), k, tail))
 })
 
-interface Reconciled {
+/** A schedule to run with, and the consequences worth showing in a plan. */
+export interface Reconciled {
   readonly schedule: ResolvedSchedule
   readonly notes: ReadonlyArray<string>
 }

@@ -42,7 +42,10 @@ export const openMetrics = (runDir: string, resumeStep: number) =>
       fs.writeFileSync(file, kept.map((line) => line + "\n").join(""))
       return {
         file,
-        append: (event: StepEvent | EvalEvent) => fs.appendFileSync(file, toLine(event))
+        append: (event: StepEvent | EvalEvent) => fs.appendFileSync(file, toLine(event)),
+        /** Any other record, e.g. the marker a resumed run writes at its resume step. */
+        appendRecord: (record: { readonly step: number } & Record<string, unknown>) =>
+          fs.appendFileSync(file, JSON.stringify(record) + "\n")
       }
     },
     catch: (e) => new MetricsError({ file: metricsFile(runDir), message: String(e) })

@@ -1,16 +1,16 @@
 import type { FloatArray } from "../../tensor/tensor.ts"
 import { requireLength } from "./errors.ts"
+import { gemm } from "./gemm.ts"
 
-// q, k, v, out are [B, T, H, hd]: the row of (b, t, h) starts at ((b·T + t)·H + h)·hd, and
-// consecutive positions of one head are H·hd apart. probs is [B, H, T, T].
+/*
+ * q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
+ * (b·T·H + h)·hd with row stride H·hd, so every product below runs through the strided gemm
+ * without gathering heads. probs is [B, H, T, T], one contiguous T×T matrix per head.
+ * Causality is used twice: score tiles wholly above the diagonal are never computed, and
+ * products with a triangular factor only sum over its non-zero range (about half the work).
+ */
 
-let rowScratch = new Float64Array(64)
-let vecScratch = new Float64Array(64)
-
-const ensureScratch = (T: number, hd: number): void => {
-  if (rowScratch.length < T) rowScratch = new Float64Array(T)
-  if (vecScratch.length < hd) vecScratch = new Float64Array(hd)
-}
+let dsScratch = new Float64Array(64 * 64)
 
 const checkOperands = (
   kernel: string, arrays: ReadonlyArray<readonly [string, FloatArray]>, probs: FloatArray,
@@ -26,51 +26,40 @@ export const attention = (
   B: number, T: number, H: number, hd: number
 ): void => {
   checkOperands("attention", [["q", q], ["k", k], ["v", v], ["out", out]], probs, B, T, H, hd)
-  ensureScratch(T, hd)
-  const s = rowScratch
-  const acc = vecScratch
   const stride = H * hd
   const scale = 1 / Math.sqrt(hd)
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const head = b * T * stride + h * hd
+      const pOff = (b * H + h) * T * T
+      // Raw scores q_i·k_j on and below the diagonal.
+      gemm(q, head, stride, false, k, head, stride, true, probs, pOff, T, T, T, hd, false, "lowerC")
       for (let i = 0; i < T; i++) {
-        const qi = head + i * stride
-        const pRow = ((b * H + h) * T + i) * T
-        // Scores against positions 0…i, with the running maximum for a stable softmax.
+        const row = pOff + i * T
         let max = -Infinity
-        for (let j = 0, kj = head; j <= i; j++, kj += stride) {
-          let dot = 0
-          for (let c = 0; c < hd; c++) dot += q[qi + c] * k[kj + c]
-          const score = dot * scale
-          s[j] = score
-          if (score > max) max = score
+        for (let j = 0; j <= i; j++) {
+          const s = probs[row + j] * scale
+          if (s > max) max = s
         }
         let sum = 0
         for (let j = 0; j <= i; j++) {
-          const e = Math.exp(s[j] - max)
-          s[j] = e
+          const e = Math.exp(probs[row + j] * scale - max)
+          probs[row + j] = e
           sum += e
         }
         const inv = 1 / sum
-        for (let j = 0; j <= i; j++) probs[pRow + j] = s[j] * inv
-        for (let j = i + 1; j < T; j++) probs[pRow + j] = 0
-        // out_i = Σ_j p_ij v_j, from the stored (possibly rounded) probabilities so that the
-        // backward pass differentiates exactly what the forward computed.
-        acc.fill(0, 0, hd)
-        for (let j = 0, vj = head; j <= i; j++, vj += stride) {
-          const p = probs[pRow + j]
-          for (let c = 0; c < hd; c++) acc[c] += p * v[vj + c]
-        }
-        for (let c = 0; c < hd; c++) out[qi + c] = acc[c]
+        for (let j = 0; j <= i; j++) probs[row + j] *= inv
+        for (let j = i + 1; j < T; j++) probs[row + j] = 0
       }
+      // out = P·v from the stored probabilities, so backward differentiates exactly this.
+      gemm(probs, pOff, T, false, v, head, stride, false, out, head, stride, T, hd, T, false, "lowerA")
     }
   }
 }
 
 /**
- * With `dP = dOut·vᵀ` and `dS = P ⊙ (dP − rowsum(P ⊙ dP))` (softmax backward):
- * `dv = Pᵀ·dOut`, `dq = dS·k/√hd`, `dk = dSᵀ·q/√hd`, restricted to the causal triangle.
+ * With `dP = dOut·vᵀ` and the softmax backward `dS = P ⊙ (dP − rowsum(P ⊙ dP))`:
+ * `dv = Pᵀ·dOut`, `dq = dS·k/√hd`, `dk = dSᵀ·q/√hd`. Overwrites dq, dk and dv.
  */
 export const attentionBackward = (
   q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, dOut: FloatArray,
@@ -82,42 +71,27 @@ export const attentionBackward = (
     [["q", q], ["k", k], ["v", v], ["dOut", dOut], ["dq", dq], ["dk", dk], ["dv", dv]],
     probs, B, T, H, hd
   )
-  ensureScratch(T, hd)
-  const dp = rowScratch
-  const dqi = vecScratch
-  const n = B * T * H * hd
-  dk.fill(0, 0, n)
-  dv.fill(0, 0, n)
+  if (dsScratch.length < T * T) dsScratch = new Float64Array(T * T)
+  const ds = dsScratch
   const stride = H * hd
   const scale = 1 / Math.sqrt(hd)
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const head = b * T * stride + h * hd
+      const pOff = (b * H + h) * T * T
+      gemm(probs, pOff, T, true, dOut, head, stride, false, dv, head, stride, T, hd, T, false, "upperA")
+      gemm(dOut, head, stride, false, v, head, stride, true, ds, 0, T, T, T, hd, false, "lowerC")
       for (let i = 0; i < T; i++) {
-        const qi = head + i * stride
-        const pRow = ((b * H + h) * T + i) * T
+        const row = i * T
+        const pRow = pOff + i * T
         let rowDot = 0
-        for (let j = 0, vj = head; j <= i; j++, vj += stride) {
-          const p = probs[pRow + j]
-          let dot = 0
-          for (let c = 0; c < hd; c++) {
-            const g = dOut[qi + c]
-            dot += g * v[vj + c]
-            dv[vj + c] += p * g
-          }
-          dp[j] = dot
-          rowDot += p * dot
-        }
-        dqi.fill(0, 0, hd)
-        for (let j = 0, kj = head; j <= i; j++, kj += stride) {
-          const ds = probs[pRow + j] * (dp[j] - rowDot) * scale
-          for (let c = 0; c < hd; c++) {
-            dqi[c] += ds * k[kj + c]
-            dk[kj + c] += ds * q[qi + c]
-          }
-        }
-        for (let c = 0; c < hd; c++) dq[qi + c] = dqi[c]
+        for (let j = 0; j <= i; j++) rowDot += probs[pRow + j] * ds[row + j]
+        for (let j = 0; j <= i; j++) ds[row + j] = probs[pRow + j] * (ds[row + j] - rowDot) * scale
+        // dS must be exactly zero above the diagonal: the triangular products read into it.
+        for (let j = i + 1; j < T; j++) ds[row + j] = 0
       }
+      gemm(ds, 0, T, false, k, head, stride, false, dq, head, stride, T, hd, T, false, "lowerA")
+      gemm(ds, 0, T, true, q, head, stride, false, dk, head, stride, T, hd, T, false, "upperA")
     }
   }
 }

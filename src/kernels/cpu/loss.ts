@@ -20,12 +20,17 @@ export const crossEntropy = (
     }
     let max = -Infinity
     for (let j = 0; j < vocab; j++) if (logits[o + j] > max) max = logits[o + j]
+    // The shifted exponentials are parked in dLogits (one exp per entry), then scaled.
     let sum = 0
-    for (let j = 0; j < vocab; j++) sum += Math.exp(logits[o + j] - max)
+    for (let j = 0; j < vocab; j++) {
+      const e = Math.exp(logits[o + j] - max)
+      dLogits[o + j] = e
+      sum += e
+    }
     const lse = max + Math.log(sum)
     total += lse - logits[o + t]
     const s = gradScale / sum
-    for (let j = 0; j < vocab; j++) dLogits[o + j] = Math.exp(logits[o + j] - max) * s
+    for (let j = 0; j < vocab; j++) dLogits[o + j] *= s
     dLogits[o + t] -= gradScale
   }
   return total

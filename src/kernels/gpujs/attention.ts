@@ -160,9 +160,9 @@ export const attention = (dev: Device) =>
   const n = B * T * H * hd
   const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
   dev.begin()
-  const uq = dev.upload("attention.q", view(q, n))
-  const uk = dev.upload("attention.k", view(k, n))
-  const uv = dev.upload("attention.v", view(v, n))
+  const uq = dev.upload(view(q, n))
+  const uk = dev.upload(view(k, n))
+  const uv = dev.upload(view(v, n))
   dev.lap("upload")
   const r = attentionOnDevice(dev, uq, uk, uv, { B, T, H, hd })
   dev.lap("compute")
@@ -183,11 +183,11 @@ export const attentionBackward = (dev: Device) =>
   const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
   const headConstants = { H, HD: hd, ...sumConstants("T", T) }
   dev.begin()
-  const uq = dev.upload("attentionBackward.q", view(q, n))
-  const uk = dev.upload("attentionBackward.k", view(k, n))
-  const uv = dev.upload("attentionBackward.v", view(v, n))
-  const up = dev.upload("attentionBackward.probs", view(probs, np))
-  const udo = dev.upload("attentionBackward.dOut", view(dOut, n))
+  const uq = dev.upload(view(q, n))
+  const uk = dev.upload(view(k, n))
+  const uv = dev.upload(view(v, n))
+  const up = dev.upload(view(probs, np))
+  const udo = dev.upload(view(dOut, n))
   dev.lap("upload")
   const gv = dev.run(`attentionBackward.dv:${key}`, () => ({
     source: transposedProbsTimesSource,

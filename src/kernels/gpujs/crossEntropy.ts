@@ -39,8 +39,8 @@ export const crossEntropy = (dev: Device) =>
   }
   const shape = `${rows}x${vocab}`
   dev.begin()
-  const dl = dev.upload("crossEntropy.logits", logits.length === n ? logits : logits.subarray(0, n))
-  const dt = dev.upload("crossEntropy.targets", t)
+  const dl = dev.upload(logits.length === n ? logits : logits.subarray(0, n))
+  const dt = dev.upload(t)
   dev.lap("upload")
   const { max, sum } = rowStatsOnDevice(dev, "crossEntropy", dl, rows, vocab)
   const loss = dev.run(`crossEntropy.loss:${shape}`, () => ({

@@ -49,6 +49,7 @@ export class Device {
   private readonly checked = new Set<string>()
   /** Kernels that gpu.js moved to its cpu kernel behind our back, with its reason. */
   readonly fallbacks: Array<{ readonly key: string; readonly reason: string }> = []
+  private readonly uploadsInOp = new Map<number, number>()
   private profiling: StageTimes | undefined
   private lapStart = 0
 
@@ -100,14 +101,26 @@ export class Device {
   }
 
   /**
-   * Puts `data` on the device. `slot` names the use within an op: uploads through the same slot
-   * and length share one texture, so two live inputs of an op must use different slots.
+   * Puts `data` on the device for the current op. Uploads go through a pool of identity kernels
+   * per length, taken in order since the op's `begin()`: an op's inputs never share a texture,
+   * and the next op reuses the same compiled kernels (its predecessor has read its results back).
    */
-  upload(slot: string, data: Float32Array): DeviceArray {
+  upload(data: Float32Array): DeviceArray {
+    const n = data.length
+    const ordinal = this.uploadsInOp.get(n) ?? 0
+    this.uploadsInOp.set(n, ordinal + 1)
+    return this.uploadTo(`upload#${ordinal}`, data)
+  }
+
+  /**
+   * Puts `data` on the device in a texture of its own, named `slot`, that stays valid until the
+   * next upload to the same slot (for tables an op keeps across calls).
+   */
+  uploadTo(slot: string, data: Float32Array): DeviceArray {
     checkSize(slot, data.length)
     // In the webasm and cpu modes "device" arrays are plain arrays: no copy needed.
     if (this.mode !== "headlessgl") return data as DeviceArray
-    return this.run(`upload:${slot}:${data.length}`, () => ({ source: IDENTITY, output: data.length, constants: {} }), data)
+    return this.run(`${slot}:${data.length}`, () => ({ source: IDENTITY, output: data.length, constants: {} }), data)
   }
 
   /** Copies the first `n` values of a device array into `dst` (converting to f64 if needed). */
@@ -126,11 +139,8 @@ export class Device {
 
   /** Blocks until queued device work is done (GL `finish`); a no-op for the cpu-side modes. */
   sync(): void {
-    for (const k of this.kernels.values()) {
-      const ctx = (k as unknown as { kernel: GlContextHolder }).kernel.context
-      ctx?.finish?.()
-      return
-    }
+    // All kernels of a GPU share its context (set when its first kernel was built).
+    ;(this.gpu as unknown as GlContextHolder).context?.finish?.()
   }
 
   /** Starts accumulating per-stage times; ops then synchronise at every stage boundary. */
@@ -145,8 +155,9 @@ export class Device {
     return t
   }
 
-  /** Marks the start of an op's first stage. Free unless profiling. */
+  /** Marks the start of an op: resets the upload pool, and starts the first stage's clock if profiling. */
   begin(): void {
+    this.uploadsInOp.clear()
     if (this.profiling) this.lapStart = performance.now()
   }
 

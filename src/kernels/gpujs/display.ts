@@ -1,17 +1,20 @@
 /**
  * An X display for headless GL.
  *
- * The `gl` package creates its context through ANGLE on GLX, so on Linux it needs an X server
+ * The `gl` package creates its contexts through ANGLE on GLX, so on Linux it needs an X server
  * even though nothing is drawn on screen. When `DISPLAY` is unset and `Xvfb` is on the PATH, a
- * private virtual display is started and `DISPLAY` points at it for as long as some scope holds
- * it. The server is shared and reference-counted: several backends in one process (tests, the
- * benchmark) use one display, and the last release stops it. That makes `npm test`, the
- * benchmark and the CLI work the same with or without `xvfb-run -a`.
+ * private virtual display is started on first need and `DISPLAY` points at it. That makes
+ * `npm test`, the benchmark and the CLI work the same with or without `xvfb-run -a`.
+ *
+ * The display lives as long as the process, not as long as one backend: ANGLE keeps its X
+ * connection open for the life of the process, and Xlib exits the process when that connection
+ * breaks, so the server must never be stopped under it. It is started with `-terminate`, so it
+ * exits by itself when the process's last X connection closes (at exit, or a crash), and it is
+ * also killed from an exit hook.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { Effect } from "effect"
 
-export interface DisplayLease {
+export interface DisplayStatus {
   /** The display in use (e.g. ":0"), or undefined when none could be had. */
   readonly display: string | undefined
   /** Why no display is available; undefined when one is. */
@@ -20,40 +23,31 @@ export interface DisplayLease {
   readonly started: boolean
 }
 
-interface Server {
-  readonly child: ChildProcess
-  readonly display: string
-  holders: number
-}
-
-let server: Server | undefined
-let starting: Promise<Server> | undefined
-
 const START_TIMEOUT_MS = 10_000
 
-const killOnExit = () => {
-  server?.child.kill()
-}
+let pending: Promise<DisplayStatus> | undefined
 
 /** Starts Xvfb and resolves with its display once the server reports it is ready. */
-const startXvfb = (): Promise<Server> =>
+const startXvfb = (): Promise<{ child: ChildProcess; display: string }> =>
   new Promise((resolve, reject) => {
     // -displayfd makes the server pick a free display number and write it to fd 3 when ready,
-    // so concurrent processes never race for the same display.
-    const child = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "64x64x24", "-nolisten", "tcp"], {
+    // so concurrent processes (parallel test files) never race for the same display.
+    const child = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "64x64x24", "-nolisten", "tcp", "-terminate"], {
       stdio: ["ignore", "ignore", "pipe", "pipe"]
     })
     let out = ""
     let err = ""
     let settled = false
-    const finish = (error: Error | undefined, value?: Server) => {
+    const finish = (error: Error | undefined, display?: string) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
+      child.stderr?.removeAllListeners("data")
+      child.stdio[3]?.removeAllListeners("data")
       if (error) {
         child.kill()
         reject(error)
-      } else resolve(value!)
+      } else resolve({ child, display: display! })
     }
     const timer = setTimeout(
       () => finish(new Error(`Xvfb did not report a display within ${START_TIMEOUT_MS} ms: ${err.trim().slice(-300)}`)),
@@ -66,39 +60,26 @@ const startXvfb = (): Promise<Server> =>
     child.stderr?.on("data", (d: Buffer) => {
       err = (err + d.toString()).slice(-2000)
     })
-    const fd3 = child.stdio[3] as NodeJS.ReadableStream | null
-    fd3?.on("data", (d: Buffer) => {
+    child.stdio[3]?.on("data", (d: Buffer) => {
       out += d.toString()
       const line = out.match(/^(\d+)\n/)
-      if (line) finish(undefined, { child, display: `:${line[1]}`, holders: 0 })
+      if (line) finish(undefined, `:${line[1]}`)
     })
   })
 
-const acquire = async (): Promise<DisplayLease> => {
-  if (process.platform !== "linux") return { display: process.env.DISPLAY, reason: undefined, started: false }
-  if (server) {
-    server.holders++
-    return { display: server.display, reason: undefined, started: true }
+const ensure = async (): Promise<DisplayStatus> => {
+  if (process.platform !== "linux" || process.env.DISPLAY) {
+    return { display: process.env.DISPLAY, reason: undefined, started: false }
   }
-  if (process.env.DISPLAY) return { display: process.env.DISPLAY, reason: undefined, started: false }
   try {
-    starting ??= startXvfb()
-    const s = await starting
-    if (!server) {
-      server = s
-      process.env.DISPLAY = s.display
-      process.once("exit", killOnExit)
-      // The server must not keep the event loop alive: a script that forgot to close its scope
-      // still exits, and the exit hook above stops the server.
-      s.child.unref()
-      s.child.stderr?.removeAllListeners("data")
-      ;(s.child.stderr as unknown as { unref?: () => void } | null)?.unref?.()
-      ;(s.child.stdio[3] as unknown as { unref?: () => void } | null)?.unref?.()
-    }
-    server.holders++
-    return { display: server.display, reason: undefined, started: true }
+    const { child, display } = await startXvfb()
+    process.env.DISPLAY = display
+    process.once("exit", () => child.kill())
+    // The server must not keep the event loop alive: the process exits when its work is done.
+    child.unref()
+    for (const stream of [child.stderr, child.stdio[3]]) (stream as { unref?: () => void } | null)?.unref?.()
+    return { display, reason: undefined, started: true }
   } catch (e) {
-    starting = undefined
     const message = e instanceof Error ? e.message : String(e)
     const reason = /ENOENT/.test(message)
       ? "no X display: DISPLAY is unset and Xvfb is not installed (run scripts/gl-deps.sh, or run under `xvfb-run -a`)"
@@ -107,23 +88,15 @@ const acquire = async (): Promise<DisplayLease> => {
   }
 }
 
-const release = (lease: DisplayLease) => {
-  if (!lease.started || !server) return
-  server.holders--
-  if (server.holders > 0) return
-  const s = server
-  server = undefined
-  starting = undefined
-  process.removeListener("exit", killOnExit)
-  if (process.env.DISPLAY === s.display) delete process.env.DISPLAY
-  s.child.kill()
-}
-
 /**
- * Holds an X display for the enclosing scope: the existing `DISPLAY`, or a private Xvfb started
- * on demand. Never fails; when no display can be had the lease says why.
+ * The X display for headless GL: the existing `DISPLAY`, or a private Xvfb started once per
+ * process. Never fails; when no display can be had the status says why (and a later call tries
+ * again).
  */
-export const acquireDisplay: Effect.Effect<DisplayLease, never, import("effect").Scope.Scope> = Effect.acquireRelease(
-  Effect.promise(acquire),
-  (lease) => Effect.sync(() => release(lease))
-)
+export const ensureDisplay = (): Promise<DisplayStatus> => {
+  pending ??= ensure().then((status) => {
+    if (status.reason !== undefined) pending = undefined
+    return status
+  })
+  return pending
+}

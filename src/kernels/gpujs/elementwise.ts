@@ -29,8 +29,8 @@ const runOp = (dev: Device, op: Op, n: number, ...args: Array<DeviceArray | numb
 const binary = (op: "add" | "mul") => (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void => {
   const n = out.length
   dev.begin()
-  const da = dev.upload(`${op}.a`, a)
-  const db = dev.upload(`${op}.b`, b)
+  const da = dev.upload(a)
+  const db = dev.upload(b)
   dev.lap("upload")
   const r = runOp(dev, op, n, da, db)
   dev.lap("compute")
@@ -46,7 +46,7 @@ export const addInPlace = (dev: Device) => (dst: Float32Array, src: Float32Array
 export const scale = (dev: Device) => (x: Float32Array, s: number, out: Float32Array): void => {
   const n = out.length
   dev.begin()
-  const dx = dev.upload("scale.x", x)
+  const dx = dev.upload(x)
   dev.lap("upload")
   const r = runOp(dev, "scale", n, dx, s)
   dev.lap("compute")
@@ -57,7 +57,7 @@ export const scale = (dev: Device) => (x: Float32Array, s: number, out: Float32A
 export const silu = (dev: Device) => (x: Float32Array, out: Float32Array): void => {
   const n = out.length
   dev.begin()
-  const dx = dev.upload("silu.x", x)
+  const dx = dev.upload(x)
   dev.lap("upload")
   const r = runOp(dev, "silu", n, dx)
   dev.lap("compute")
@@ -69,9 +69,9 @@ export const siluBackward = (dev: Device) =>
 (x: Float32Array, dy: Float32Array, dx: Float32Array, accumulate: boolean): void => {
   const n = dx.length
   dev.begin()
-  const ux = dev.upload("siluBackward.x", x)
-  const udy = dev.upload("siluBackward.dy", dy)
-  const udx = accumulate ? dev.upload("siluBackward.dx", dx) : undefined
+  const ux = dev.upload(x)
+  const udy = dev.upload(dy)
+  const udx = accumulate ? dev.upload(dx) : undefined
   dev.lap("upload")
   const r = udx === undefined ? runOp(dev, "siluBackward", n, ux, udy) : runOp(dev, "siluBackwardAcc", n, ux, udy, udx)
   dev.lap("compute")

@@ -5,8 +5,8 @@
  * it had to step down: `webgpu` → (Dawn unavailable) → the `gpu` chain; `gpu` and `headlessgl` →
  * headless GL (starting a private Xvfb when no display exists) → `webasm` → gpu.js `cpu`;
  * `webasm` → `cpu`. Each candidate is verified by running a probe kernel, so the reported mode
- * is the one that actually ran, not the one gpu.js claims. The GPU (and the display, if one was
- * started) is released when the scope closes.
+ * is the one that actually ran, not the one gpu.js claims. The GPU is destroyed when the scope
+ * closes (a virtual display started for headless GL stays for the process: see display.ts).
  */
 import { GPU } from "gpu.js"
 import { Effect, Schema, type Scope } from "effect"
@@ -14,7 +14,7 @@ import { cpuKernels } from "../cpu/index.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeBackend } from "./backend.ts"
 import { Device } from "./device.ts"
-import { acquireDisplay } from "./display.ts"
+import { ensureDisplay } from "./display.ts"
 import {
   glContextUnavailableReason,
   glPackageUnavailableReason,
@@ -69,9 +69,10 @@ const open = (mode: GpujsRunMode): Opened => {
     gpu = new GPU({ mode })
     if (gpu.mode !== mode) throw new Error(`gpu.js chose mode "${gpu.mode}"`)
     const device = new Device(gpu, mode)
+    device.begin()
     const got = device.readNew(
       device.run("probe", () => ({ source: "function (a, b) { return a[this.thread.x] * b[this.thread.x] + 1; }", output: 5, constants: {} }),
-        device.upload("probe.a", PROBE_A), device.upload("probe.b", PROBE_B)),
+        device.upload(PROBE_A), device.upload(PROBE_B)),
       5
     )
     if (device.fallbacks.length > 0) throw new Error(`probe kernel fell back to cpu: ${device.fallbacks[0].reason}`)
@@ -112,9 +113,9 @@ export const makeGpujsKernels = (
           reasons.push(packageReason)
           continue
         }
-        const lease = yield* acquireDisplay
-        if (lease.reason !== undefined) {
-          reasons.push(`headlessgl: ${lease.reason}`)
+        const display = yield* Effect.promise(ensureDisplay)
+        if (display.reason !== undefined) {
+          reasons.push(`headlessgl: ${display.reason}`)
           continue
         }
         const contextReason = glContextUnavailableReason()

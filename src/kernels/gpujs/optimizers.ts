@@ -45,10 +45,10 @@ export const adamw = (dev: Device) =>
   const bc1 = 1 - Math.pow(beta1, step)
   const bc2 = 1 - Math.pow(beta2, step)
   dev.begin()
-  const up = dev.upload("adamw.param", param)
-  const ug = dev.upload("adamw.grad", grad)
-  const um = dev.upload("adamw.m", m)
-  const uv = dev.upload("adamw.v", v)
+  const up = dev.upload(param)
+  const ug = dev.upload(grad)
+  const um = dev.upload(m)
+  const uv = dev.upload(v)
   dev.lap("upload")
   const m2 = dev.run(`adamw.m:${n}`, () => ({ source: adamMomentSource, output: n, constants: {} }), um, ug, beta1)
   const v2 = dev.run(`adamw.v:${n}`, () => ({ source: adamVarianceSource, output: n, constants: {} }), uv, ug, beta2)
@@ -71,9 +71,9 @@ export const sgd = (dev: Device) =>
 ): void => {
   const n = param.length
   dev.begin()
-  const up = dev.upload("sgd.param", param)
-  const ug = dev.upload("sgd.grad", grad)
-  const ub = dev.upload("sgd.buf", buf)
+  const up = dev.upload(param)
+  const ug = dev.upload(grad)
+  const ub = dev.upload(buf)
   dev.lap("upload")
   const b2 = dev.run(
     `sgd.buf:${n}`,

@@ -50,8 +50,8 @@ export const rmsnorm = (dev: Device) =>
   const n = rows * dim
   const shape = `${rows}x${dim}`
   dev.begin()
-  const ux = dev.upload("rmsnorm.x", x.length === n ? x : x.subarray(0, n))
-  const uw = dev.upload("rmsnorm.w", w.length === dim ? w : w.subarray(0, dim))
+  const ux = dev.upload(x.length === n ? x : x.subarray(0, n))
+  const uw = dev.upload(w.length === dim ? w : w.subarray(0, dim))
   dev.lap("upload")
   const s = dev.run(`rmsnorm.rstd:${shape}`, () => ({
     source: rstdSource,
@@ -78,12 +78,12 @@ export const rmsnormBackward = (dev: Device) =>
   const shape = `${rows}x${dim}`
   const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
   dev.begin()
-  const ux = dev.upload("rmsnormBackward.x", view(x, n))
-  const uw = dev.upload("rmsnormBackward.w", view(w, dim))
-  const us = dev.upload("rmsnormBackward.rstd", view(rstd, rows))
-  const udy = dev.upload("rmsnormBackward.dy", view(dy, n))
-  const udw = dev.upload("rmsnormBackward.dw", view(dw, dim))
-  const udx = accumulate ? dev.upload("rmsnormBackward.dx", view(dx, n)) : undefined
+  const ux = dev.upload(view(x, n))
+  const uw = dev.upload(view(w, dim))
+  const us = dev.upload(view(rstd, rows))
+  const udy = dev.upload(view(dy, n))
+  const udw = dev.upload(view(dw, dim))
+  const udx = accumulate ? dev.upload(view(dx, n)) : undefined
   dev.lap("upload")
   const dot = dev.run(`rmsnormBackward.rowDot:${shape}`, () => ({
     source: rowDotSource,

@@ -51,10 +51,10 @@ export const rope = (dev: Device) => {
     let table = tables.get(tableKey)
     if (table === undefined) {
       const host = ropeTables(T, hd, theta)
-      table = { cos: dev.upload(`rope.cos:${tableKey}`, host.cos), sin: dev.upload(`rope.sin:${tableKey}`, host.sin) }
+      table = { cos: dev.uploadTo(`rope.cos:${tableKey}`, host.cos), sin: dev.uploadTo(`rope.sin:${tableKey}`, host.sin) }
       tables.set(tableKey, table)
     }
-    const ux = dev.upload("rope.x", x.length === n ? x : x.subarray(0, n))
+    const ux = dev.upload(x.length === n ? x : x.subarray(0, n))
     dev.lap("upload")
     const r = dev.run(`rope:${rows}x${T}x${H}x${hd}`, () => ({
       source: ropeSource,

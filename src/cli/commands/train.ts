@@ -1,0 +1,42 @@
+import { Console, Context, Effect, Layer, Stream } from "effect"
+import { loadRunConfig } from "../../config/loadConfig.ts"
+import { metricsFile } from "../../train/MetricsWriter.ts"
+import { makeProgress } from "../../train/progress.ts"
+import { runLayer } from "../../train/layers.ts"
+import { processSignalsLayer } from "../../train/StopSignal.ts"
+import { Trainer } from "../../train/Trainer.ts"
+import { SetupFailed } from "../exitCodes.ts"
+import { resolveStart, type StartRequest } from "./start.ts"
+
+export interface TrainArgs extends StartRequest {
+  readonly config: string | undefined
+  readonly set: ReadonlyArray<string>
+}
+
+/** `continuum train`: plan the start, build the run, and train with progress on stderr. */
+export const train = (args: TrainArgs) =>
+  Effect.scoped(Effect.gen(function*() {
+    const config = yield* loadRunConfig(args.config, args.set).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+    const start = yield* resolveStart(config, args)
+    const context = yield* Layer.build(Layer.mergeAll(runLayer(config, start.layer), processSignalsLayer)).pipe(
+      Effect.mapError((error) => new SetupFailed({ error }))
+    )
+    const trainer = Context.get(context, Trainer)
+    if (start.description !== undefined) yield* Console.error(start.description)
+    const progress = makeProgress(config.steps)
+    let last: { step: number; valLoss?: number } = { step: 0 }
+    yield* trainer.events.pipe(
+      Stream.runForEach((event) =>
+        Effect.sync(() => {
+          progress.onEvent(event)
+          if (event._tag === "Step") last = { ...last, step: event.step }
+          if (event._tag === "Eval") last = { step: event.step, valLoss: event.valLoss }
+        })
+      )
+    )
+    progress.finish()
+    yield* Console.log(
+      `trained to step ${last.step}${last.valLoss !== undefined ? `, validation loss ${last.valLoss.toFixed(4)}` : ""}\n` +
+        `metrics: ${metricsFile(config.runDir)}\ncheckpoints: ${config.runDir}/checkpoints`
+    )
+  }))

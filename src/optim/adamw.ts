@@ -1,0 +1,23 @@
+import { checkKind, type AdamWHyper, type OptimizerState, stateBuffers, tensorFor, type UpdateRule } from "./optimizer.ts"
+
+/**
+ * AdamW as torch.optim.AdamW: bias-corrected moments, decoupled weight decay on parameters
+ * with `decay: true` only (norm weights are not decayed).
+ */
+export const adamw = (hyper: AdamWHyper): UpdateRule => ({
+  kind: "adamw",
+  init: (params): OptimizerState => ({ kind: "adamw", step: 0, tensors: stateBuffers(params, ["exp_avg", "exp_avg_sq"]) }),
+  update: (k, params, grads, lr, state, specs) => {
+    checkKind(state, "adamw")
+    const step = state.step + 1
+    const [beta1, beta2] = hyper.betas
+    for (const spec of specs) {
+      const p = tensorFor(params, "parameter", spec.name, spec)
+      const g = tensorFor(grads, "gradient", spec.name, spec)
+      const m = tensorFor(state.tensors, "state", `exp_avg.${spec.name}`, spec)
+      const v = tensorFor(state.tensors, "state", `exp_avg_sq.${spec.name}`, spec)
+      k.adamw(p.data, g.data, m.data, v.data, lr, beta1, beta2, hyper.eps, spec.decay ? hyper.weightDecay : 0, step)
+    }
+    state.step = step
+  }
+})

@@ -1,0 +1,76 @@
+import type { DataLoaderShape } from "../data/DataLoader.ts"
+import type { KernelsShape } from "../kernels/KernelsShape.ts"
+import type { LanguageModel, Params } from "../model/model.ts"
+import { clipGradNorm } from "../optim/clip.ts"
+import type { OptimizerState, UpdateRule } from "../optim/optimizer.ts"
+import { zeros } from "../tensor/tensor.ts"
+
+export interface StepperParts {
+  readonly kernels: KernelsShape
+  readonly model: LanguageModel
+  readonly params: Params
+  readonly data: DataLoaderShape
+  readonly rule: UpdateRule
+  readonly optimizer: OptimizerState
+  /** 0 disables clipping. */
+  readonly clipNorm: number
+}
+
+export interface StepResult {
+  readonly loss: number
+  readonly gradNorm: number
+}
+
+const zerosLike = (params: Params): Params => {
+  const out: Params = new Map()
+  for (const [name, t] of params) out.set(name, zeros(t.shape))
+  return out
+}
+
+/**
+ * The synchronous heart of a run: one optimizer update from the samples at `cursor`.
+ *
+ * Each micro-batch's gradient is computed into a fresh buffer and added to the step gradient in
+ * order of j. Ranks (P) and accumulation (A) only decide who computes which micro-batch, never
+ * the order of the sum — so the result depends on (B, μ) alone, bit for bit. The loss is the mean
+ * over every token of the global batch, so each micro-batch scales its gradient by 1/(B·T).
+ */
+export const makeStepper = (parts: StepperParts) => {
+  const { kernels, model, params, data, rule, optimizer, clipNorm } = parts
+  const { global, micro, microBatches } = data.geometry
+  const tokensPerStep = global * data.seqLen
+  const gradScale = 1 / tokensPerStep
+  const stepGrads = zerosLike(params)
+  const microGrads = zerosLike(params)
+
+  return (cursor: number, lr: number): StepResult => {
+    for (const g of stepGrads.values()) g.data.fill(0)
+    let lossSum = 0
+    // In one process the P ranks' micro-batches are computed in turn; computing them in order of j
+    // is the same reduction a rank-ordered gather-then-sum would perform.
+    for (let j = 0; j < microBatches; j++) {
+      const batch = data.microBatch(cursor, j)
+      lossSum += model.lossAndGrad(kernels, params, batch.ids, batch.targets, micro, gradScale, microGrads)
+      for (const [name, g] of stepGrads) kernels.addInPlace(g.data, microGrads.get(name)!.data)
+    }
+    const gradNorm = clipGradNorm(kernels, stepGrads, clipNorm > 0 ? clipNorm : Infinity)
+    rule.update(kernels, params, stepGrads, lr, optimizer, model.params)
+    return { loss: lossSum / tokensPerStep, gradNorm }
+  }
+}
+
+/** Mean cross-entropy (nats/token) of the model over the given validation batches. */
+export const evaluate = (
+  kernels: KernelsShape,
+  model: LanguageModel,
+  params: Params,
+  batches: ReadonlyArray<{ readonly ids: Int32Array; readonly targets: Int32Array; readonly count: number; readonly seqLen: number }>
+): number => {
+  let sum = 0
+  let tokens = 0
+  for (const batch of batches) {
+    sum += model.loss(kernels, params, batch.ids, batch.targets, batch.count)
+    tokens += batch.count * batch.seqLen
+  }
+  return sum / tokens
+}

@@ -1,0 +1,107 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { chartData, distinctRunNames, MAX_POINTS_PER_LINE, resumeLabel } from "../../src/report/chartSpec.ts"
+import { renderCharts } from "../../src/report/charts.ts"
+import type { RunSeries } from "../../src/report/series.ts"
+import { baseline, extended, markItems, svgTexts, twoRuns } from "./fixtures.ts"
+
+const stroke = (path: string) => /stroke="([^"]+)"/.exec(path)?.[1]
+
+describe("renderCharts", () => {
+  it.effect("draws one loss line (raw and smoothed) and one LR line per run, each in its own colour", () =>
+    Effect.gen(function*() {
+      const { lossSvg, lrSvg } = yield* renderCharts(twoRuns)
+      for (const [svg, layer] of [[lossSvg, "loss_raw"], [lossSvg, "loss_smooth"], [lossSvg, "val_loss"], [lrSvg, "lr"]] as const) {
+        const drawn = markItems(svg, layer)
+        assert.strictEqual(drawn.length, 2, layer)
+        assert.notStrictEqual(stroke(drawn[0]), stroke(drawn[1]), layer)
+      }
+      // validation points: one symbol per evaluation
+      assert.strictEqual(markItems(lossSvg, "val_points").length, baseline.evals.length + extended.evals.length)
+    }))
+
+  it.effect("marks the resume on both charts with a rule and its label", () =>
+    Effect.gen(function*() {
+      const { lossSvg, lrSvg } = yield* renderCharts(twoRuns)
+      const label = "extended: resume continue/rebuild"
+      for (const svg of [lossSvg, lrSvg]) {
+        assert.strictEqual(markItems(svg, "resume_rule").length, 1)
+        assert.strictEqual(markItems(svg, "resume_label").length, 1)
+        assert.include(svgTexts(svg), label)
+      }
+    }))
+
+  it.effect("titles the axes, the charts and the legend", () =>
+    Effect.gen(function*() {
+      const { lossSvg, lrSvg } = yield* renderCharts(twoRuns, { title: "Moby <run>" })
+      const lossTexts = svgTexts(lossSvg)
+      const lrTexts = svgTexts(lrSvg)
+      for (const t of ["step", "loss", "run", "baseline", "extended", "Moby <run>: loss"]) assert.include(lossTexts, t)
+      for (const t of ["step", "learning rate", "run", "Moby <run>: learning rate"]) assert.include(lrTexts, t)
+      assert.notInclude(lossSvg, "Moby <run>") // escaped in the markup
+      for (const svg of [lossSvg, lrSvg]) {
+        const width = Number(/^<svg[^>]* width="(\d+)"/.exec(svg)?.[1])
+        assert.isTrue(width >= 850 && width <= 950, `width ${width}`)
+      }
+    }))
+
+  it.effect("a single run is labelled without its name; a run without resumes has no rule", () =>
+    Effect.gen(function*() {
+      const single = yield* renderCharts([extended])
+      assert.include(svgTexts(single.lossSvg), "resume continue/rebuild")
+      const none = yield* renderCharts([baseline])
+      assert.strictEqual(markItems(none.lossSvg, "resume_rule").length, 0)
+      assert.strictEqual(markItems(none.lrSvg, "resume_label").length, 0)
+      assert.strictEqual(markItems(none.lossSvg, "loss_smooth").length, 1)
+    }))
+
+  it.effect("a diverged run (non-finite losses) still renders", () =>
+    Effect.gen(function*() {
+      const diverged: RunSeries = {
+        ...baseline,
+        name: "diverged",
+        steps: baseline.steps.map((p) => (p.step > 200 ? { ...p, loss: NaN } : p))
+      }
+      const { lossSvg } = yield* renderCharts([diverged])
+      assert.strictEqual(markItems(lossSvg, "loss_raw").length, 1)
+      assert.notInclude(lossSvg, "NaN")
+    }))
+})
+
+describe("chart data", () => {
+  it("thins long runs to a bounded number of points per line", () => {
+    const n = 20_000
+    const long: RunSeries = {
+      name: "long",
+      steps: Array.from({ length: n }, (_, i) => ({ step: i + 1, loss: 2 + Math.sin(i), lr: 1e-3 })),
+      evals: [],
+      resumes: []
+    }
+    const data = chartData([long])
+    assert.isAtMost(data.train.length, MAX_POINTS_PER_LINE)
+    assert.isAtMost(data.lr.length, MAX_POINTS_PER_LINE)
+    assert.strictEqual(data.train[data.train.length - 1].step, n)
+    assert.strictEqual(data.smoothingWindow, 100)
+  })
+
+  it("smoothing restarts at a resume: the smoothed loss jumps with the raw loss", () => {
+    const jump: RunSeries = {
+      name: "jump",
+      steps: Array.from({ length: 1000 }, (_, i) => ({ step: i + 1, loss: i < 500 ? 1 : 3, lr: 1e-3 })),
+      evals: [],
+      resumes: [{ step: 500, policy: "continue", schedule: "rebuild" }]
+    }
+    const rows = chartData([jump]).train
+    const after = rows.find((r) => r.step === 501)
+    assert.strictEqual(after?.smooth, 3)
+  })
+
+  it("keeps runs that share a name apart", () => {
+    assert.deepStrictEqual(
+      distinctRunNames([{ ...baseline, name: "run" }, { ...baseline, name: "run" }, { ...baseline, name: "run (2)" }]),
+      ["run", "run (3)", "run (2)"]
+    )
+    assert.strictEqual(resumeLabel("a", "exact", "keep", false), "resume exact/keep")
+    assert.strictEqual(resumeLabel("a", "exact", "keep", true), "a: resume exact/keep")
+  })
+})
