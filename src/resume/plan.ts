@@ -207,10 +207,11 @@ export const describeReason = (reason: RejectionReason): string =>
     DatasetChanged: (r) => `data load: the dataset fingerprint changed (${r.old} → ${r.new}); the cursor means other samples`,
     DataSeedChanged: (r) => `data load: seed ${r.old} → ${r.new}; the sample permutation depends on the seed`,
     ScheduleConfigInvalid: (r) => `${r.field} = ${r.value}: ${r.reason}`,
-    ScheduleKeepMismatch: (r) => new ScheduleKeepMismatch(r).message,
-    ScheduleDiscontinuity: (r) => new ScheduleDiscontinuity(r).message,
-    RewarmDoesNotFit: (r) => new RewarmDoesNotFit(r).message,
-    InvalidReconcileInput: (r) => new InvalidReconcileInput(r).message
+    // The schedule reasons carry the fields of reconcile.ts's errors; their wording is reused.
+    ScheduleKeepMismatch: ({ _tag, ...fields }) => new ScheduleKeepMismatch(fields).message,
+    ScheduleDiscontinuity: ({ _tag, ...fields }) => new ScheduleDiscontinuity(fields).message,
+    RewarmDoesNotFit: ({ _tag, ...fields }) => new RewarmDoesNotFit(fields).message,
+    InvalidReconcileInput: ({ _tag, ...fields }) => new InvalidReconcileInput(fields).message
   })
 
 /** The plan is rejected before any step runs; `reasons` lists every reason that applies. */

@@ -43,6 +43,11 @@ describe("op gradients agree with finite differences (float64, rel. error < 1e-6
     expectClose(checkGraph([input([19, 9]), input([17, 9])], (t, [x, w]) => linear(t, x, w)))
   })
 
+  it("linear with one weight used twice (accumulated weight gradient)", () => {
+    expectClose(checkGraph([input([3, 4]), input([3, 4]), input([5, 4])], (t, [x, y, w]) =>
+      add(t, linear(t, x, w), linear(t, y, w))))
+  })
+
   it("add, mul and reuse of one input", () => {
     expectClose(checkGraph([input([6]), input([6])], (t, [a, b]) => add(t, mul(t, a, b), mul(t, a, a))))
   })
@@ -79,6 +84,14 @@ describe("op gradients agree with finite differences (float64, rel. error < 1e-6
     const layout = { batch: 2, seqLen: 4, heads: 2, headDim: 3 }
     expectClose(
       checkGraph([input([2, 4, 2, 3]), input([2, 4, 2, 3]), input([2, 4, 2, 3])], (t, [q, k, v]) =>
+        attention(t, q, k, v, layout))
+    )
+  })
+
+  it("causal attention over several tiles (T = 11, hd = 4)", () => {
+    const layout = { batch: 1, seqLen: 11, heads: 2, headDim: 4 }
+    expectClose(
+      checkGraph([input([11, 8]), input([11, 8]), input([11, 8])], (t, [q, k, v]) =>
         attention(t, q, k, v, layout))
     )
   })

@@ -212,6 +212,58 @@ describe("cpu attention", () => {
     assert.isBelow(maxAbsDiff(probs, want.probs), 1e-15)
   })
 
+  /** Backward by the definition: dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dq = dS·k/√hd, dk = dSᵀ·q/√hd. */
+  const naiveBackward = (
+    q: FloatArray, kk: FloatArray, v: FloatArray, probs: FloatArray, dOut: FloatArray,
+    B: number, T: number, H: number, hd: number
+  ) => {
+    const dq = new Float64Array(q.length), dk = new Float64Array(q.length), dv = new Float64Array(q.length)
+    const at = (b: number, t: number, h: number) => ((b * T + t) * H + h) * hd
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
+      const P = (j: number) => probs[((b * H + h) * T + i) * T + j]
+      const dP: Array<number> = []
+      for (let j = 0; j <= i; j++) {
+        let d = 0
+        for (let c = 0; c < hd; c++) {
+          d += dOut[at(b, i, h) + c] * v[at(b, j, h) + c]
+          dv[at(b, j, h) + c] += P(j) * dOut[at(b, i, h) + c]
+        }
+        dP.push(d)
+      }
+      const rowDot = dP.reduce((s, d, j) => s + P(j) * d, 0)
+      for (let j = 0; j <= i; j++) {
+        const ds = P(j) * (dP[j] - rowDot) / Math.sqrt(hd)
+        for (let c = 0; c < hd; c++) {
+          dq[at(b, i, h) + c] += ds * kk[at(b, j, h) + c]
+          dk[at(b, j, h) + c] += ds * q[at(b, i, h) + c]
+        }
+      }
+    }
+    return { dq, dk, dv }
+  }
+
+  it("matches the definition forward and backward over many tiles (T = 19, 27) and ragged heads", () => {
+    for (const [B, T, H, hd] of [[2, 19, 3, 6], [1, 27, 2, 16]]) {
+      const n = B * T * H * hd
+      const q = rand(n, 51 + T, Float64Array, -2, 2)
+      const kk = rand(n, 52 + T, Float64Array, -2, 2)
+      const v = rand(n, 53 + T)
+      const dOut = rand(n, 54 + T)
+      const probs = new Float64Array(B * H * T * T).fill(-3)
+      const out = new Float64Array(n)
+      k.attention(q, kk, v, probs, out, B, T, H, hd)
+      const want = naive(q, kk, v, B, T, H, hd)
+      assert.isBelow(maxAbsDiff(out, want.out), 1e-13)
+      assert.isBelow(maxAbsDiff(probs, want.probs), 1e-15)
+      const dq = new Float64Array(n).fill(9), dk = new Float64Array(n).fill(9), dv = new Float64Array(n).fill(9)
+      k.attentionBackward(q, kk, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+      const g = naiveBackward(q, kk, v, probs, dOut, B, T, H, hd)
+      assert.isBelow(maxAbsDiff(dq, g.dq), 1e-13)
+      assert.isBelow(maxAbsDiff(dk, g.dk), 1e-13)
+      assert.isBelow(maxAbsDiff(dv, g.dv), 1e-13)
+    }
+  })
+
   it("backward overwrites dq, dk, dv", () => {
     const [B, T, H, hd] = [1, 3, 1, 2]
     const n = B * T * H * hd

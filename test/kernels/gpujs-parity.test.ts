@@ -1,6 +1,6 @@
 /**
  * Every kernel of the gpujs backend against the cpu reference, as properties over random shapes
- * and values, in headless GL and in gpu.js's own cpu mode.
+ * and values, in headless GL, in webasm (where "gpu" lands without GL) and in gpu.js's cpu mode.
  *
  * Tolerance (float32): each output element satisfies |gpujs − cpu| ≤ 3e-5 · (1 + max|cpu|) over
  * its array; summed cross-entropy losses satisfy |Δ| ≤ 3e-5 · (rows + |loss|). Inputs are bounded
@@ -8,7 +8,7 @@
  * or formula error shows up as an O(1) difference.
  *
  * When headless GL cannot run here (no `gl` build, no display), its suite is skipped with the
- * reason printed; gpu.js's cpu mode always runs.
+ * reason printed; the webasm and cpu modes always run.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
@@ -271,9 +271,11 @@ const paritySuite = (get: () => KernelsShape, fallbacks: () => ReadonlyArray<{ k
 }
 
 const headless = await openBackend("headlessgl")
+const webasm = await openBackend("webasm")
 const cpuMode = await openBackend("cpu")
 afterAll(async () => {
   await headless.close()
+  await webasm.close()
   await cpuMode.close()
 })
 
@@ -282,6 +284,12 @@ if (!headlessRuns) console.warn(`gpujs headlessgl parity tests SKIPPED: ${headle
 
 describe.skipIf(!headlessRuns)("gpujs headlessgl matches the cpu backend", () => {
   paritySuite(() => headless.kernels, () => headless.device.fallbacks)
+})
+
+// webasm is where the "gpu" mode lands without a GL context: check it as well.
+describe("gpujs webasm matches the cpu backend", () => {
+  it("runs in webasm mode", () => assert.strictEqual(webasm.mode, "webasm"))
+  paritySuite(() => webasm.kernels, () => webasm.device.fallbacks)
 })
 
 describe("gpujs (gpu.js cpu mode) matches the cpu backend", () => {

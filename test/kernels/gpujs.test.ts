@@ -5,7 +5,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { cpuKernels as cpu, KernelArgumentError } from "../../src/kernels/cpu/index.ts"
-import { isGpujsMode, makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
+import { gpujsKernelsLayer, isGpujsMode, makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
+import { Kernels } from "../../src/kernels/Kernels.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 
 const values = (stream: number, n: number): Float32Array =>
@@ -132,6 +133,15 @@ describe("gpujs backend", () => {
       const t = device.stopProfiling()
       for (const stage of ["upload", "compute", "readback"] as const) assert.isAtLeast(t[stage], 0)
     }))
+
+  it.effect("gpujsKernelsLayer provides the Kernels service", () =>
+    Effect.gen(function*() {
+      const kernels = yield* Kernels
+      assert.strictEqual(kernels.backend, "gpujs")
+      const out = new Float32Array(3)
+      kernels.mul(Float32Array.of(1, 2, 3), Float32Array.of(2, 2, 2), out)
+      assert.deepStrictEqual(Array.from(out), [2, 4, 6])
+    }).pipe(Effect.provide(gpujsKernelsLayer("webasm"))))
 
   it("mode names decode", () => {
     assert.isTrue(isGpujsMode("headlessgl"))

@@ -109,7 +109,7 @@ const input = (policy: ResumePolicy, source: PlanInput["source"], next: RunConfi
   dataFingerprint
 })
 
-const rejected = (i: PlanInput): Effect.Effect<PlanRejected> => Effect.flip(planResume(i))
+const rejected = (i: PlanInput): Effect.Effect<PlanRejected, ResumePlan> => Effect.flip(planResume(i))
 
 const tags = (e: PlanRejected): Array<string> => e.reasons.map((r) => r._tag).sort()
 
@@ -192,6 +192,7 @@ describe("exact", () => {
         { field: "totalSteps", old: 600, new: 900 },
         { field: "decaySteps", old: 120, new: 180 }
       ])
+      assert.include(renderRejection(e), "schedule keep at step 300: the configured schedule changed (totalSteps 600 → 900")
     }))
 
   it.effect("rejects a manifest whose trajectory fingerprint does not match its configuration", () =>
@@ -268,6 +269,7 @@ describe("schedule reconciliation", () => {
       assert.strictEqual(jump.lrAfter, 3e-3)
       assert.closeTo(jump.lrBefore, 0.00255, 1e-12)
       assert.closeTo(jump.jumpRatio, 3e-3 / 0.00255, 1e-9)
+      assert.include(e.message, "schedule rebuild at step 500 moves the LR")
     }))
 
   it.effect("rebuild with allowDiscontinuity is accepted and reports the ratio", () =>
@@ -289,6 +291,7 @@ describe("schedule reconciliation", () => {
       const policy = { ...presets.continue, schedule: "rewarm" } as const satisfies ResumePolicy
       const e = yield* rejected(input(policy, checkpoint(old600, 300), config({ schedule: { warmupSteps: 0 } })))
       assert.deepStrictEqual(tags(e), ["RewarmDoesNotFit"])
+      assert.include(e.message, "schedule rewarm at step 300 with schedule.warmupSteps = 0")
     }))
 
   it.effect("an unresolvable new schedule is rejected naming the field", () =>
@@ -562,7 +565,6 @@ describe("plan data", () => {
         ]
       ) assert.include(text, expected)
       assert.notInclude(text, "jump ×")
-      console.log(text)
     }))
 })
 

@@ -9,8 +9,9 @@
  * closes (a virtual display started for headless GL stays for the process: see display.ts).
  */
 import { GPU } from "gpu.js"
-import { Effect, Schema, type Scope } from "effect"
+import { Effect, Layer, Schema, type Scope } from "effect"
 import { cpuKernels } from "../cpu/index.ts"
+import { Kernels } from "../Kernels.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeBackend } from "./backend.ts"
 import { Device } from "./device.ts"
@@ -151,3 +152,17 @@ export const makeGpujsKernels = (
 
 /** Whether `s` names a gpujs mode (for decoding command-line and configuration values). */
 export const isGpujsMode = (s: string): s is GpujsMode => (gpujsModes as ReadonlyArray<string>).includes(s)
+
+/**
+ * The `Kernels` service on the gpujs backend, held for the layer's lifetime. A step down from
+ * the requested mode is logged as a warning with its reason, never silent.
+ */
+export const gpujsKernelsLayer = (mode: GpujsMode, options: GpujsOptions = {}): Layer.Layer<Kernels, GpujsUnavailableError> =>
+  Layer.effect(
+    Kernels,
+    Effect.gen(function*() {
+      const g = yield* makeGpujsKernels(mode, options)
+      if (g.reason !== undefined) yield* Effect.logWarning(`gpujs: requested ${mode}, running ${g.mode}: ${g.reason}`)
+      return g.kernels
+    })
+  )

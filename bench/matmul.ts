@@ -1,0 +1,73 @@
+/**
+ * cpu matmul throughput (GFLOP/s, 2·m·n·k flops per call): square sizes for every transpose
+ * combination, a plain i-k-j loop for reference, and the shapes of the default model's linear
+ * layers with their two backward products. Each row is the best of several timed batches
+ * (the machine is shared, so the best batch is the least disturbed one).
+ *
+ *   node --import tsx bench/matmul.ts [--dtype=f64]
+ */
+import { cpuKernels as k } from "../src/kernels/cpu/index.ts"
+import { uniform } from "../src/tensor/rng.ts"
+import { allocate, type DType, type FloatArray } from "../src/tensor/tensor.ts"
+
+const dtype: DType = process.argv.includes("--dtype=f64") ? "f64" : "f32"
+
+const filled = (n: number, stream: number): FloatArray => {
+  const x = allocate(dtype, n)
+  for (let i = 0; i < n; i++) x[i] = uniform(3, stream, i) - 0.5
+  return x
+}
+
+type Product = (a: FloatArray, b: FloatArray, c: FloatArray) => void
+
+const gflops = (m: number, n: number, kk: number, run: Product): number => {
+  const a = filled(m * kk, 1)
+  const b = filled(kk * n, 2)
+  const c = allocate(dtype, m * n)
+  const flops = 2 * m * n * kk
+  const reps = Math.max(2, Math.ceil(2e7 / flops))
+  for (let i = 0; i < 3; i++) run(a, b, c)
+  let best = Infinity
+  for (let batch = 0; batch < 7; batch++) {
+    const t0 = performance.now()
+    for (let i = 0; i < reps; i++) run(a, b, c)
+    best = Math.min(best, (performance.now() - t0) / reps)
+  }
+  return flops / (best * 1e6)
+}
+
+/** The textbook cache-friendly loop, as the baseline the tiled kernel is measured against. */
+const ikj = (m: number, n: number, kk: number): Product => (a, b, c) => {
+  c.fill(0)
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < kk; p++) {
+      const x = a[i * kk + p]
+      for (let j = 0; j < n; j++) c[i * n + j] += x * b[p * n + j]
+    }
+  }
+}
+
+const mm = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
+  k.matmul(a, b, c, m, n, kk, ta, tb, false)
+
+const rows: Array<Record<string, string | number>> = []
+const add = (shape: string, op: string, m: number, n: number, kk: number, run: Product) =>
+  rows.push({ shape, op, "GFLOP/s": +gflops(m, n, kk, run).toFixed(2) })
+
+for (const s of [64, 128, 256, 512]) {
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    add(`${s}×${s}×${s}`, `${ta ? "T" : "N"}${tb ? "T" : "N"}`, s, s, s, mm(s, s, s, ta, tb))
+  }
+  if (s <= 256) add(`${s}×${s}×${s}`, "i-k-j loop", s, s, s, ikj(s, s, s))
+}
+
+// Default model (B·T = 1024 rows, d = 64, f = 176, V = 256): y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x.
+const N = 1024
+for (const [out, inF, name] of [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64, 176, "w2"], [256, 64, "output"]] as const) {
+  add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, mm(N, out, inF, false, true))
+  add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, mm(N, inF, out, false, false))
+  add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, mm(out, inF, N, true, false))
+}
+
+console.log(`cpu matmul, ${dtype} operands (float64 accumulation)`)
+console.table(rows)
