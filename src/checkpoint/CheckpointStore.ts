@@ -191,7 +191,8 @@ const isStep = (step: number): boolean => Number.isSafeInteger(step) && step >= 
 /** Builds the store over a storage backend; the layers below supply one. */
 export const makeCheckpointStore = Effect.fnUntraced(function*(
   disk: CheckpointDisk,
-  runDir: string
+  runDir: string,
+  options: { readonly cleanOnStart?: boolean } = {}
 ): Effect.fn.Return<CheckpointStoreShape, CheckpointIoError, Scope.Scope> {
   const root = checkpointsDir(runDir)
   const stepDir = (step: number) => NodePath.join(root, stepDirName(step))
@@ -512,7 +513,8 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
     return { removed, restored } satisfies CleanReport
   })
 
-  yield* cleanTemp
+  // A store opened only to read another run's checkpoints must not touch that run's saves.
+  if (options.cleanOnStart !== false) yield* cleanTemp
 
   return {
     location: root,

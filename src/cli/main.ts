@@ -1,6 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
+import { plan } from "./commands/plan.ts"
 import { train } from "./commands/train.ts"
 import { describeError, ExitCode, rejectedTags } from "./exitCodes.ts"
 
@@ -32,9 +33,13 @@ const trainCommand = Command.make("train", runFlags, (flags) => train(runArgs(fl
   Command.withDescription("Train a run (resuming from a checkpoint with --resume)")
 )
 
+const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags))).pipe(
+  Command.withDescription("Print the resume plan for the same arguments as train; runs nothing (exit 2 when rejected)")
+)
+
 const root = Command.make("continuum").pipe(
   Command.withDescription("Training runs that stop, checkpoint and resume correctly"),
-  Command.withSubcommands([trainCommand])
+  Command.withSubcommands([trainCommand, planCommand])
 )
 
 const program = Command.runWith(root, { version: "0.1.0" })(process.argv.slice(2)).pipe(

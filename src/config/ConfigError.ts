@@ -4,9 +4,9 @@ import { Schema } from "effect"
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   path: Schema.String,
   value: Schema.String,
-  message: Schema.String
+  reason: Schema.String
 }) {
-  override toString(): string {
-    return `invalid configuration at ${this.path} = ${this.value}: ${this.message}`
+  override get message(): string {
+    return `${this.path} = ${this.value}: ${this.reason}`
   }
 }

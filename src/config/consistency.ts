@@ -5,7 +5,7 @@ import type { RunConfig } from "./RunConfig.ts"
 /** Cross-field rules that a per-field schema cannot express. */
 export const checkConsistency = (config: RunConfig): Effect.Effect<RunConfig, ConfigError> => {
   const fail = (path: string, value: unknown, message: string) =>
-    Effect.fail(new ConfigError({ path, value: JSON.stringify(value), message }))
+    Effect.fail(new ConfigError({ path, value: JSON.stringify(value), reason: message }))
   const { model, batch } = config
   if (model.kind === "llama") {
     if (model.dim % model.heads !== 0) {

@@ -25,7 +25,7 @@ export const decodeRunConfig = (input: unknown): Effect.Effect<RunConfig, Config
       return new ConfigError({
         path: path.length === 0 ? "(root)" : path.map(String).join("."),
         value: show(valueAt(input, path)),
-        message: first?.message ?? error.message
+        reason: (first?.message ?? error.message).replace("Expected no excess property", "unknown configuration key")
       })
     }),
     Effect.flatMap(checkConsistency)
@@ -40,7 +40,7 @@ export const defaultRunConfig = (): RunConfig => Schema.decodeUnknownSync(RunCon
 export const parseOverride = (text: string): Effect.Effect<{ path: Array<string>; value: unknown }, ConfigError> => {
   const eq = text.indexOf("=")
   if (eq <= 0) {
-    return Effect.fail(new ConfigError({ path: text, value: "(none)", message: "expected --set path=value" }))
+    return Effect.fail(new ConfigError({ path: text, value: "(none)", reason: "expected --set path=value" }))
   }
   const path = text.slice(0, eq).split(".")
   const raw = text.slice(eq + 1)
@@ -51,7 +51,7 @@ export const parseOverride = (text: string): Effect.Effect<{ path: Array<string>
     // not JSON: keep the plain string (e.g. data.source=books/ or kernels.backend=gpujs)
   }
   if (path.some((key) => key === "" || key === "__proto__" || key === "constructor" || key === "prototype")) {
-    return Effect.fail(new ConfigError({ path: path.join("."), value: show(value), message: "not a configuration path" }))
+    return Effect.fail(new ConfigError({ path: path.join("."), value: show(value), reason: "not a configuration path" }))
   }
   return Effect.succeed({ path, value })
 }
@@ -69,7 +69,7 @@ export const applyOverrides = (
         const next = node[key]
         if (next === undefined) node[key] = {}
         else if (next === null || typeof next !== "object" || Array.isArray(next)) {
-          return yield* new ConfigError({ path: path.join("."), value: show(value), message: `${key} is not a section` })
+          return yield* new ConfigError({ path: path.join("."), value: show(value), reason: `${key} is not a section` })
         }
         node = node[key] as Record<string, unknown>
       }
@@ -85,11 +85,11 @@ export const loadRunConfig = (file: string | undefined, sets: ReadonlyArray<stri
     if (file !== undefined) {
       const fs = yield* FileSystem.FileSystem
       const text = yield* fs.readFileString(file).pipe(
-        Effect.mapError((e) => new ConfigError({ path: "--config", value: file, message: `cannot read: ${e.message}` }))
+        Effect.mapError((e) => new ConfigError({ path: "--config", value: file, reason: `cannot read: ${e.message}` }))
       )
       encoded = yield* Effect.try({
         try: () => JSON.parse(text) as unknown,
-        catch: (e) => new ConfigError({ path: "--config", value: file, message: `not valid JSON: ${String(e)}` })
+        catch: (e) => new ConfigError({ path: "--config", value: file, reason: `not valid JSON: ${String(e)}` })
       })
     }
     const overrides = yield* Effect.forEach(sets, parseOverride)

@@ -1,6 +1,12 @@
 import { Layer } from "effect"
+import type { KernelsConfig } from "../config/RunConfig.ts"
 import { cpuKernels } from "./cpu/index.ts"
+import { gpujsKernelsLayer } from "./gpujs/index.ts"
 import { Kernels } from "./Kernels.ts"
 
 /** The cpu reference backend. */
 export const cpuKernelsLayer: Layer.Layer<Kernels> = Layer.succeed(Kernels, cpuKernels)
+
+/** The backend a run configuration asks for; gpujs reports the mode that actually runs. */
+export const kernelsLayerFor = (config: KernelsConfig) =>
+  config.backend === "cpu" ? cpuKernelsLayer : gpujsKernelsLayer(config.mode)

@@ -1,10 +1,10 @@
 import { NodeFileSystem } from "@effect/platform-node"
-import { Layer } from "effect"
+import { type FileSystem, Layer } from "effect"
 import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { DataLoader } from "../data/DataLoader.ts"
-import { cpuKernelsLayer } from "../kernels/layers.ts"
+import { kernelsLayerFor } from "../kernels/layers.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
@@ -30,22 +30,19 @@ export const componentsLayer = Layer.provideMerge(
   Layer.mergeAll(Model.layer, Scheduler.layer)
 )
 
+type StartLayer = Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
+
+/** Settings, data, checkpoints and the start (fresh or planned) — everything before the model. */
+export const runStartLayer = (config: RunConfig, start: StartLayer = Start.fresh) =>
+  start.pipe(
+    Layer.provideMerge(Layer.mergeAll(RunSettings.layer(config), dataLayerFor(config), CheckpointStore.layerFileSystem(config.runDir))),
+    Layer.provideMerge(NodeFileSystem.layer)
+  )
+
 /** A complete run on the local file system, from the given start (fresh or planned). */
-export const runLayer = (
-  config: RunConfig,
-  start: Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore> = Start.fresh
-) => {
-  const settings = RunSettings.layer(config)
-  const base = Layer.mergeAll(
-    settings,
-    cpuKernelsLayer,
-    dataLayerFor(config),
-    CheckpointStore.layerFileSystem(config.runDir)
-  )
-  return Trainer.layer.pipe(
+export const runLayer = (config: RunConfig, start: StartLayer = Start.fresh) =>
+  Trainer.layer.pipe(
     Layer.provideMerge(componentsLayer),
-    Layer.provideMerge(start),
-    Layer.provideMerge(base),
-    Layer.provide(NodeFileSystem.layer)
+    Layer.provideMerge(kernelsLayerFor(config.kernels)),
+    Layer.provideMerge(runStartLayer(config, start))
   )
-}

@@ -1,8 +1,8 @@
+import { type FloatArray, shapeString } from "../../tensor/tensor.ts"
 import { ShapeError } from "../errors.ts"
 import type { Tape } from "../tape.ts"
 import type { Var } from "../var.ts"
 import { anyRequiresGrad, deliverGrad, requireShape } from "./common.ts"
-import { shapeString } from "../../tensor/tensor.ts"
 
 /** Sizes of a `[B, T, H, hd]` attention operand (also accepted flattened as `[B·T, H·hd]`). */
 export interface HeadLayout {
@@ -51,17 +51,17 @@ export const attention = (t: Tape, q: Var, k: Var, v: Var, l: HeadLayout): Var =
     const dy = y.grad
     // The kernel writes dq, dk and dv in one pass: give it each gradient buffer directly when
     // that buffer holds nothing yet, else scratch that is added afterwards.
-    const targets = [q, k, v].map((x) => {
-      if (!x.requiresGrad) return { x, dst: t.scratch(x.size), add: false }
+    const targets = [q, k, v].map((x): { readonly dst: FloatArray; readonly addTo: FloatArray | null } => {
+      if (!x.requiresGrad) return { dst: t.scratch(x.size), addTo: null }
       const { buffer, accumulate } = t.gradTarget(x)
-      return accumulate ? { x, dst: t.scratch(x.size), add: true, buffer } : { x, dst: buffer, add: false }
+      return accumulate ? { dst: t.scratch(x.size), addTo: buffer } : { dst: buffer, addTo: null }
     })
     t.k.attentionBackward(
       q.value, k.value, v.value, probs, dy,
       targets[0].dst, targets[1].dst, targets[2].dst,
       B, T, H, hd
     )
-    for (const target of targets) if (target.add && target.buffer) t.k.addInPlace(target.buffer, target.dst)
+    for (const { dst, addTo } of targets) if (addTo !== null) t.k.addInPlace(addTo, dst)
   })
   return y
 }

@@ -1,7 +1,7 @@
+import { shapeString } from "../../tensor/tensor.ts"
 import { ShapeError } from "../errors.ts"
 import type { Tape } from "../tape.ts"
 import type { Var } from "../var.ts"
-import { shapeString } from "../../tensor/tensor.ts"
 
 /** Rows of `table [V, dim]` selected by `ids`: output `[ids.length, dim]`. */
 export const embedding = (t: Tape, table: Var, ids: Int32Array): Var => {

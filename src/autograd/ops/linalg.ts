@@ -1,8 +1,8 @@
+import { shapeString } from "../../tensor/tensor.ts"
 import { ShapeError } from "../errors.ts"
 import type { Tape } from "../tape.ts"
 import type { Var } from "../var.ts"
 import { anyRequiresGrad, lastDim } from "./common.ts"
-import { shapeString } from "../../tensor/tensor.ts"
 
 /** `c[m,n] = a[m,k]·b[k,n]`; backward `da = dc·bᵀ`, `db = aᵀ·dc`. */
 export const matmul = (t: Tape, a: Var, b: Var): Var => {

@@ -1,8 +1,7 @@
-import { allocate } from "../../tensor/tensor.ts"
+import { allocate, shapeString } from "../../tensor/tensor.ts"
 import { ShapeError } from "../errors.ts"
 import type { Tape } from "../tape.ts"
 import { Var } from "../var.ts"
-import { shapeString } from "../../tensor/tensor.ts"
 
 export interface LossResult {
   /** A `[1]` node holding the loss (rounded to the tape's dtype); the root of backward. */

@@ -1,12 +1,10 @@
-import { Effect, Layer } from "effect"
-import type { RunConfig } from "../../config/RunConfig.ts"
-import type { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
+import { Effect, FileSystem, Layer, Option, Schema } from "effect"
+import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
 import type { RunSettings } from "../../config/RunSettings.ts"
 import type { DataLoader } from "../../data/DataLoader.ts"
+import { plannedStartLayer } from "../../resume/plannedStart.ts"
+import { decodePolicy, PolicyError, presets, type ResumePolicy } from "../../resume/policy.ts"
 import { Start } from "../../train/Start.ts"
-
-/** How the run starts; may read the settings, the dataset and the run's checkpoints. */
-export type StartLayer = Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore>
 
 export interface StartRequest {
   /** `auto`, `exact`, `continue`, `transfer` or a policy JSON file; absent for a fresh run. */
@@ -15,11 +13,66 @@ export interface StartRequest {
   readonly from: string | undefined
 }
 
-export interface ResolvedStart {
-  readonly layer: StartLayer
-  readonly description: string | undefined
+/** How the run starts; may read the settings, the dataset and the run's checkpoints. */
+export type StartLayer = Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
+
+/** A fresh start was asked for, but the run directory already holds checkpoints. */
+export class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRefused", {
+  location: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Reads `--resume`: a preset name or a policy JSON file. */
+export const readPolicy = (resume: string): Effect.Effect<ResumePolicy, PolicyError, FileSystem.FileSystem> => {
+  if (resume in presets) return Effect.succeed(presets[resume as keyof typeof presets])
+  return Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(resume).pipe(
+      Effect.mapError((e) =>
+        new PolicyError({ source: resume, message: `not a preset (auto, exact, continue, transfer) and not a readable policy file: ${e.message}` })
+      )
+    )
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (e) => new PolicyError({ source: resume, message: `not valid JSON: ${String(e)}` })
+    })
+    return yield* decodePolicy(resume, json)
+  })
 }
 
-/** Decides how the run starts (fresh for now; resume planning plugs in here). */
-export const resolveStart = (_config: RunConfig, _request: StartRequest): Effect.Effect<ResolvedStart> =>
-  Effect.succeed({ layer: Start.fresh, description: undefined })
+/** Fresh start, refusing to overwrite a run directory that already holds checkpoints. */
+const freshOnly: StartLayer = Layer.unwrap(Effect.gen(function*() {
+  const store = yield* CheckpointStore
+  const existing = (yield* store.list).filter((c) => c.hasManifest)
+  if (existing.length > 0) {
+    return yield* new ResumeRefused({
+      location: store.location,
+      message: `${store.location} already holds ${existing.length} checkpoint(s) (latest step ${existing[0]!.step}); ` +
+        `pass --resume auto|exact|continue|transfer to resume, or choose another runDir`
+    })
+  }
+  return Start.fresh
+}))
+
+/** `auto`: exact recovery when a valid checkpoint exists (or --from is given), a fresh start otherwise. */
+const auto = (from: string | undefined): StartLayer =>
+  Layer.unwrap(Effect.gen(function*() {
+    if (from !== undefined) return plannedStartLayer(presets.exact, from)
+    const store = yield* CheckpointStore
+    const { latest } = yield* store.latestValid
+    return Option.isSome(latest) ? plannedStartLayer(presets.exact, undefined) : Start.fresh
+  }))
+
+/** Decides how the run starts from `--resume` and `--from`. */
+export const resolveStart = (request: StartRequest): Effect.Effect<StartLayer, PolicyError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    if (request.resume === undefined) {
+      if (request.from !== undefined) {
+        return yield* new PolicyError({ source: "--from", message: "--from needs --resume (exact, continue, transfer or a policy file)" })
+      }
+      return freshOnly
+    }
+    if (request.resume === "auto") return auto(request.from)
+    const policy = yield* readPolicy(request.resume)
+    return plannedStartLayer(policy, request.from)
+  })

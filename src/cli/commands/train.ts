@@ -6,6 +6,8 @@ import { runLayer } from "../../train/layers.ts"
 import { processSignalsLayer } from "../../train/StopSignal.ts"
 import { Trainer } from "../../train/Trainer.ts"
 import { SetupFailed } from "../exitCodes.ts"
+import { renderPlan } from "../../resume/renderPlan.ts"
+import { Start } from "../../train/Start.ts"
 import { resolveStart, type StartRequest } from "./start.ts"
 
 export interface TrainArgs extends StartRequest {
@@ -16,13 +18,16 @@ export interface TrainArgs extends StartRequest {
 /** `continuum train`: plan the start, build the run, and train with progress on stderr. */
 export const train = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const config = yield* loadRunConfig(args.config, args.set).pipe(Effect.mapError((error) => new SetupFailed({ error })))
-    const start = yield* resolveStart(config, args)
-    const context = yield* Layer.build(Layer.mergeAll(runLayer(config, start.layer), processSignalsLayer)).pipe(
+    const { config, start } = yield* Effect.all({
+      config: loadRunConfig(args.config, args.set),
+      start: resolveStart(args)
+    }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+    const context = yield* Layer.build(Layer.mergeAll(runLayer(config, start), processSignalsLayer)).pipe(
       Effect.mapError((error) => new SetupFailed({ error }))
     )
     const trainer = Context.get(context, Trainer)
-    if (start.description !== undefined) yield* Console.error(start.description)
+    const plan = Context.get(context, Start).plan
+    if (plan !== undefined) yield* Console.error(renderPlan(plan))
     const progress = makeProgress(config.steps)
     let last: { step: number; valLoss?: number } = { step: 0 }
     yield* trainer.events.pipe(

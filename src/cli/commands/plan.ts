@@ -1,0 +1,33 @@
+import { Console, Context, Effect, Layer } from "effect"
+import { loadRunConfig } from "../../config/loadConfig.ts"
+import { RunSettings } from "../../config/RunSettings.ts"
+import { renderPlan, renderRejection } from "../../resume/renderPlan.ts"
+import { Start } from "../../train/Start.ts"
+import { runStartLayer } from "../../train/layers.ts"
+import { SetupFailed } from "../exitCodes.ts"
+import { resolveStart } from "./start.ts"
+import type { TrainArgs } from "./train.ts"
+
+/** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */
+export const plan = (args: TrainArgs) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { config, start } = yield* Effect.all({
+      config: loadRunConfig(args.config, args.set),
+      start: resolveStart(args)
+    }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+    const context = yield* Layer.build(runStartLayer(config, start)).pipe(
+      Effect.tapError((error) =>
+        error !== null && typeof error === "object" && "_tag" in error && error._tag === "PlanRejected"
+          ? Console.log(renderRejection(error as Parameters<typeof renderRejection>[0]))
+          : Effect.void
+      ),
+      Effect.mapError((error) => new SetupFailed({ error }))
+    )
+    const started = Context.get(context, Start)
+    const settings = Context.get(context, RunSettings)
+    yield* Console.log(
+      started.plan !== undefined
+        ? renderPlan(started.plan)
+        : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
+    )
+  }))

@@ -1,0 +1,52 @@
+import { Effect, Layer } from "effect"
+import { RunSettings } from "../config/RunSettings.ts"
+import { DataLoader } from "../data/DataLoader.ts"
+import type { OptimizerState } from "../optim/optimizer.ts"
+import { newRunId, Start } from "../train/Start.ts"
+import { planResume } from "./planner.ts"
+import type { ResumePolicy } from "./policy.ts"
+import { policyName } from "./policy.ts"
+import { openSource } from "./source.ts"
+
+/**
+ * Plans a resume against the run's configuration and dataset, and — only if the plan is
+ * accepted — loads what it needs. Built as the `Start` layer, so a rejected plan fails the
+ * construction of the run: no step ever runs and nothing is written.
+ */
+export const planResumeStart = (policy: ResumePolicy, from: string | undefined) =>
+  Effect.gen(function*() {
+    const config = yield* RunSettings
+    const data = yield* DataLoader
+    const source = yield* openSource(from)
+    const plan = yield* planResume({ policy, source: source.input, config, dataFingerprint: data.fingerprint })
+    return { plan, source }
+  })
+
+export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined) =>
+  Layer.effect(
+    Start,
+    Effect.gen(function*() {
+      const { plan, source } = yield* planResumeStart(policy, from)
+      const loaded = plan.model.action === "load" ? yield* source.loadModel : {}
+      const modelTensors = Object.fromEntries(plan.model.load.map((name) => [name, loaded[name]!]))
+      const optimizer: OptimizerState | undefined = plan.optimizer.action === "load"
+        ? { kind: plan.optimizer.kind, step: plan.optimizer.step, tensors: new Map(Object.entries(yield* source.loadOptimizer)) }
+        : undefined
+      const manifest = source.manifest
+      // Recovering the same run (exact) keeps its identity; any other policy starts a new run.
+      const runId = manifest !== undefined && policyName(plan.policy) === "exact" ? manifest.runId : newRunId()
+      return {
+        runId,
+        step: plan.startStep,
+        cursor: plan.data.cursor,
+        tokensSeen: plan.data.tokensSeen,
+        parent: manifest === undefined
+          ? undefined
+          : { runId: manifest.runId, step: manifest.step, policy: plan.policyName },
+        modelTensors: plan.model.action === "load" ? modelTensors : undefined,
+        optimizer,
+        schedule: plan.schedule.schedule,
+        plan
+      }
+    })
+  )
