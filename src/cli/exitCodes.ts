@@ -1,4 +1,6 @@
 import { Schema } from "effect"
+import { PlanRejected } from "../resume/plan.ts"
+import { renderRejection } from "../resume/renderPlan.ts"
 
 /** Exit codes of `bin/continuum`. */
 export const ExitCode = { ok: 0, failed: 1, rejected: 2 } as const
@@ -23,6 +25,7 @@ export const rejectedTags: ReadonlySet<string> = new Set([
 /** `Tag: message` for tagged errors, the message for plain errors, JSON otherwise. */
 export const describeError = (error: unknown): string => {
   if (error instanceof SetupFailed) return describeError(error.error)
+  if (error instanceof PlanRejected) return renderRejection(error)
   if (error !== null && typeof error === "object") {
     const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
     const text = typeof (error as { toString?: unknown }).toString === "function" &&

@@ -1,7 +1,7 @@
 import { Console, Context, Effect, Layer } from "effect"
 import { loadRunConfig } from "../../config/loadConfig.ts"
 import { RunSettings } from "../../config/RunSettings.ts"
-import { renderPlan, renderRejection } from "../../resume/renderPlan.ts"
+import { renderPlan } from "../../resume/renderPlan.ts"
 import { Start } from "../../train/Start.ts"
 import { runStartLayer } from "../../train/layers.ts"
 import { SetupFailed } from "../exitCodes.ts"
@@ -16,11 +16,6 @@ export const plan = (args: TrainArgs) =>
       start: resolveStart(args)
     }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
     const context = yield* Layer.build(runStartLayer(config, start)).pipe(
-      Effect.tapError((error) =>
-        error !== null && typeof error === "object" && "_tag" in error && error._tag === "PlanRejected"
-          ? Console.log(renderRejection(error as Parameters<typeof renderRejection>[0]))
-          : Effect.void
-      ),
       Effect.mapError((error) => new SetupFailed({ error }))
     )
     const started = Context.get(context, Start)
