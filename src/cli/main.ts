@@ -1,6 +1,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
+import { benchCommand } from "./commands/bench.ts"
 import { plan } from "./commands/plan.ts"
 import { train } from "./commands/train.ts"
 import { describeError, ExitCode, rejectedTags } from "./exitCodes.ts"
@@ -39,7 +40,9 @@ const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags
 
 const root = Command.make("continuum").pipe(
   Command.withDescription("Training runs that stop, checkpoint and resume correctly"),
-  Command.withSubcommands([trainCommand, planCommand])
+  Command.withSubcommands([
+    trainCommand, planCommand, benchCommand
+  ])
 )
 
 const program = Command.runWith(root, { version: "0.1.0" })(process.argv.slice(2)).pipe(
