@@ -7,13 +7,16 @@
  */
 import type { FloatArray } from "../tensor/tensor.ts"
 
-/** The candidate with the largest logit; ties go to the lowest id. NaN never wins; -1 if all are NaN. */
+/**
+ * The candidate with the largest logit; ties go to the lowest id. NaN and −∞ never win, so the
+ * result is -1 when every logit is one of them (the same cases in which sampling has no choice).
+ */
 export const argmax = (logits: FloatArray, offset: number, count: number): number => {
   let best = -1
   let bestValue = -Infinity
   for (let i = 0; i < count; i++) {
     const value = logits[offset + i]
-    if (value > bestValue || (best === -1 && value === -Infinity)) {
+    if (value > bestValue) {
       best = i
       bestValue = value
     }

@@ -69,13 +69,3 @@ export class NonFiniteLogits extends Schema.TaggedError<NonFiniteLogits>()("NonF
     return `no finite logit to choose generated token ${this.index} from; the model's weights may have diverged`
   }
 }
-
-/** Writing an output file failed. */
-export class OutputWriteFailed extends Schema.TaggedError<OutputWriteFailed>()("OutputWriteFailed", {
-  path: Schema.String,
-  detail: Schema.String
-}) {
-  override get message(): string {
-    return `cannot write ${this.path}: ${this.detail}`
-  }
-}

@@ -5,6 +5,7 @@ import { makeProgress } from "../../train/progress.ts"
 import { runLayer } from "../../train/layers.ts"
 import { processSignalsLayer } from "../../train/StopSignal.ts"
 import { Trainer } from "../../train/Trainer.ts"
+import { Kernels } from "../../kernels/Kernels.ts"
 import { SetupFailed } from "../exitCodes.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { Start } from "../../train/Start.ts"
@@ -27,6 +28,8 @@ export const train = (args: TrainArgs) =>
     )
     const trainer = Context.get(context, Trainer)
     const plan = Context.get(context, Start).plan
+    const kernels = Context.get(context, Kernels)
+    yield* Console.error(`kernels: ${kernels.backend} (mode ${kernels.mode})`)
     if (plan !== undefined) yield* Console.error(renderPlan(plan))
     const progress = makeProgress(config.steps)
     let last: { step: number; valLoss?: number } = { step: 0 }

@@ -1,0 +1,51 @@
+/**
+ * A training process for tests that stop or kill it from outside:
+ *
+ *   node --import tsx test/support/crashChild.ts <runDir> '<json overrides>' [auto|exact|...]
+ *
+ * It trains `tinyConfig(runDir, overrides)` the way `continuum train` does — start resolved from
+ * `--resume` (none, `auto`, a preset or a policy file), SIGINT/SIGTERM turned into a graceful stop —
+ * and prints one JSON line per event on stdout, so a parent can time its signals. Exit codes are the
+ * CLI's: 0 finished (or stopped gracefully), 1 failed while running, 2 rejected before any step.
+ */
+import { NodeFileSystem } from "@effect/platform-node"
+import { Cause, Context, Effect, Exit, Layer, Stream } from "effect"
+import { resolveStart } from "../../src/cli/commands/start.ts"
+import { ExitCode } from "../../src/cli/exitCodes.ts"
+import { runLayer } from "../../src/train/layers.ts"
+import { Start } from "../../src/train/Start.ts"
+import { processSignalsLayer } from "../../src/train/StopSignal.ts"
+import { Trainer } from "../../src/train/Trainer.ts"
+import { tinyConfig } from "./tinyRun.ts"
+
+class Rejected {
+  readonly _tag = "Rejected"
+  constructor(readonly error: unknown) {}
+}
+
+const [runDir, overridesJson = "{}", resume] = process.argv.slice(2)
+if (runDir === undefined) {
+  process.stderr.write("usage: crashChild.ts <runDir> [json overrides] [resume]\n")
+  process.exit(ExitCode.rejected)
+}
+
+const emit = (record: Record<string, unknown>) => process.stdout.write(JSON.stringify(record) + "\n")
+
+const program = Effect.scoped(Effect.gen(function*() {
+  const setup = Effect.gen(function*() {
+    const config = yield* tinyConfig(runDir, JSON.parse(overridesJson) as Record<string, unknown>)
+    const start = yield* resolveStart({ resume, from: undefined })
+    return yield* Layer.build(Layer.mergeAll(runLayer(config, start), processSignalsLayer))
+  })
+  const context = yield* setup.pipe(Effect.mapError((error) => new Rejected(error)))
+  emit({ _tag: "Started", step: Context.get(context, Start).step, pid: process.pid })
+  yield* Context.get(context, Trainer).events.pipe(Stream.runForEach((event) => Effect.sync(() => emit(event))))
+  emit({ _tag: "Finished" })
+})).pipe(Effect.provide(NodeFileSystem.layer))
+
+const exit = await Effect.runPromiseExit(program)
+if (Exit.isFailure(exit)) {
+  process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+  const rejected = exit.cause.reasons.some((r) => Cause.isFailReason(r) && r.error instanceof Rejected)
+  process.exitCode = rejected ? ExitCode.rejected : ExitCode.failed
+}
