@@ -1,0 +1,121 @@
+/**
+ * What a `DIR` argument names: one checkpoint (`…/checkpoints/step-NNNNNNNN`) or a run directory
+ * (whose latest valid checkpoint is meant), and a read-only view of its checkpoint store.
+ *
+ * Readers may run while the run is still training, so the store is opened without cleaning
+ * leftovers (they may be the trainer's save in progress) and a checkpoint removed by retention
+ * between being found and being read is looked up again.
+ */
+import * as NodePath from "node:path"
+import { Clock, Effect, FileSystem, Option, Result, type Scope } from "effect"
+import { type CheckpointRef, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../checkpoint/disk.ts"
+import type { CheckpointIoError } from "../checkpoint/errors.ts"
+import { locateCheckpointDir } from "../checkpoint/layout.ts"
+import { CheckpointPathInvalid, NoValidCheckpoint } from "./errors.ts"
+
+export type CheckpointTarget =
+  | { readonly kind: "checkpoint"; readonly path: string; readonly runDir: string; readonly step: number }
+  | { readonly kind: "run"; readonly path: string; readonly runDir: string }
+
+export interface ResolveOptions {
+  /** Accept a run directory that does not exist yet (a run about to start); default false. */
+  readonly allowMissingRun?: boolean
+}
+
+const expected = "expected a checkpoint directory (…/checkpoints/step-NNNNNNNN) or a run directory"
+
+/** Classifies `path`. A checkpoint path is not checked for existence here: reading it is. */
+export const resolveTarget = Effect.fnUntraced(function*(
+  path: string,
+  options: ResolveOptions = {}
+): Effect.fn.Return<CheckpointTarget, CheckpointPathInvalid, FileSystem.FileSystem> {
+  const located = locateCheckpointDir(path)
+  if (located !== undefined) return { kind: "checkpoint", path, runDir: located.runDir, step: located.step }
+  const fs = yield* FileSystem.FileSystem
+  const info = yield* fs.stat(path).pipe(
+    Effect.map(Option.some),
+    Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeedNone),
+    Effect.mapError((e) => new CheckpointPathInvalid({ path, reason: `cannot be read: ${e.message}` }))
+  )
+  if (Option.isNone(info)) {
+    if (options.allowMissingRun === true) return { kind: "run", path, runDir: NodePath.resolve(path) }
+    return yield* new CheckpointPathInvalid({ path, reason: `does not exist; ${expected}` })
+  }
+  if (info.value.type !== "Directory") {
+    return yield* new CheckpointPathInvalid({ path, reason: `is not a directory; ${expected}` })
+  }
+  return { kind: "run", path, runDir: NodePath.resolve(path) }
+})
+
+/** The checkpoint store of `runDir`, for reading only: nothing is cleaned or written. */
+export const openReadOnlyStore = (
+  runDir: string
+): Effect.Effect<CheckpointStoreShape, CheckpointIoError, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false })
+  })
+
+const POLL_MILLIS = 1000
+
+/**
+ * The newest checkpoint of the store that verifies. With `waitSeconds > 0`, polls once a second
+ * until one appears or the time is up; then fails with `NoValidCheckpoint`, naming the corrupt
+ * checkpoints that were skipped.
+ */
+export const latestValidOrWait = Effect.fnUntraced(function*(
+  store: CheckpointStoreShape,
+  runDir: string,
+  waitSeconds: number
+): Effect.fn.Return<CheckpointRef, NoValidCheckpoint | CheckpointIoError> {
+  const start = yield* Clock.currentTimeMillis
+  const deadline = start + Math.max(0, waitSeconds) * 1000
+  while (true) {
+    const { latest, skipped } = yield* store.latestValid
+    if (Option.isSome(latest)) return latest.value
+    const now = yield* Clock.currentTimeMillis
+    if (now >= deadline) {
+      return yield* new NoValidCheckpoint({
+        runDir,
+        waitedSeconds: waitSeconds,
+        corrupt: skipped.map((s) => {
+          const problem = s.problems[0]
+          return problem === undefined ? s.location : `${s.location}: ${problem.file}: ${problem.reason}`
+        })
+      })
+    }
+    yield* Effect.sleep(Math.min(POLL_MILLIS, deadline - now))
+  }
+})
+
+/** Attempts at reading a run's latest checkpoint when retention keeps removing the one found. */
+const LATEST_ATTEMPTS = 3
+
+const isNotFound = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "CheckpointNotFound"
+
+/**
+ * Runs `use` on the checkpoint `path` names: the checkpoint itself, or the latest valid one of a
+ * run directory (waiting for it up to `waitSeconds`).
+ */
+export const withCheckpoint = <A, E, R>(
+  path: string,
+  waitSeconds: number,
+  use: (store: CheckpointStoreShape, step: number) => Effect.Effect<A, E, R>
+): Effect.Effect<
+  A,
+  E | CheckpointPathInvalid | NoValidCheckpoint | CheckpointIoError,
+  R | FileSystem.FileSystem | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const target = yield* resolveTarget(path, { allowMissingRun: waitSeconds > 0 })
+    const store = yield* openReadOnlyStore(target.runDir)
+    if (target.kind === "checkpoint") return yield* use(store, target.step)
+    for (let attempt = 1; ; attempt++) {
+      const latest = yield* latestValidOrWait(store, target.runDir, waitSeconds)
+      const result = yield* Effect.result(use(store, latest.step))
+      if (Result.isSuccess(result)) return result.success
+      if (!isNotFound(result.failure) || attempt >= LATEST_ATTEMPTS) return yield* Effect.fail(result.failure)
+    }
+  })
