@@ -1,4 +1,5 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
+import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { DataLoader } from "../data/DataLoader.ts"
 import type { OptimizerState } from "../optim/optimizer.ts"
@@ -22,11 +23,35 @@ export const planResumeStart = (policy: ResumePolicy, from: string | undefined) 
     return { plan, source }
   })
 
+/**
+ * The run directory holds checkpoints past the step the run would start from. Continuing there
+ * would interleave two trajectories, and a crash could later resume from the stale one.
+ */
+export class RunDirConflict extends Schema.TaggedError<RunDirConflict>()("RunDirConflict", {
+  location: Schema.String,
+  startStep: Schema.Number,
+  newerSteps: Schema.Array(Schema.Number)
+}) {
+  override get message(): string {
+    return `${this.location} holds checkpoints past the start step ${this.startStep} (steps ${this.newerSteps.join(", ")}): ` +
+      `resume into a new runDir, or delete those checkpoints first`
+  }
+}
+
 export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined) =>
   Layer.effect(
     Start,
     Effect.gen(function*() {
       const { plan, source } = yield* planResumeStart(policy, from)
+      const store = yield* CheckpointStore
+      // Only valid newer checkpoints are a hazard: a corrupt one is never resumed from, and is
+      // replaced when the run saves that step again.
+      const candidates = (yield* store.list).filter((c) => c.hasManifest && c.step > plan.startStep)
+      const reports = yield* Effect.forEach(candidates, (c) => store.verify(c.step))
+      const newer = reports.filter((r) => r.problems.length === 0).map((r) => r.step)
+      if (newer.length > 0) {
+        return yield* new RunDirConflict({ location: store.location, startStep: plan.startStep, newerSteps: newer })
+      }
       const loaded = plan.model.action === "load" ? yield* source.loadModel : {}
       const modelTensors = Object.fromEntries(plan.model.load.map((name) => [name, loaded[name]!]))
       const optimizer: OptimizerState | undefined = plan.optimizer.action === "load"
