@@ -30,7 +30,16 @@ const runArgs = (flags: {
   from: Option.getOrUndefined(flags.from)
 })
 
-const trainCommand = Command.make("train", runFlags, (flags) => train(runArgs(flags))).pipe(
+const untilFlag = Flag.Int("until").pipe(
+  Flag.withDescription("Stop after this step and save a checkpoint, as if interrupted there (the trajectory is unchanged)"),
+  Flag.optional
+)
+
+const trainCommand = Command.make(
+  "train",
+  { ...runFlags, until: untilFlag },
+  (flags) => train({ ...runArgs(flags), until: Option.getOrUndefined(flags.until) })
+).pipe(
   Command.withDescription("Train a run (resuming from a checkpoint with --resume)")
 )
 

@@ -99,7 +99,11 @@ const makeTrainer = Effect.gen(function*() {
         } as const
         metrics.append(stepEvent)
         out.push(stepEvent)
-        const done = step >= total || stop.requested()
+        // A step is one long synchronous computation, and the fiber would otherwise run many steps
+        // before the scheduler yields: give the event loop a turn, so that a stop signal received
+        // during the step is seen now and a background save makes progress between steps.
+        yield* Effect.yieldNow
+        const done = step >= total || stop.requested(step)
         const every = (n: number) => n > 0 && step % n === 0
         if (validation.length > 0 && (every(config.eval.every) || done)) out.push(evaluation())
         if (every(config.checkpoint.every) || done) out.push(yield* checkpoint)

@@ -3,7 +3,7 @@ import { loadRunConfig } from "../../config/loadConfig.ts"
 import { metricsFile } from "../../train/MetricsWriter.ts"
 import { makeProgress } from "../../train/progress.ts"
 import { runLayer } from "../../train/layers.ts"
-import { processSignalsLayer } from "../../train/StopSignal.ts"
+import { stopSignalLayer } from "../../train/StopSignal.ts"
 import { Trainer } from "../../train/Trainer.ts"
 import { Kernels } from "../../kernels/Kernels.ts"
 import { SetupFailed } from "../exitCodes.ts"
@@ -14,6 +14,8 @@ import { resolveStart, type StartRequest } from "./start.ts"
 export interface TrainArgs extends StartRequest {
   readonly config: string | undefined
   readonly set: ReadonlyArray<string>
+  /** Stop after this many updates (saving a checkpoint), as if interrupted there. */
+  readonly until?: number | undefined
 }
 
 /** `continuum train`: plan the start, build the run, and train with progress on stderr. */
@@ -23,7 +25,7 @@ export const train = (args: TrainArgs) =>
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
     }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
-    const context = yield* Layer.build(Layer.mergeAll(runLayer(config, start), processSignalsLayer)).pipe(
+    const context = yield* Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopSignalLayer({ until: args.until })))).pipe(
       Effect.mapError((error) => new SetupFailed({ error }))
     )
     const trainer = Context.get(context, Trainer)
