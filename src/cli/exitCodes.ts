@@ -19,7 +19,7 @@ export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed"
 
 /** Errors that mean "rejected before any step ran". */
 export const rejectedTags: ReadonlySet<string> = new Set([
-  "SetupFailed", "ConfigError", "PlanRejected", "PolicyError", "ScheduleConfigError", "ResumeRefused", "RunDirConflict"
+  "SetupFailed", "ConfigError", "PlanRejected", "PolicyError", "ScheduleConfigError", "ResumeRefused", "RunDirConflict", "SampleOptionInvalid"
 ])
 
 /** `Tag: message` for tagged errors, the message for plain errors, JSON otherwise. */

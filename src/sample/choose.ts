@@ -38,7 +38,7 @@ export const makeChoiceScratch = (count: number): ChoiceScratch => ({
 
 /**
  * Samples from `softmax(logits[offset … offset+count) / temperature)`, keeping only the `topK`
- * largest logits when `topK < count` (ties at the cut-off kept by lowest id). `u` is a uniform
+ * largest logits when `0 < topK < count` (ties at the cut-off kept by lowest id). `u` is a uniform
  * draw in [0, 1): the choice is the inverse CDF at `u` over the candidates in id order, so the
  * same `u` always gives the same token. NaN logits are never chosen; -1 if every logit is NaN
  * or −∞.
@@ -65,8 +65,8 @@ export const sampleToken = (
   if (n === 0) return -1
   if (max === Infinity) return argmax(logits, offset, count)
 
-  if (topK < n) {
-    // Keep the k largest: a partial selection by the threshold value, then ties by lowest id.
+  if (topK > 0 && topK < n) {
+    // Keep what lies above the k-th largest value, then as many ties with it as still fit.
     const threshold = kthLargest(logits, offset, ids, n, topK, weights)
     let above = 0
     for (let j = 0; j < n; j++) if (logits[offset + ids[j]] > threshold) above++

@@ -1,6 +1,7 @@
 /**
  * What a `DIR` argument names: one checkpoint (`…/checkpoints/step-NNNNNNNN`) or a run directory
- * (whose latest valid checkpoint is meant), and a read-only view of its checkpoint store.
+ * (whose latest valid checkpoint is meant; its `checkpoints` directory names it too), and a
+ * read-only view of its checkpoint store.
  *
  * Readers may run while the run is still training, so the store is opened without cleaning
  * leftovers (they may be the trainer's save in progress) and a checkpoint removed by retention
@@ -11,7 +12,7 @@ import { Clock, Effect, FileSystem, Option, Result, type Scope } from "effect"
 import { type CheckpointRef, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
-import { locateCheckpointDir } from "../checkpoint/layout.ts"
+import { CHECKPOINTS_DIR, locateCheckpointDir } from "../checkpoint/layout.ts"
 import { CheckpointPathInvalid, NoValidCheckpoint } from "./errors.ts"
 
 export type CheckpointTarget =
@@ -22,6 +23,9 @@ export interface ResolveOptions {
   /** Accept a run directory that does not exist yet (a run about to start); default false. */
   readonly allowMissingRun?: boolean
 }
+
+const isDirectory = (fs: FileSystem.FileSystem, path: string) =>
+  fs.stat(path).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false))
 
 const expected = "expected a checkpoint directory (…/checkpoints/step-NNNNNNNN) or a run directory"
 
@@ -45,7 +49,12 @@ export const resolveTarget = Effect.fnUntraced(function*(
   if (info.value.type !== "Directory") {
     return yield* new CheckpointPathInvalid({ path, reason: `is not a directory; ${expected}` })
   }
-  return { kind: "run", path, runDir: NodePath.resolve(path) }
+  // `<runDir>/checkpoints` itself stands for its run, unless it is a run directory of that name.
+  const resolved = NodePath.resolve(path)
+  if (NodePath.basename(resolved) === CHECKPOINTS_DIR && !(yield* isDirectory(fs, NodePath.join(resolved, CHECKPOINTS_DIR)))) {
+    return { kind: "run", path, runDir: NodePath.dirname(resolved) }
+  }
+  return { kind: "run", path, runDir: resolved }
 })
 
 /** The checkpoint store of `runDir`, for reading only: nothing is cleaned or written. */
