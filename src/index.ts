@@ -28,3 +28,8 @@ export { planResume } from "./resume/planner.ts"
 export { PlanRejected, ResumePlan } from "./resume/plan.ts"
 export { plannedStartLayer } from "./resume/plannedStart.ts"
 export { renderPlan } from "./resume/renderPlan.ts"
+export {
+  applyChanges, checkExactResume, checkPolicyLaws, checkRejected, InvalidStopPoint, PolicyLawViolated,
+  RejectionWroteFiles, ResumeMismatch, ResumeNotRejected, ResumeRunFailed,
+  type ConfigChanges, type ExactResumeReport, type PolicyLaw, type PolicyLawReport, type RunBuilder, type RunStart
+} from "./resume/testkit.ts"
