@@ -2,9 +2,11 @@ import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import { benchCommand } from "./commands/bench.ts"
+import { demoCommand } from "./commands/demo.ts"
 import { exportCommand } from "./commands/export.ts"
 import { inspectCommand } from "./commands/inspect.ts"
 import { plan } from "./commands/plan.ts"
+import { reportCommand } from "./commands/report.ts"
 import { sampleCommand } from "./commands/sample.ts"
 import { train } from "./commands/train.ts"
 import { describeError, ExitCode, rejectedTags } from "./exitCodes.ts"
@@ -53,7 +55,7 @@ const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags
 const root = Command.make("continuum").pipe(
   Command.withDescription("Training runs that stop, checkpoint and resume correctly"),
   Command.withSubcommands([
-    trainCommand, planCommand, inspectCommand, exportCommand, sampleCommand, benchCommand
+    trainCommand, planCommand, inspectCommand, exportCommand, sampleCommand, benchCommand, demoCommand, reportCommand
   ])
 )
 

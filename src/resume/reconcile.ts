@@ -91,8 +91,9 @@ export class ScheduleDiscontinuity extends Schema.TaggedError<ScheduleDiscontinu
   tolerance: Schema.Number
 }) {
   override get message(): string {
-    return `schedule rebuild at step ${this.resumeStep} moves the LR from ${this.lrBefore} to ${this.lrAfter} ` +
-      `(ratio ${this.jumpRatio}, tolerance ${this.tolerance}); use extend or rewarm, or allow the discontinuity`
+    const show = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(6)).toString() : String(x))
+    return `schedule rebuild at step ${this.resumeStep} moves the LR from ${show(this.lrBefore)} to ${show(this.lrAfter)} ` +
+      `(×${show(this.jumpRatio)}, tolerance ${this.tolerance}); use extend or rewarm, or allow the discontinuity`
   }
 }
 

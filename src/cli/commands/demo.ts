@@ -1,6 +1,7 @@
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { runDemo, type VariantName } from "../../demo/demo.ts"
+import { DEFAULT_STEPS, QUICK_STEPS } from "../../demo/settings.ts"
 import { makeProgress } from "../../train/progress.ts"
 
 /** One progress display per variant; a new variant ends the previous one's status line. */
@@ -14,7 +15,10 @@ const progressPerVariant = () => {
       }
       current.progress.onEvent(event)
     },
-    finish: () => current?.progress.finish()
+    finish: () => {
+      current?.progress.finish()
+      current = undefined
+    }
   }
 }
 
@@ -26,7 +30,10 @@ export const demoCommand = Command.make(
       Flag.withDescription("Directory for the variants' run directories and the report"),
       Flag.withDefault("runs/demo")
     ),
-    steps: Flag.Int("steps").pipe(Flag.withDescription("The original total steps N (default 240; 16 with --quick)"), Flag.optional),
+    steps: Flag.Int("steps").pipe(
+      Flag.withDescription(`The original total steps N (default ${DEFAULT_STEPS}; ${QUICK_STEPS} with --quick)`),
+      Flag.optional
+    ),
     quick: Flag.Boolean("quick").pipe(
       Flag.withDescription("A tiny model and few steps: the whole demo in seconds"),
       Flag.withDefault(false)
