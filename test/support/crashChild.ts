@@ -29,13 +29,14 @@ if (runDir === undefined) {
   process.exit(ExitCode.rejected)
 }
 
-const emit = (record: Record<string, unknown>) => process.stdout.write(JSON.stringify(record) + "\n")
+const emit = (record: object) => process.stdout.write(JSON.stringify(record) + "\n")
 
 const program = Effect.scoped(Effect.gen(function*() {
   const setup = Effect.gen(function*() {
     const config = yield* tinyConfig(runDir, JSON.parse(overridesJson) as Record<string, unknown>)
     const start = yield* resolveStart({ resume, from: undefined })
-    return yield* Layer.build(Layer.mergeAll(runLayer(config, start), processSignalsLayer))
+    // Provided to the run, not merged beside it: the trainer reads the stop signal while it is built.
+    return yield* Layer.build(runLayer(config, start).pipe(Layer.provideMerge(processSignalsLayer)))
   })
   const context = yield* setup.pipe(Effect.mapError((error) => new Rejected(error)))
   emit({ _tag: "Started", step: Context.get(context, Start).step, pid: process.pid })

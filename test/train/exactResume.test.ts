@@ -56,8 +56,8 @@ const assertSameState = (actual: RunResult, expected: RunResult) => {
 }
 
 /** The trajectory a metrics file records: every step and evaluation line, minus timings and markers. */
-const trajectory = (runDir: string) =>
-  readMetrics(path.join(runDir, "metrics.jsonl")).flatMap((r) =>
+const trajectory = (runDir: string): Array<Record<string, number>> =>
+  readMetrics(path.join(runDir, "metrics.jsonl")).flatMap((r): Array<Record<string, number>> =>
     "loss" in r ? [{ step: r.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens }]
     : "valLoss" in r ? [{ step: r.step, valLoss: r.valLoss }]
     : []

@@ -1,0 +1,197 @@
+/**
+ * What checkpointing costs the step loop: the same run with no periodic checkpoints, with
+ * synchronous saves and with background saves, every `--every` steps. Reports the median and mean
+ * wall time between consecutive steps, and how long the loop was blocked inside checkpoint store
+ * calls (retention, save, waiting for the previous background save). Also checks that the three
+ * runs end with bit-identical weights and optimizer state: how a checkpoint is written must not
+ * change the run.
+ *
+ * For background saves it also reports how many steps after being handed over a save was found
+ * on disk (checked after each step), or that it was still unfinished when the next save needed it.
+ *
+ *   node --import tsx bench/asyncSave.ts [--size=default|mid] [--steps=N] [--every=N] [--rounds=N]
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Context, Effect, FileSystem, Layer, Stream } from "effect"
+import { median } from "../src/bench/step.ts"
+import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../src/checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../src/checkpoint/disk.ts"
+import { decodeRunConfig } from "../src/config/loadConfig.ts"
+import type { RunConfig } from "../src/config/RunConfig.ts"
+import { Model } from "../src/model/ModelService.ts"
+import { Optimizer } from "../src/optim/OptimizerService.ts"
+import type { Tensor } from "../src/tensor/tensor.ts"
+import { composeRun } from "../src/train/layers.ts"
+import { Trainer } from "../src/train/Trainer.ts"
+
+const arg = (name: string, fallback: string): string =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback
+
+const sizes = {
+  /** The reference model of DESIGN.md: ≈0.13 M parameters, 1.6 MB per checkpoint. */
+  default: {},
+  /** Wider and deeper: ≈1.1 M parameters, 13 MB per checkpoint. */
+  mid: { model: { dim: 128, layers: 6, heads: 4, ffnDim: 352 } }
+} as const
+const size = arg("size", "default") as keyof typeof sizes
+if (!(size in sizes)) throw new Error(`--size must be one of ${Object.keys(sizes).join(", ")}; got ${size}`)
+const steps = Number(arg("steps", "40"))
+const every = Number(arg("every", "5"))
+const rounds = Number(arg("rounds", "1"))
+
+type Mode = "none" | "sync" | "async"
+
+interface Timings {
+  retain: number
+  save: number
+  awaitPending: number
+  calls: number
+}
+
+/** The file-system store, with the time each call the trainer makes spends inside it added up. */
+const timedStore = (runDir: string, timings: Timings) =>
+  Layer.effect(
+    CheckpointStore,
+    Effect.gen(function*() {
+      const inner = yield* makeCheckpointStore(fileSystemDisk(yield* FileSystem.FileSystem), runDir)
+      const timed = <A, E>(key: "retain" | "save" | "awaitPending", effect: Effect.Effect<A, E>) =>
+        Effect.suspend(() => {
+          const started = performance.now()
+          return Effect.ensuring(effect, Effect.sync(() => {
+            timings[key] += performance.now() - started
+            timings.calls += 1
+          }))
+        })
+      return {
+        ...inner,
+        retain: (options) => timed("retain", inner.retain(options)),
+        save: (snapshot) => timed("save", inner.save(snapshot)),
+        saveAsync: (snapshot) => timed("save", inner.saveAsync(snapshot)),
+        awaitPending: timed("awaitPending", inner.awaitPending)
+      } satisfies CheckpointStoreShape
+    })
+  )
+
+interface Result {
+  readonly mode: Mode
+  readonly stepMs: ReadonlyArray<number>
+  readonly timings: Timings
+  readonly wallMs: number
+  readonly checkpoints: number
+  /** Per background save: steps until it was on disk, or undefined if the next save had to wait for it. */
+  readonly landedAfter: ReadonlyArray<number | undefined>
+  readonly params: Record<string, Tensor>
+  readonly optimizer: Record<string, Tensor>
+}
+
+const run = (mode: Mode, runDir: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const config: RunConfig = yield* decodeRunConfig({
+      runDir,
+      steps,
+      ...sizes[size],
+      schedule: { warmupSteps: Math.max(1, Math.floor(steps / 4)) },
+      eval: { every: 0, batches: 1 },
+      checkpoint: { every: mode === "none" ? 0 : every, async: mode === "async", keepLatest: 3 }
+    })
+    const timings: Timings = { retain: 0, save: 0, awaitPending: 0, calls: 0 }
+    const context = yield* Layer.build(composeRun(config, { checkpoints: timedStore(runDir, timings) }))
+    const stepMs: Array<number> = []
+    let checkpoints = 0
+    const landedAfter: Array<number | undefined> = []
+    let inFlight: { readonly manifest: string; readonly step: number } | undefined
+    const started = performance.now()
+    let last = started
+    yield* Stream.runForEach(Context.get(context, Trainer).events, (event) =>
+      Effect.sync(() => {
+        if (event._tag === "Checkpoint") {
+          checkpoints += 1
+          // The pull that hands over a save first waits for the previous one (retention settles
+          // it), so one still in flight here did not land on its own.
+          if (inFlight !== undefined) landedAfter.push(undefined)
+          inFlight = mode === "async" ? { manifest: path.join(event.path, "manifest.json"), step: event.step } : undefined
+        }
+        if (event._tag !== "Step") return
+        const now = performance.now()
+        stepMs.push(now - last)
+        last = now
+        // Only after steps that save nothing: a saving pull has already waited for the last save.
+        const saving = event.step === steps || (every > 0 && event.step % every === 0)
+        if (!saving && inFlight !== undefined && fs.existsSync(inFlight.manifest)) {
+          landedAfter.push(event.step - inFlight.step)
+          inFlight = undefined
+        }
+      })
+    )
+    if (inFlight !== undefined) landedAfter.push(undefined) // the final save, awaited at the end
+    const wallMs = performance.now() - started
+    const copy = (m: ReadonlyMap<string, Tensor>) => Object.fromEntries([...m].map(([name, t]) => [name, { shape: t.shape, data: t.data.slice() }]))
+    return {
+      mode, timings, wallMs, checkpoints, landedAfter,
+      // The first step carries the initial evaluation and warm-up, the last one the final save.
+      stepMs: stepMs.slice(1, -1),
+      params: copy(Context.get(context, Model).params),
+      optimizer: copy(Context.get(context, Optimizer).state.tensors)
+    } satisfies Result
+  }))
+
+const sameBits = (a: Record<string, Tensor>, b: Record<string, Tensor>): boolean =>
+  Object.keys(a).length === Object.keys(b).length &&
+  Object.entries(a).every(([name, t]) => {
+    const u = b[name]
+    if (u === undefined || u.data.length !== t.data.length) return false
+    const x = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length)
+    const y = new Uint32Array(u.data.buffer, u.data.byteOffset, u.data.length)
+    return x.every((bits, i) => bits === y[i])
+  })
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "continuum-bench-save-"))
+try {
+  const results: Array<Result> = []
+  // With several rounds the modes are interleaved and the fastest run of each is kept.
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ["none", "sync", "async"] as const) {
+      const result = await Effect.runPromise(run(mode, path.join(root, `${mode}-${round}`)))
+      const prior = results.findIndex((r) => r.mode === mode)
+      if (prior < 0) results.push(result)
+      else if (result.wallMs < results[prior]!.wallMs) results[prior] = result
+    }
+  }
+  const bytes = fs.readdirSync(path.join(root, "sync-0", "checkpoints")).filter((n) => n.startsWith("step-"))
+    .map((n) => path.join(root, "sync-0", "checkpoints", n))
+    .map((dir) => fs.readdirSync(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0))[0] ?? 0
+  console.log(
+    `${size} model, ${steps} steps, checkpoint every ${every} steps (${(bytes / 1e6).toFixed(1)} MB each), ` +
+      `keepLatest 3; step times exclude the first and the last step (final save)`
+  )
+  const none = results.find((r) => r.mode === "none")!
+  console.table(Object.fromEntries(results.map((r) => {
+    const blocked = r.timings.retain + r.timings.save + r.timings.awaitPending
+    const mean = r.stepMs.reduce((s, x) => s + x, 0) / r.stepMs.length
+    return [r.mode === "none" ? "no checkpoints" : r.mode === "sync" ? "sync saves" : "async saves", {
+      "median ms/step": +median(r.stepMs).toFixed(1),
+      "mean ms/step": +mean.toFixed(1),
+      "max ms/step": +Math.max(...r.stepMs).toFixed(1),
+      "checkpoints": r.checkpoints,
+      "blocked ms (total)": +blocked.toFixed(1),
+      "  in save": +r.timings.save.toFixed(1),
+      "  in retain": +r.timings.retain.toFixed(1),
+      "  in final await": +r.timings.awaitPending.toFixed(1),
+      "wall s": +(r.wallMs / 1000).toFixed(2),
+      "vs none": `${(((r.wallMs - none.wallMs) / none.wallMs) * 100).toFixed(1)}%`
+    }]
+  })))
+  const background = results.find((r) => r.mode === "async")!
+  console.log(
+    "background saves on disk after how many further steps (\"waited for\": still unfinished when the next save or the end came): " +
+      background.landedAfter.map((n) => n === undefined ? "waited for" : String(n)).join(", ")
+  )
+  const reference = results[0]!
+  const identical = results.every((r) => sameBits(r.params, reference.params) && sameBits(r.optimizer, reference.optimizer))
+  console.log(`final weights and optimizer state bit-identical across modes: ${identical ? "yes" : "NO"}`)
+  if (!identical) process.exitCode = 1
+} finally {
+  fs.rmSync(root, { recursive: true, force: true })
+}

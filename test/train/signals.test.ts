@@ -1,0 +1,168 @@
+/**
+ * Graceful stops of real processes: SIGTERM or SIGINT in the middle of a run lets the current step
+ * finish, saves a checkpoint at that step (awaiting a background save) and exits 0; resuming from
+ * it with the exact policy ends where an uninterrupted run ends, bit for bit.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { NodeFileSystem } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, FileSystem } from "effect"
+import { type CheckpointStoreShape, makeCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../../src/checkpoint/disk.ts"
+import { checkpointsDir, parseStepDirName } from "../../src/checkpoint/layout.ts"
+import { loadRunConfig } from "../../src/config/loadConfig.ts"
+import { metricsFile, readMetrics } from "../../src/train/MetricsWriter.ts"
+import type { Tensor } from "../../src/tensor/tensor.ts"
+import { type RunResult, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+const STEPS = 40
+/** The step after which the signal is sent; the run must stop soon after, well before the end. */
+const SIGNAL_AFTER = 5
+
+interface Finished {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a process to its end; with `stop`, sends its signal once metrics.jsonl shows SIGNAL_AFTER steps. */
+const runProcess = (args: ReadonlyArray<string>, runDir: string, stop?: { readonly signal: NodeJS.Signals }) =>
+  new Promise<Finished>((resolve) => {
+    fs.mkdirSync(runDir, { recursive: true })
+    const child: ChildProcess = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    let sent = false
+    const watcher = stop === undefined ? undefined : fs.watch(runDir, (_event, name) => {
+      if (sent || name !== "metrics.jsonl") return
+      const steps = fs.readFileSync(metricsFile(runDir), "utf8").split("\n").filter((l) => l.includes("\"loss\"")).length
+      if (steps >= SIGNAL_AFTER) {
+        sent = true
+        child.kill(stop.signal)
+      }
+    })
+    child.on("exit", (code, signal) => {
+      watcher?.close()
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+
+const withStore = <A>(runDir: string, f: (store: CheckpointStoreShape) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(
+    Effect.scoped(Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      return yield* f(yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false }))
+    })).pipe(Effect.provide(NodeFileSystem.layer))
+  )
+
+const assertSameTensors = (actual: Record<string, Tensor>, expected: Record<string, Tensor>, what: string) => {
+  assert.deepStrictEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${what}: tensor names`)
+  for (const [name, e] of Object.entries(expected)) {
+    const a = actual[name]!
+    assert.deepStrictEqual([...a.shape], [...e.shape], `${what}.${name}: shape`)
+    const bitsA = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length)
+    const bitsE = new Uint32Array(e.data.buffer, e.data.byteOffset, e.data.length)
+    const at = bitsA.findIndex((bits, i) => bits !== bitsE[i])
+    assert.strictEqual(at, -1, `${what}.${name}: element ${at} is ${a.data[at]}, expected ${e.data[at]}`)
+  }
+}
+
+const records = (runDir: string) => readMetrics(metricsFile(runDir))
+const stepLines = (runDir: string) =>
+  records(runDir).filter((r) => "loss" in r).map((r) => ({ step: r.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens }))
+const evalLines = (runDir: string) => records(runDir).filter((r) => "valLoss" in r).map((r) => ({ step: r.step, valLoss: r.valLoss }))
+
+const completeSteps = (runDir: string) =>
+  fs.readdirSync(checkpointsDir(runDir)).flatMap((name) => {
+    const step = parseStepDirName(name)
+    return step !== undefined && fs.existsSync(path.join(checkpointsDir(runDir), name, "manifest.json")) ? [step] : []
+  }).sort((a, b) => a - b)
+
+/**
+ * The stopped run's state: it ran whole steps only and saved exactly where it stopped. Returns the
+ * stop step.
+ */
+const assertStoppedCleanly = async (runDir: string, stopped: Finished) => {
+  assert.strictEqual(stopped.code, 0, `exit ${stopped.code}/${stopped.signal}: ${stopped.stderr}`)
+  const steps = stepLines(runDir).map((r) => r.step)
+  const last = steps.at(-1)!
+  assert.deepStrictEqual(steps, Array.from({ length: last }, (_, i) => i + 1))
+  assert.isAtLeast(last, SIGNAL_AFTER)
+  assert.isBelow(last, STEPS, "the signal did not stop the run early")
+  assert.strictEqual(completeSteps(runDir).at(-1), last, "the last checkpoint is at the step the run stopped on")
+  assert.deepStrictEqual(fs.readdirSync(checkpointsDir(runDir)).filter((name) => name.startsWith(".")), [])
+  const report = await withStore(runDir, (store) => store.verify(last))
+  assert.deepStrictEqual(report.problems, [])
+  return last
+}
+
+/**
+ * The stopped-and-resumed run ends in the uninterrupted run's state and logged the same steps. Its
+ * evaluations are the reference's plus, possibly, one at the step where the stop was handled.
+ */
+const assertEndsLike = async (runDir: string, stoppedAt: number, reference: RunResult, referenceDir: string) => {
+  const final = await withStore(runDir, (store) => store.load(STEPS))
+  assertSameTensors(final.tensors.model, reference.params, "model")
+  assertSameTensors(final.tensors.optimizer, reference.optimizer, "optimizer")
+  assert.deepStrictEqual(stepLines(runDir), stepLines(referenceDir))
+  const expectedEvals = evalLines(referenceDir)
+  const regular = new Set(expectedEvals.map((e) => e.step))
+  assert.deepStrictEqual(evalLines(runDir).filter((e) => regular.has(e.step) || e.step !== stoppedAt), expectedEvals)
+}
+
+describe("graceful stop on signals", () => {
+  it("continuum train: SIGTERM mid-run saves at the current step and exits 0; --resume exact finishes the same run", async () => {
+    const dir = tempDir("continuum-signal-")
+    const runDir = path.join(dir, "run")
+    const sets = (runDir: string) => [
+      `runDir=${runDir}`, `steps=${STEPS}`, "seed=3",
+      "model.dim=16", "model.layers=1", "model.heads=2", "model.ffnDim=32", "model.seqLen=16",
+      "batch.global=4", "batch.micro=2", "schedule.warmupSteps=3", "eval.every=10", "eval.batches=1",
+      // Only the stop and the end save: the checkpoint found must be the one the signal caused.
+      "checkpoint.every=0"
+    ].flatMap((s) => ["--set", s])
+    const cli = (runDir: string, ...more: Array<string>) => ["bin/continuum", "train", ...sets(runDir), ...more]
+
+    const stopped = await runProcess(cli(runDir), runDir, { signal: "SIGTERM" })
+    const at = await assertStoppedCleanly(runDir, stopped)
+    assert.deepStrictEqual(completeSteps(runDir), [at])
+    assert.include(stopped.stdout, `trained to step ${at}`)
+
+    const resumed = await runProcess(cli(runDir, "--resume", "exact"), runDir)
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    assert.deepStrictEqual(completeSteps(runDir), [at, STEPS])
+
+    const referenceDir = path.join(dir, "reference")
+    const reference = await Effect.runPromise(
+      Effect.flatMap(loadRunConfig(undefined, sets(referenceDir).filter((_, i) => i % 2 === 1)), (config) => trainRun(config))
+        .pipe(Effect.provide(NodeFileSystem.layer))
+    )
+    await assertEndsLike(runDir, at, reference, referenceDir)
+  })
+
+  it("SIGINT with background saves: the stop awaits the save; auto resume finishes the same run", async () => {
+    const dir = tempDir("continuum-signal-")
+    const runDir = path.join(dir, "run")
+    const overrides = { steps: STEPS, checkpoint: { every: 3, async: true, keepLatest: 100 } }
+    const child = (...more: Array<string>) => ["--import", "tsx", "test/support/crashChild.ts", runDir, JSON.stringify(overrides), ...more]
+
+    const stopped = await runProcess(child(), runDir, { signal: "SIGINT" })
+    const at = await assertStoppedCleanly(runDir, stopped)
+    assert.include(stopped.stdout, "\"_tag\":\"Finished\"")
+
+    const resumed = await runProcess(child("auto"), runDir)
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    assert.include(resumed.stdout, `{"_tag":"Started","step":${at},`)
+
+    const referenceDir = path.join(dir, "reference")
+    const reference = await Effect.runPromise(Effect.flatMap(tinyConfig(referenceDir, overrides), (config) => trainRun(config)))
+    await assertEndsLike(runDir, at, reference, referenceDir)
+  })
+})
