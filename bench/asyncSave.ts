@@ -17,6 +17,7 @@ import * as path from "node:path"
 import { Context, Effect, FileSystem, Layer, Stream } from "effect"
 import { median } from "../src/bench/step.ts"
 import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../src/checkpoint/CheckpointStore.ts"
+import { makeBackgroundWriter } from "../src/checkpoint/backgroundWriter.ts"
 import { fileSystemDisk } from "../src/checkpoint/disk.ts"
 import { decodeRunConfig } from "../src/config/loadConfig.ts"
 import type { RunConfig } from "../src/config/RunConfig.ts"
@@ -55,7 +56,9 @@ const timedStore = (runDir: string, timings: Timings) =>
   Layer.effect(
     CheckpointStore,
     Effect.gen(function*() {
-      const inner = yield* makeCheckpointStore(fileSystemDisk(yield* FileSystem.FileSystem), runDir)
+      const inner = yield* makeCheckpointStore(fileSystemDisk(yield* FileSystem.FileSystem), runDir, {
+        writer: yield* makeBackgroundWriter
+      })
       const timed = <A, E>(key: "retain" | "save" | "awaitPending", effect: Effect.Effect<A, E>) =>
         Effect.suspend(() => {
           const started = performance.now()

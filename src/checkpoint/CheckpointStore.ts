@@ -45,6 +45,7 @@ import {
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES
 } from "./manifest.ts"
+import { type BackgroundWriter, makeBackgroundWriter } from "./backgroundWriter.ts"
 import { latestToKeep, planRetention, type RetentionCandidate, type RetentionOptions } from "./retention.ts"
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader, type SafetensorsHeader } from "./safetensors.ts"
 
@@ -192,7 +193,11 @@ const isStep = (step: number): boolean => Number.isSafeInteger(step) && step >= 
 export const makeCheckpointStore = Effect.fnUntraced(function*(
   disk: CheckpointDisk,
   runDir: string,
-  options: { readonly cleanOnStart?: boolean } = {}
+  options: {
+    readonly cleanOnStart?: boolean
+    /** Writes saves on a worker thread (the file-system layer); without it, through `disk`. */
+    readonly writer?: BackgroundWriter
+  } = {}
 ): Effect.fn.Return<CheckpointStoreShape, CheckpointIoError, Scope.Scope> {
   const root = checkpointsDir(runDir)
   const stepDir = (step: number) => NodePath.join(root, stepDirName(step))
@@ -228,6 +233,7 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
   const readManifest = (step: number) =>
     Effect.gen(function*() {
       const location = stepDir(step)
+      written.delete(step)
       const info = yield* disk.stat(location)
       if (info === undefined || info.kind !== "Directory") return yield* new CheckpointNotFound({ step, location })
       const bytes = yield* readChecked(step, MANIFEST_FILE, MAX_MANIFEST_BYTES)
@@ -381,7 +387,35 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
       yield* disk.removeDirectory(displaced)
     }).pipe(Effect.uninterruptible)
 
-  const write = (prepared: PreparedSave) =>
+  /** The same save on the writer thread: everything from the first file to the parent fsync. */
+  const writeInBackground = (writer: BackgroundWriter, prepared: PreparedSave) =>
+    Effect.gen(function*() {
+      const id = randomId()
+      const placeholders = Object.fromEntries(prepared.files.map((f) => [f.component, randomBytes(32).toString("hex")]))
+      const withPlaceholders = (hashes: Record<string, string>): Manifest => ({
+        ...prepared.manifest,
+        components: Object.fromEntries(prepared.files.map(({ component, bytes }) => [component, {
+          ...prepared.manifest.components[component],
+          bytes: bytes.length,
+          sha256: hashes[component]!
+        }])) as Manifest["components"]
+      })
+      const text = yield* encodeManifest(withPlaceholders(placeholders), "manifest").pipe(
+        Effect.mapError((e) => invalid("manifest", `${e.reason}: ${e.detail}`))
+      )
+      const hashes = yield* writer.write({
+        root,
+        temp: NodePath.join(root, tempDirName(prepared.step, id)),
+        target: stepDir(prepared.step),
+        displaced: NodePath.join(root, replacedDirName(prepared.step, id)),
+        files: prepared.files.map(({ component, file, bytes }) => ({ component, name: file, bytes, placeholder: placeholders[component]! })),
+        manifestName: MANIFEST_FILE,
+        manifest: new TextDecoder().decode(text)
+      })
+      return { step: prepared.step, location: stepDir(prepared.step), manifest: withPlaceholders(hashes) } satisfies CheckpointRef
+    })
+
+  const writeOnDisk = (prepared: PreparedSave) =>
     Effect.gen(function*() {
       yield* disk.makeDirectory(root)
       const id = randomId()
@@ -404,6 +438,15 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
       }).pipe(Effect.onError(() => Effect.ignore(disk.removeDirectory(temp))))
       return { step: prepared.step, location: stepDir(prepared.step), manifest } satisfies CheckpointRef
     })
+
+  // Steps this store has itself written and published. Retention trusts these without hashing
+  // them again, which would otherwise cost as much as the save on every checkpoint.
+  const written = new Set<number>()
+
+  const write = (prepared: PreparedSave) =>
+    (options.writer !== undefined ? writeInBackground(options.writer, prepared) : writeOnDisk(prepared)).pipe(
+      Effect.tap((ref) => Effect.sync(() => written.add(ref.step)))
+    )
 
   // ---- background saves ------------------------------------------------------------------
 
@@ -452,6 +495,7 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
   const removeStep = (step: number) =>
     Effect.gen(function*() {
       const location = stepDir(step)
+      written.delete(step)
       const info = yield* disk.stat(location)
       if (info === undefined || info.kind !== "Directory") return yield* new CheckpointNotFound({ step, location })
       // Renamed away first, so a crash mid-removal never leaves a half-deleted checkpoint.
@@ -474,6 +518,11 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
       for (const { step } of yield* list) {
         if (validFound >= wanted) {
           candidates.push({ step, valid: undefined })
+          continue
+        }
+        if (written.has(step)) {
+          validFound += 1
+          candidates.push({ step, valid: true })
           continue
         }
         const report = yield* verify(step).pipe(Effect.catchTag("CheckpointNotFound", () => Effect.succeed(undefined)))
@@ -539,7 +588,8 @@ export class CheckpointStore extends Context.Service<CheckpointStore, Checkpoint
       CheckpointStore,
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
-        return yield* makeCheckpointStore(fileSystemDisk(fs), runDir)
+        const writer = yield* makeBackgroundWriter
+        return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { writer })
       })
     )
 
