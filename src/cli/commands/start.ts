@@ -1,5 +1,7 @@
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
-import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
+import { CheckpointStore, makeCheckpointStore } from "../../checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../../checkpoint/disk.ts"
+import type { RunConfig } from "../../config/RunConfig.ts"
 import type { RunSettings } from "../../config/RunSettings.ts"
 import type { DataLoader } from "../../data/DataLoader.ts"
 import { plannedStartLayer } from "../../resume/plannedStart.ts"
@@ -61,6 +63,18 @@ const auto = (from: string | undefined): StartLayer =>
     const store = yield* CheckpointStore
     const { latest } = yield* store.latestValid
     return Option.isSome(latest) ? plannedStartLayer(presets.exact, undefined) : Start.fresh
+  }))
+
+/**
+ * For `--resume auto`: the step of a valid checkpoint that already completes the run, if any. A
+ * preemptible job requeued after it finished then exits 0 instead of being refused.
+ */
+export const completedStep = (config: RunConfig) =>
+  Effect.scoped(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const store = yield* makeCheckpointStore(fileSystemDisk(fs), config.runDir, { cleanOnStart: false })
+    const { latest } = yield* store.latestValid
+    return Option.isSome(latest) && latest.value.step >= config.steps ? latest.value.step : undefined
   }))
 
 /** Decides how the run starts from `--resume` and `--from`. */

@@ -9,7 +9,7 @@ import { Kernels } from "../../kernels/Kernels.ts"
 import { SetupFailed } from "../exitCodes.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { Start } from "../../train/Start.ts"
-import { resolveStart, type StartRequest } from "./start.ts"
+import { completedStep, resolveStart, type StartRequest } from "./start.ts"
 
 export interface TrainArgs extends StartRequest {
   readonly config: string | undefined
@@ -25,6 +25,13 @@ export const train = (args: TrainArgs) =>
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
     }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+    if (args.resume === "auto" && args.from === undefined) {
+      const done = yield* completedStep(config).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+      if (done !== undefined) {
+        yield* Console.log(`run already complete: ${config.runDir} has a valid checkpoint at step ${done} (steps = ${config.steps})`)
+        return
+      }
+    }
     const context = yield* Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopSignalLayer({ until: args.until })))).pipe(
       Effect.mapError((error) => new SetupFailed({ error }))
     )
