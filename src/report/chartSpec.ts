@@ -41,6 +41,9 @@ export const distinctRunNames = (runs: ReadonlyArray<RunSeries>): Array<string> 
   })
 }
 
+/** Line height of resume labels (font size 11). */
+const LABEL_LINE = 14
+
 /** The text drawn next to a resume rule; the run is named only when several runs share a chart. */
 export const resumeLabel = (run: string, policy: string, schedule: string, severalRuns: boolean): string =>
   `${severalRuns ? `${run}: ` : ""}resume ${policy}/${schedule}`
@@ -48,7 +51,7 @@ export const resumeLabel = (run: string, policy: string, schedule: string, sever
 interface TrainRow { run: string; step: number; loss: number | null; smooth: number | null }
 interface ValRow { run: string; step: number; valLoss: number | null }
 interface LrRow { run: string; step: number; lr: number | null }
-interface ResumeRow { run: string; step: number; label: string }
+interface ResumeRow { run: string; step: number; label: string; labelY: number }
 
 // Vega treats null as missing and breaks the line there; NaN would do the same, but null keeps the
 // data serialisable in the spec.
@@ -93,7 +96,10 @@ export const chartData = (runs: ReadonlyArray<RunSeries>): ChartData => {
     }
     for (const e of run.evals) val.push({ run: name, step: e.step, valLoss: orNull(e.valLoss) })
     for (const m of run.resumes) {
-      resumes.push({ run: name, step: m.step, label: resumeLabel(name, m.policy, m.schedule, severalRuns) })
+      const label = resumeLabel(name, m.policy, m.schedule, severalRuns)
+      // Labels of runs resumed at the same step are stacked in lines instead of overprinted.
+      const slot = resumes.filter((r) => r.step === m.step).length
+      resumes.push({ run: name, step: m.step, label, labelY: 4 + LABEL_LINE * slot })
     }
   })
   const steps = [...train, ...val, ...resumes].map((row) => row.step)
@@ -116,7 +122,8 @@ const colorBy = (names: ReadonlyArray<string>) => ({
   legend: { orient: "right", labelLimit: 160 }
 }) as const
 
-/** Dashed vertical rules at resume steps, each with its label written down the rule. */
+
+/** Dashed vertical rules at resume steps, each labelled at the top, beside the rule. */
 const resumeLayers = (data: ChartData) => [
   {
     name: "resume_rule",
@@ -127,8 +134,13 @@ const resumeLayers = (data: ChartData) => [
   {
     name: "resume_label",
     data: { values: [...data.resumes] },
-    mark: { type: "text", angle: 90, align: "left", baseline: "bottom", dx: 4, dy: -4, fontSize: 11 },
-    encoding: { x: stepAxis(data), y: { value: 4 }, text: { field: "label" }, color: colorBy(data.names) }
+    mark: { type: "text", align: "left", baseline: "top", dx: 4, fontSize: 11 },
+    encoding: {
+      x: stepAxis(data),
+      y: { field: "labelY", type: "quantitative", scale: null },
+      text: { field: "label" },
+      color: colorBy(data.names)
+    }
   }
 ] as const
 
