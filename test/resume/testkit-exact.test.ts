@@ -11,28 +11,10 @@ import fc from "fast-check"
 import { presets } from "../../src/resume/policy.ts"
 import { checkExactResume, checkRejected, type ResumeMismatch, type RunBuilder } from "../../src/resume/testkit.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { Start, type StartShape } from "../../src/train/Start.ts"
+import { expectFailure, kitConfig, tampered } from "../support/testkitSetup.ts"
 import { tempDir, tinyConfig } from "../support/tinyRun.ts"
 
 const NUM_RUNS = 3
-
-/** `runLayer` with the planned start altered: a composition that breaks a resume promise. */
-const tampered = (alter: (start: StartShape) => StartShape): RunBuilder => (config, start) =>
-  runLayer(
-    config,
-    Layer.effect(
-      Start,
-      Effect.gen(function*() {
-        const planned = yield* Start
-        return planned.plan === undefined ? planned : alter(planned)
-      })
-    ).pipe(Layer.provide(start))
-  )
-
-const config = (overrides: Record<string, unknown> = {}) => tinyConfig(path.join(tempDir(), "unused"), overrides)
-
-/** The typed failure of a check that must fail. */
-const expectFailure = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect)
 
 describe("checkExactResume", () => {
   it.effect("passes on the default composition for random stop points, sync or async saves", () =>
@@ -42,7 +24,7 @@ describe("checkExactResume", () => {
           fc.uniqueArray(fc.integer({ min: 1, max: 11 }), { minLength: 1, maxLength: 2 }),
           fc.boolean(),
           async (stopAt, async) => {
-            const base = await Effect.runPromise(config({ checkpoint: { async } }))
+            const base = await Effect.runPromise(kitConfig({ checkpoint: { async } }))
             const report = await Effect.runPromise(checkExactResume({ config: base, stopAt }))
             assert.deepStrictEqual(report.stopPoints.map((s) => s.stopAt), stopAt)
             for (const s of report.stopPoints) {
@@ -57,7 +39,7 @@ describe("checkExactResume", () => {
 
   it.effect("fails at step k + 2 when the composition drops the optimizer moments on resume", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const error = (yield* expectFailure(
         checkExactResume({ config: base, stopAt: [5], build: tampered((s) => ({ ...s, optimizer: undefined })) })
       )) as ResumeMismatch
@@ -70,7 +52,7 @@ describe("checkExactResume", () => {
 
   it.effect("fails at step k + 1 when the composition restarts the data cursor", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const error = (yield* expectFailure(
         checkExactResume({ config: base, stopAt: [4], build: tampered((s) => ({ ...s, cursor: 0 })) })
       )) as ResumeMismatch
@@ -79,7 +61,7 @@ describe("checkExactResume", () => {
 
   it.effect("fails on the token count when only the run counters are wrong", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const error = (yield* expectFailure(
         checkExactResume({ config: base, stopAt: [8], build: tampered((s) => ({ ...s, tokensSeen: s.tokensSeen + 1 })) })
       )) as ResumeMismatch
@@ -89,7 +71,7 @@ describe("checkExactResume", () => {
 
   it.effect("accepts what exact allows to change: P, evaluation and checkpoint cadence", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const report = yield* checkExactResume({
         config: base,
         stopAt: [3, 3, 10],
@@ -100,7 +82,7 @@ describe("checkExactResume", () => {
 
   it.effect("rejects stop points outside [1, N − 1]", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       for (const k of [0, 12, 2.5]) {
         const error = yield* expectFailure(checkExactResume({ config: base, stopAt: [k] }))
         assert.deepInclude(error, { _tag: "InvalidStopPoint", stopAt: k, totalSteps: 12 })
@@ -113,7 +95,7 @@ describe("checkRejected", () => {
     Effect.gen(function*() {
       const dir = tempDir()
       // The exact check leaves a finished 12-step run in <dir>/stop-4.
-      yield* checkExactResume({ config: yield* config(), stopAt: [4], workDir: dir })
+      yield* checkExactResume({ config: yield* kitConfig(), stopAt: [4], workDir: dir })
       const run = yield* tinyConfig(path.join(dir, "stop-4"))
 
       const rejected = yield* checkRejected({ config: { ...run, steps: 8 }, policy: presets.continue })

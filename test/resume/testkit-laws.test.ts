@@ -4,32 +4,11 @@
  * with the typed error that names the law, the step and the field.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as path from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import fc from "fast-check"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
-import { checkPolicyLaws, type ConfigChanges, type PolicyLawViolated, type RunBuilder } from "../../src/resume/testkit.ts"
-import { runLayer } from "../../src/train/layers.ts"
-import { Start, type StartShape } from "../../src/train/Start.ts"
-import { tempDir, tinyConfig } from "../support/tinyRun.ts"
-
-/** `runLayer` with the planned start altered: a composition that breaks a resume promise. */
-const tampered = (alter: (start: StartShape) => StartShape): RunBuilder => (config, start) =>
-  runLayer(
-    config,
-    Layer.effect(
-      Start,
-      Effect.gen(function*() {
-        const planned = yield* Start
-        return planned.plan === undefined ? planned : alter(planned)
-      })
-    ).pipe(Layer.provide(start))
-  )
-
-const config = (overrides: Record<string, unknown> = {}) => tinyConfig(path.join(tempDir(), "unused"), overrides)
-
-/** The typed failure of a check that must fail. */
-const expectFailure = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect)
+import { checkPolicyLaws, type ConfigChanges, type PolicyLawViolated } from "../../src/resume/testkit.ts"
+import { expectFailure, kitConfig, tampered } from "../support/testkitSetup.ts"
 
 /** Policies with configuration changes each accepts from any k in [1, 11] of a 12-step run. */
 const policyCases: ReadonlyArray<{ readonly name: string; readonly policy: ResumePolicy; readonly changes: ConfigChanges }> = [
@@ -54,7 +33,7 @@ const policyCases: ReadonlyArray<{ readonly name: string; readonly policy: Resum
 describe("checkPolicyLaws", () => {
   it.effect.each(policyCases)("the laws hold for $name", ({ policy, changes }) =>
     Effect.gen(function*() {
-      const report = yield* checkPolicyLaws({ config: yield* config(), policy, changes, stopAt: [5] })
+      const report = yield* checkPolicyLaws({ config: yield* kitConfig(), policy, changes, stopAt: [5] })
       assert.strictEqual(report.stopPoints[0]!.lrAfter >= 0, true)
     }))
 
@@ -62,7 +41,7 @@ describe("checkPolicyLaws", () => {
     Effect.promise(() =>
       fc.assert(
         fc.asyncProperty(fc.integer({ min: 1, max: 11 }), fc.constantFrom(...policyCases), async (k, { policy, changes }) => {
-          const base = await Effect.runPromise(config())
+          const base = await Effect.runPromise(kitConfig())
           const report = await Effect.runPromise(checkPolicyLaws({ config: base, policy, changes, stopAt: [k] }))
           const [point] = report.stopPoints
           assert.strictEqual(point!.stopAt, k)
@@ -75,7 +54,7 @@ describe("checkPolicyLaws", () => {
 
   it.effect("reports what it saw: transfer subset, restart, cursor reset", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const report = yield* checkPolicyLaws({
         config: base,
         policy: { ...presets.transfer, tensors: { exclude: ["output.weight"] } },
@@ -88,7 +67,7 @@ describe("checkPolicyLaws", () => {
 
   it.effect("breaks lr-continuity when the composition ignores the reconciled schedule", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       // At k = 11 the old 12-step schedule is decaying, the new 24-step one is at its peak.
       const error = (yield* expectFailure(checkPolicyLaws({
         config: base,
@@ -103,7 +82,7 @@ describe("checkPolicyLaws", () => {
 
   it.effect("breaks model-load when the composition drops the loaded tensors", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const error = (yield* expectFailure(checkPolicyLaws({
         config: base,
         policy: { ...presets.transfer, tensors: { exclude: ["output.weight"] } },
@@ -115,7 +94,7 @@ describe("checkPolicyLaws", () => {
 
   it.effect("breaks data-cursor when the composition restarts the cursor under data load", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const error = (yield* expectFailure(checkPolicyLaws({
         config: base,
         policy: presets.continue,
@@ -128,7 +107,7 @@ describe("checkPolicyLaws", () => {
 
   it.effect("fails typed when the policy is rejected", () =>
     Effect.gen(function*() {
-      const base = yield* config()
+      const base = yield* kitConfig()
       const error = yield* expectFailure(checkPolicyLaws({ config: base, policy: presets.exact, changes: { steps: 20 }, stopAt: [4] }))
       assert.deepInclude(error, { _tag: "ResumeRunFailed", run: "resumed", stopAt: 4 })
       assert.include(error.message, "PlanRejected")

@@ -9,24 +9,19 @@
  * The kill plan comes from a fixed seed (override with CONTINUUM_CRASH_SEED) and is logged with
  * what each kill hit, so a failure can be replayed.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as readline from "node:readline"
-import { fileURLToPath } from "node:url"
-import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, FileSystem } from "effect"
-import { type CheckpointStoreShape, makeCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../../src/checkpoint/disk.ts"
+import { Effect } from "effect"
 import { checkpointsDir, parseStepDirName, TEMP_PREFIX } from "../../src/checkpoint/layout.ts"
-import { readMetrics } from "../../src/train/MetricsWriter.ts"
 import { uniform } from "../../src/tensor/rng.ts"
-import type { Tensor } from "../../src/tensor/tensor.ts"
+import { checkpointDirs, withStore } from "../support/checkpoints.ts"
+import { assertSameTensors } from "../support/compare.ts"
+import { trajectory } from "../support/metrics.ts"
+import { type Exit, exited, spawnNode, trainingChildArgs } from "../support/processes.ts"
 import { tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-const childEntry = path.join(repoRoot, "test/support/crashChild.ts")
 
 const STEPS = 40
 const KILLS = 10
@@ -73,22 +68,19 @@ interface Child {
   lastStep: number
   finished: boolean
   stderr: string
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+  readonly exited: Promise<Exit>
   onStep?: (step: number) => void
 }
 
 const spawnChild = (runDir: string): Child => {
-  const proc = spawn(process.execPath, ["--import", "tsx", childEntry, runDir, JSON.stringify(overrides), "auto"], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
+  const proc = spawnNode(trainingChildArgs(runDir, overrides, "auto"))
   const child: Child = {
     process: proc,
     startStep: undefined,
     lastStep: -1,
     finished: false,
     stderr: "",
-    exited: new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })))
+    exited: exited(proc)
   }
   proc.stderr!.on("data", (chunk: Buffer) => (child.stderr += chunk.toString()))
   // A signal sent just as the process exits by itself cannot be delivered; the exit tells the rest.
@@ -103,16 +95,6 @@ const spawnChild = (runDir: string): Child => {
     }
   })
   return child
-}
-
-/** What the checkpoints directory holds: complete step directories and leftover temporary ones. */
-const inspectDir = (dir: string) => {
-  const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
-  const complete = names.flatMap((name) => {
-    const step = parseStepDirName(name)
-    return step !== undefined && fs.existsSync(path.join(dir, name, "manifest.json")) ? [step] : []
-  }).sort((a, b) => a - b)
-  return { complete, temporary: names.filter((name) => name.startsWith(".")) }
 }
 
 /** Blocks until the kernel reports the process stopped (Linux); elsewhere returns at once. */
@@ -137,7 +119,7 @@ const waitStopped = (pid: number) => {
 const freezeAndKill = async (child: Child, dir: string) => {
   child.process.kill("SIGSTOP")
   waitStopped(child.process.pid!)
-  const seen = inspectDir(dir)
+  const seen = checkpointDirs(dir)
   const lastStep = child.lastStep
   child.process.kill("SIGKILL")
   await child.exited
@@ -183,36 +165,6 @@ const killOnTrigger = (child: Child, trigger: Trigger, dir: string) =>
     })
   })
 
-// ---- checks --------------------------------------------------------------------------------
-
-const withStore = <A>(runDir: string, f: (store: CheckpointStoreShape) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.scoped(Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      // Opened read-only: the store must not clean up what the next process is meant to find.
-      return yield* f(yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false }))
-    })).pipe(Effect.provide(NodeFileSystem.layer))
-  )
-
-const assertSameTensors = (actual: Record<string, Tensor>, expected: Record<string, Tensor>, what: string) => {
-  assert.deepStrictEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${what}: tensor names`)
-  for (const [name, e] of Object.entries(expected)) {
-    const a = actual[name]!
-    assert.deepStrictEqual([...a.shape], [...e.shape], `${what}.${name}: shape`)
-    const bitsA = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length)
-    const bitsE = new Uint32Array(e.data.buffer, e.data.byteOffset, e.data.length)
-    const at = bitsA.findIndex((bits, i) => bits !== bitsE[i])
-    assert.strictEqual(at, -1, `${what}.${name}: element ${at} is ${a.data[at]}, expected ${e.data[at]}`)
-  }
-}
-
-const trajectory = (runDir: string): Array<Record<string, number>> =>
-  readMetrics(path.join(runDir, "metrics.jsonl")).flatMap((r): Array<Record<string, number>> =>
-    "loss" in r ? [{ step: r.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens }]
-    : "valLoss" in r ? [{ step: r.step, valLoss: r.valLoss }]
-    : []
-  )
-
 describe("crash safety", () => {
   it("SIGKILL at random moments, resumed with auto each time, ends bit-identical to an uninterrupted run", async () => {
     const dir = tempDir("continuum-crash-")
@@ -236,7 +188,7 @@ describe("crash safety", () => {
       for (let attempt = 0; finishedBy === undefined; attempt++) {
         assert.isBelow(attempt, KILLS + 3, "the run never completed")
         const expectedStart = completed.size === 0 ? 0 : Math.max(...completed)
-        const leftoversBefore = new Set(inspectDir(ckDir).temporary)
+        const leftoversBefore = new Set(checkpointDirs(ckDir).temporary)
         const child = spawnChild(runDir)
         const trigger = kills < KILLS ? planKill(kills) : undefined
         const outcome = trigger === undefined ? false : await killOnTrigger(child, trigger, ckDir)
@@ -272,7 +224,7 @@ describe("crash safety", () => {
     assert.isAtLeast(kills, 8)
     assert.isAtLeast(midSave, 1, "no kill landed while a save was being written")
     // Leftovers of interrupted saves are cleaned when the next process opens the store.
-    if (!finishedBy.startsWith("the final save")) assert.deepStrictEqual(inspectDir(ckDir).temporary, [])
+    if (!finishedBy.startsWith("the final save")) assert.deepStrictEqual(checkpointDirs(ckDir).temporary, [])
 
     const reference = await Effect.runPromise(
       Effect.flatMap(tinyConfig(path.join(dir, "reference"), overrides), (config) => trainRun(config))

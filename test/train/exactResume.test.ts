@@ -13,12 +13,13 @@ import { stepDirName } from "../../src/checkpoint/layout.ts"
 import type { Manifest } from "../../src/checkpoint/manifest.ts"
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets } from "../../src/resume/policy.ts"
-import { readMetrics } from "../../src/train/MetricsWriter.ts"
+import { metricsFile, readMetrics } from "../../src/train/MetricsWriter.ts"
 import { runLayer } from "../../src/train/layers.ts"
 import { Start } from "../../src/train/Start.ts"
 import type { TrainEvent } from "../../src/train/events.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
-import type { Tensor } from "../../src/tensor/tensor.ts"
+import { assertSameTensors } from "../support/compare.ts"
+import { trajectory } from "../support/metrics.ts"
 import { type RunResult, stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
 const exactStart = () => plannedStartLayer(presets.exact, undefined)
@@ -37,33 +38,12 @@ const trainUntil = (config: RunConfig, stopAfter: number, start: Layer.Layer<Sta
     return [...events]
   }))
 
-/** Compares two tensor records bit for bit (as raw 32-bit patterns, so -0 ≠ 0 and NaN = NaN). */
-const assertSameTensors = (actual: Record<string, Tensor>, expected: Record<string, Tensor>, what: string) => {
-  assert.deepStrictEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${what}: tensor names`)
-  for (const [name, e] of Object.entries(expected)) {
-    const a = actual[name]!
-    assert.deepStrictEqual([...a.shape], [...e.shape], `${what}.${name}: shape`)
-    const bitsA = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length)
-    const bitsE = new Uint32Array(e.data.buffer, e.data.byteOffset, e.data.length)
-    const at = bitsA.findIndex((bits, i) => bits !== bitsE[i])
-    assert.strictEqual(at, -1, `${what}.${name}: element ${at} is ${a.data[at]}, expected ${e.data[at]}`)
-  }
-}
-
 const assertSameState = (actual: RunResult, expected: RunResult) => {
   assertSameTensors(actual.params, expected.params, "model")
   assertSameTensors(actual.optimizer, expected.optimizer, "optimizer")
 }
 
-/** The trajectory a metrics file records: every step and evaluation line, minus timings and markers. */
-const trajectory = (runDir: string): Array<Record<string, number>> =>
-  readMetrics(path.join(runDir, "metrics.jsonl")).flatMap((r): Array<Record<string, number>> =>
-    "loss" in r ? [{ step: r.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens }]
-    : "valLoss" in r ? [{ step: r.step, valLoss: r.valLoss }]
-    : []
-  )
-
-const resumeMarkers = (runDir: string) => readMetrics(path.join(runDir, "metrics.jsonl")).filter((r) => "resume" in r)
+const resumeMarkers = (runDir: string) => readMetrics(metricsFile(runDir)).filter((r) => "resume" in r)
 
 describe("exact resume", () => {
   it.effect("stopping at any step k and resuming to N reproduces the uninterrupted run bit for bit", () =>

@@ -3,29 +3,25 @@
  * finish, saves a checkpoint at that step (awaiting a background save) and exits 0; resuming from
  * it with the exact policy ends where an uninterrupted run ends, bit for bit.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, FileSystem } from "effect"
-import { type CheckpointStoreShape, makeCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../../src/checkpoint/disk.ts"
-import { checkpointsDir, parseStepDirName } from "../../src/checkpoint/layout.ts"
+import { Effect } from "effect"
+import { checkpointsDir } from "../../src/checkpoint/layout.ts"
 import { loadRunConfig } from "../../src/config/loadConfig.ts"
-import { metricsFile, readMetrics } from "../../src/train/MetricsWriter.ts"
-import type { Tensor } from "../../src/tensor/tensor.ts"
+import { metricsFile } from "../../src/train/MetricsWriter.ts"
+import { checkpointDirs, withStore } from "../support/checkpoints.ts"
+import { assertSameTensors } from "../support/compare.ts"
+import { evalLines, stepLines } from "../support/metrics.ts"
+import { type Exit, exited, spawnNode, trainingChildArgs } from "../support/processes.ts"
 import { type RunResult, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const STEPS = 40
 /** The step after which the signal is sent; the run must stop soon after, well before the end. */
 const SIGNAL_AFTER = 5
 
-interface Finished {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
+interface Finished extends Exit {
   readonly stdout: string
   readonly stderr: string
 }
@@ -34,7 +30,7 @@ interface Finished {
 const runProcess = (args: ReadonlyArray<string>, runDir: string, stop?: { readonly signal: NodeJS.Signals }) =>
   new Promise<Finished>((resolve) => {
     fs.mkdirSync(runDir, { recursive: true })
-    const child: ChildProcess = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawnNode(args)
     let stdout = ""
     let stderr = ""
     child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
@@ -48,42 +44,13 @@ const runProcess = (args: ReadonlyArray<string>, runDir: string, stop?: { readon
         child.kill(stop.signal)
       }
     })
-    child.on("exit", (code, signal) => {
+    void exited(child).then(({ code, signal }) => {
       watcher?.close()
       resolve({ code, signal, stdout, stderr })
     })
   })
 
-const withStore = <A>(runDir: string, f: (store: CheckpointStoreShape) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.scoped(Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      return yield* f(yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false }))
-    })).pipe(Effect.provide(NodeFileSystem.layer))
-  )
-
-const assertSameTensors = (actual: Record<string, Tensor>, expected: Record<string, Tensor>, what: string) => {
-  assert.deepStrictEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${what}: tensor names`)
-  for (const [name, e] of Object.entries(expected)) {
-    const a = actual[name]!
-    assert.deepStrictEqual([...a.shape], [...e.shape], `${what}.${name}: shape`)
-    const bitsA = new Uint32Array(a.data.buffer, a.data.byteOffset, a.data.length)
-    const bitsE = new Uint32Array(e.data.buffer, e.data.byteOffset, e.data.length)
-    const at = bitsA.findIndex((bits, i) => bits !== bitsE[i])
-    assert.strictEqual(at, -1, `${what}.${name}: element ${at} is ${a.data[at]}, expected ${e.data[at]}`)
-  }
-}
-
-const records = (runDir: string) => readMetrics(metricsFile(runDir))
-const stepLines = (runDir: string) =>
-  records(runDir).filter((r) => "loss" in r).map((r) => ({ step: r.step, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokens: r.tokens }))
-const evalLines = (runDir: string) => records(runDir).filter((r) => "valLoss" in r).map((r) => ({ step: r.step, valLoss: r.valLoss }))
-
-const completeSteps = (runDir: string) =>
-  fs.readdirSync(checkpointsDir(runDir)).flatMap((name) => {
-    const step = parseStepDirName(name)
-    return step !== undefined && fs.existsSync(path.join(checkpointsDir(runDir), name, "manifest.json")) ? [step] : []
-  }).sort((a, b) => a - b)
+const completeSteps = (runDir: string) => checkpointDirs(checkpointsDir(runDir)).complete
 
 /**
  * The stopped run's state: it ran whole steps only and saved exactly where it stopped. Returns the
@@ -97,7 +64,7 @@ const assertStoppedCleanly = async (runDir: string, stopped: Finished) => {
   assert.isAtLeast(last, SIGNAL_AFTER)
   assert.isBelow(last, STEPS, "the signal did not stop the run early")
   assert.strictEqual(completeSteps(runDir).at(-1), last, "the last checkpoint is at the step the run stopped on")
-  assert.deepStrictEqual(fs.readdirSync(checkpointsDir(runDir)).filter((name) => name.startsWith(".")), [])
+  assert.deepStrictEqual(checkpointDirs(checkpointsDir(runDir)).temporary, [])
   const report = await withStore(runDir, (store) => store.verify(last))
   assert.deepStrictEqual(report.problems, [])
   return last
@@ -151,13 +118,12 @@ describe("graceful stop on signals", () => {
     const dir = tempDir("continuum-signal-")
     const runDir = path.join(dir, "run")
     const overrides = { steps: STEPS, checkpoint: { every: 3, async: true, keepLatest: 100 } }
-    const child = (...more: Array<string>) => ["--import", "tsx", "test/support/crashChild.ts", runDir, JSON.stringify(overrides), ...more]
 
-    const stopped = await runProcess(child(), runDir, { signal: "SIGINT" })
+    const stopped = await runProcess(trainingChildArgs(runDir, overrides), runDir, { signal: "SIGINT" })
     const at = await assertStoppedCleanly(runDir, stopped)
     assert.include(stopped.stdout, "\"_tag\":\"Finished\"")
 
-    const resumed = await runProcess(child("auto"), runDir)
+    const resumed = await runProcess(trainingChildArgs(runDir, overrides, "auto"), runDir)
     assert.strictEqual(resumed.code, 0, resumed.stderr)
     assert.include(resumed.stdout, `{"_tag":"Started","step":${at},`)
 

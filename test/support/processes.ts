@@ -1,0 +1,25 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+
+/** Starts `node <args>` in the repository root, with stdout and stderr piped to the caller. */
+export const spawnNode = (args: ReadonlyArray<string>): ChildProcess =>
+  spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+
+/** Node arguments that run test/support/crashChild.ts: `tinyConfig(runDir, overrides)`, started per `resume`. */
+export const trainingChildArgs = (runDir: string, overrides: Record<string, unknown>, resume?: string): Array<string> => [
+  "--import", "tsx", path.join(repoRoot, "test/support/crashChild.ts"), runDir, JSON.stringify(overrides),
+  ...(resume === undefined ? [] : [resume])
+]
+
+/** How a process ended. */
+export interface Exit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/** Resolves when the process exits. */
+export const exited = (process: ChildProcess): Promise<Exit> =>
+  new Promise((resolve) => process.on("exit", (code, signal) => resolve({ code, signal })))

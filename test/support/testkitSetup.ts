@@ -1,0 +1,29 @@
+/**
+ * Shared setup of the resume test kit's own tests (src/resume/testkit.ts): the run to check, and
+ * compositions that deliberately break a resume promise so the kit's checks can be seen to fail.
+ */
+import * as path from "node:path"
+import { Effect, Layer } from "effect"
+import type { RunBuilder } from "../../src/resume/testkit.ts"
+import { runLayer } from "../../src/train/layers.ts"
+import { Start, type StartShape } from "../../src/train/Start.ts"
+import { tempDir, tinyConfig } from "./tinyRun.ts"
+
+/** `runLayer` with the planned start altered: a composition that breaks a resume promise. */
+export const tampered = (alter: (start: StartShape) => StartShape): RunBuilder => (config, start) =>
+  runLayer(
+    config,
+    Layer.effect(
+      Start,
+      Effect.gen(function*() {
+        const planned = yield* Start
+        return planned.plan === undefined ? planned : alter(planned)
+      })
+    ).pipe(Layer.provide(start))
+  )
+
+/** A tiny run for the kit to check; the kit trains in directories of its own, so `runDir` is never used. */
+export const kitConfig = (overrides: Record<string, unknown> = {}) => tinyConfig(path.join(tempDir(), "unused"), overrides)
+
+/** The typed failure of a check that must fail. */
+export const expectFailure = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect)
