@@ -1,6 +1,7 @@
 import * as path from "node:path"
 import { Context, Effect, Layer, Option, Stream } from "effect"
-import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { CheckpointStore, type SaveError } from "../checkpoint/CheckpointStore.ts"
+import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import { stepDirName } from "../checkpoint/layout.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { DataLoader } from "../data/DataLoader.ts"
@@ -8,10 +9,7 @@ import { Kernels } from "../kernels/Kernels.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
-import { policyName } from "../resume/policy.ts"
 import type { TrainEvent } from "./events.ts"
-import type { SaveError } from "../checkpoint/CheckpointStore.ts"
-import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import { type MetricsError, openMetrics } from "./MetricsWriter.ts"
 import { makeSnapshot } from "./snapshot.ts"
 import { Start } from "./Start.ts"
@@ -45,10 +43,15 @@ const makeTrainer = Effect.gen(function*() {
   const tokensPerStep = global * data.seqLen
   const total = config.steps
 
+  let started = false
   const events = Stream.unwrap(Effect.gen(function*() {
+    // The run's state (weights, moments, counters) lives in the services: a second pass over the
+    // stream would start from the first one's end while counting from the start step again.
+    if (started) return yield* Effect.die(new Error("a run's event stream can be consumed only once; build the run again to retrain"))
+    started = true
     const metrics = yield* openMetrics(config.runDir, start.step)
     if (start.plan !== undefined) {
-      metrics.appendRecord({ step: start.step, resume: policyName(start.plan.policy), schedule: start.plan.schedule.action })
+      metrics.appendRecord({ step: start.step, resume: start.plan.policyName, schedule: start.plan.schedule.action })
     }
     let step = start.step
     let cursor = start.cursor
