@@ -1,10 +1,12 @@
 import { Console, Context, Effect, Layer } from "effect"
+import { Command } from "effect/cli"
 import { loadRunConfig } from "../../config/loadConfig.ts"
 import { RunSettings } from "../../config/RunSettings.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { Start } from "../../train/Start.ts"
 import { runStartLayer } from "../../train/layers.ts"
 import { SetupFailed } from "../exitCodes.ts"
+import { runArgs, runFlags } from "../runFlags.ts"
 import { resolveStart } from "./start.ts"
 import type { TrainArgs } from "./train.ts"
 
@@ -26,3 +28,7 @@ export const plan = (args: TrainArgs) =>
         : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
     )
   }))
+
+export const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags))).pipe(
+  Command.withDescription("Print the resume plan for the same arguments as train; runs nothing (exit 2 when rejected)")
+)

@@ -1,4 +1,5 @@
-import { Console, Context, Effect, Layer, Stream } from "effect"
+import { Console, Context, Effect, Layer, Option, Stream } from "effect"
+import { Command, Flag } from "effect/cli"
 import { loadRunConfig } from "../../config/loadConfig.ts"
 import { metricsFile } from "../../train/MetricsWriter.ts"
 import { makeProgress } from "../../train/progress.ts"
@@ -7,6 +8,7 @@ import { stopSignalLayer } from "../../train/StopSignal.ts"
 import { Trainer } from "../../train/Trainer.ts"
 import { Kernels } from "../../kernels/Kernels.ts"
 import { SetupFailed } from "../exitCodes.ts"
+import { runArgs, runFlags } from "../runFlags.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { Start } from "../../train/Start.ts"
 import { completedStep, resolveStart, type StartRequest } from "./start.ts"
@@ -57,3 +59,15 @@ export const train = (args: TrainArgs) =>
         `metrics: ${metricsFile(config.runDir)}\ncheckpoints: ${config.runDir}/checkpoints`
     )
   }))
+
+export const trainCommand = Command.make(
+  "train",
+  {
+    ...runFlags,
+    until: Flag.Int("until").pipe(
+      Flag.withDescription("Stop after this step and save a checkpoint, as if interrupted there (the trajectory is unchanged)"),
+      Flag.optional
+    )
+  },
+  (flags) => train({ ...runArgs(flags), until: Option.getOrUndefined(flags.until) })
+).pipe(Command.withDescription("Train a run (resuming from a checkpoint with --resume)"))

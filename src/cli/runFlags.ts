@@ -1,0 +1,31 @@
+import { Option } from "effect"
+import { Flag } from "effect/cli"
+
+/** The flags `train` and `plan` share: configuration and where the run starts. */
+export const runFlags = {
+  config: Flag.String("config").pipe(Flag.withDescription("JSON run configuration file"), Flag.optional),
+  set: Flag.String("set").pipe(
+    Flag.withDescription("Override one configuration value: path=value (repeatable)"),
+    Flag.atLeast(0)
+  ),
+  resume: Flag.String("resume").pipe(
+    Flag.withDescription("auto | exact | continue | transfer | POLICY.json"),
+    Flag.optional
+  ),
+  from: Flag.String("from").pipe(
+    Flag.withDescription("Checkpoint directory or .safetensors file (default: latest valid checkpoint of runDir)"),
+    Flag.optional
+  )
+}
+
+export const runArgs = (flags: {
+  readonly config: Option.Option<string>
+  readonly set: ReadonlyArray<string>
+  readonly resume: Option.Option<string>
+  readonly from: Option.Option<string>
+}) => ({
+  config: Option.getOrUndefined(flags.config),
+  set: flags.set,
+  resume: Option.getOrUndefined(flags.resume),
+  from: Option.getOrUndefined(flags.from)
+})
