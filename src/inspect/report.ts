@@ -1,0 +1,94 @@
+/**
+ * Building the inspect report of a checkpoint or a run directory. Reading only: no file is
+ * written or cleaned, so it is safe while the run is training.
+ */
+import { Effect, Option, Result } from "effect"
+import type { CheckpointStoreShape } from "../checkpoint/CheckpointStore.ts"
+import { stepDirName } from "../checkpoint/layout.ts"
+import { openReadOnlyStore, resolveTarget } from "../sample/target.ts"
+import type { CheckpointReport, RunCheckpointEntry, RunReport } from "./InspectReport.ts"
+import { manifestReport } from "./manifest.ts"
+
+/** What to inspect, and whether to verify it. */
+export interface InspectOptions {
+  /** A checkpoint directory or a run directory. */
+  readonly dir: string
+  /** Check sizes and sha256 of every file; the command fails when a check fails. */
+  readonly verify: boolean
+}
+
+/** One checkpoint in detail; with `verify`, every file is checked and the problems are listed. */
+export const checkpointReport = (store: CheckpointStoreShape, step: number, verify: boolean) =>
+  Effect.gen(function*() {
+    if (verify) {
+      const report = yield* store.verify(step)
+      const verification = { ok: report.problems.length === 0, problems: report.problems }
+      if (Option.isNone(report.manifest)) return { kind: "checkpoint", location: report.location, step, verification } satisfies CheckpointReport
+      return {
+        kind: "checkpoint",
+        location: report.location,
+        step,
+        verification,
+        manifest: yield* manifestReport(store, report.location, report.manifest.value)
+      } satisfies CheckpointReport
+    }
+    const ref = yield* store.manifest(step)
+    return {
+      kind: "checkpoint",
+      location: ref.location,
+      step,
+      manifest: yield* manifestReport(store, ref.location, ref.manifest)
+    } satisfies CheckpointReport
+  })
+
+/** A run's checkpoints, newest first, and the latest one in detail. */
+export const runReport = (store: CheckpointStoreShape, runDir: string, verify: boolean) =>
+  Effect.gen(function*() {
+    const listing = yield* store.list
+    const checkpoints: Array<RunCheckpointEntry> = []
+    for (const { step, location, hasManifest } of listing) {
+      if (!verify) {
+        checkpoints.push({ step, location, hasManifest })
+        continue
+      }
+      const report = yield* Effect.result(store.verify(step))
+      // A checkpoint deleted by retention since the listing is no longer part of the run.
+      if (Result.isFailure(report) && report.failure._tag === "CheckpointNotFound") continue
+      if (Result.isFailure(report)) return yield* report.failure
+      checkpoints.push({
+        step,
+        location,
+        hasManifest,
+        verification: { ok: report.success.problems.length === 0, problems: report.success.problems }
+      })
+    }
+    const base = { kind: "run", runDir, checkpointsDir: store.location, checkpoints } as const
+    if (checkpoints.length === 0) return { ...base, note: `no checkpoints in ${store.location}` } satisfies RunReport
+
+    const skipped: Array<string> = []
+    for (const entry of checkpoints) {
+      const usable = verify ? entry.verification!.ok : entry.hasManifest
+      if (usable) {
+        const latest = yield* Effect.result(checkpointReport(store, entry.step, verify))
+        if (Result.isSuccess(latest)) {
+          const note = skipped.length === 0 ? undefined : `newer checkpoint(s) skipped: ${skipped.join(", ")}`
+          return { ...base, latest: latest.success, ...(note === undefined ? {} : { note }) } satisfies RunReport
+        }
+        if (latest.failure._tag === "CheckpointIoError") return yield* latest.failure
+        skipped.push(`${stepDirName(entry.step)} (${latest.failure.message})`)
+      } else {
+        skipped.push(`${stepDirName(entry.step)} (${verify ? "fails verification" : "no manifest"})`)
+      }
+    }
+    return { ...base, note: `no ${verify ? "valid" : "readable"} checkpoint; skipped: ${skipped.join(", ")}` } satisfies RunReport
+  })
+
+/** The report for `args.dir`: a checkpoint or a run directory. */
+export const inspectReport = (args: InspectOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const target = yield* resolveTarget(args.dir)
+    const store = yield* openReadOnlyStore(target.runDir)
+    return target.kind === "checkpoint"
+      ? yield* checkpointReport(store, target.step, args.verify)
+      : yield* runReport(store, target.runDir, args.verify)
+  }))
