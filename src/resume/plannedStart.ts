@@ -6,7 +6,6 @@ import type { OptimizerState } from "../optim/optimizer.ts"
 import { newRunId, Start } from "../train/Start.ts"
 import { planResume } from "./planner.ts"
 import type { ResumePolicy } from "./policy.ts"
-import { policyName } from "./policy.ts"
 import { openSource } from "./source.ts"
 
 /**
@@ -59,7 +58,7 @@ export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined
         : undefined
       const manifest = source.manifest
       // Recovering the same run (exact) keeps its identity; any other policy starts a new run.
-      const runId = manifest !== undefined && policyName(plan.policy) === "exact" ? manifest.runId : newRunId()
+      const runId = manifest !== undefined && plan.policyName === "exact" ? manifest.runId : newRunId()
       return {
         runId,
         step: plan.startStep,
