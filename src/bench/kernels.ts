@@ -9,12 +9,17 @@
  * waits for the device (GL `finish`) at each stage boundary so work is charged to the stage that
  * issued it. The crossover of a mode is the smallest measured size from which it beats the cpu
  * backend at that size and every larger one.
+ *
+ * The matmul family also measures TensorFlow.js (backends "peer:tfjs-cpu", "peer:tfjs-wasm") when
+ * its packages are installed (development dependencies), to show where continuum's matmul stands.
+ * Peers are references, not continuum backends: they take no part in the crossovers.
  */
 import { Effect } from "effect"
 import { cpuKernels } from "../kernels/cpu/index.ts"
 import { type GpujsKernels, type GpujsMode, gpujsModes, isGpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { uniform } from "../tensor/rng.ts"
+import { type PreparedMatmul, probeTfjsPeers, type TfjsPeer } from "./peers.ts"
 
 export type KernelFamily =
   | "matmul" | "add" | "silu" | "softmax" | "rmsnorm" | "rmsnormBackward" | "rope"
@@ -38,6 +43,8 @@ export interface KernelBenchOptions {
   readonly warmup?: number
   /** A backend whose median call in a family exceeds this skips that family's larger sizes (default 4000 ms). */
   readonly maxCallMs?: number
+  /** Also time the TensorFlow.js peers in the matmul family when they are installed (default true). */
+  readonly peers?: boolean
   /** Called with each row as it is measured (progress output). */
   readonly onRow?: (row: KernelBenchRow) => void
 }
@@ -48,7 +55,7 @@ export interface KernelBenchRow {
   readonly size: string
   /** Position of the size within its family, smallest first. */
   readonly sizeIndex: number
-  /** "cpu" or "gpujs:<mode>". */
+  /** "cpu", "gpujs:<mode>", or "peer:<name>" for a reference library (e.g. "peer:tfjs-wasm"). */
   readonly backend: string
   readonly reps: number
   /** Median wall time of one call, milliseconds (undefined when skipped). */
@@ -92,6 +99,8 @@ interface Case {
   readonly flops?: number
   readonly bytes: number
   readonly run: (k: KernelsShape) => void
+  /** The same product through a reference library, operands uploaded (families that have one). */
+  readonly peer?: (p: TfjsPeer) => PreparedMatmul
 }
 
 const values = (stream: number, n: number, scale = 1): Float32Array => {
@@ -112,7 +121,8 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
       size: `${n}×${n}×${n}`,
       flops: 2 * n * n * n,
       bytes: 3 * n * n * F,
-      run: (k) => k.matmul(a, b, c, n, n, n, false, true, false)
+      run: (k) => k.matmul(a, b, c, n, n, n, false, true, false),
+      peer: (p) => p.prepareMatmul(a, b, n, n, n, true)
     }
   }),
   add: [1e3, 1e4, 1e5, 1e6].map((n) => () => {
@@ -217,15 +227,15 @@ interface Timing {
 const MIN_PHASE_MS = 150
 const MAX_REPS = 200
 
-const timeCase = (c: Case, k: KernelsShape, g: GpujsKernels | undefined, reps: number, warmup: number): Array<Timing> => {
+const timeCase = (call: () => void, g: GpujsKernels | undefined, reps: number, warmup: number): Array<Timing> => {
   const warmStart = performance.now()
-  for (let i = 0; i < warmup || (performance.now() - warmStart < MIN_PHASE_MS && i < MAX_REPS); i++) c.run(k)
+  for (let i = 0; i < warmup || (performance.now() - warmStart < MIN_PHASE_MS && i < MAX_REPS); i++) call()
   const out: Array<Timing> = []
   const start = performance.now()
   for (let i = 0; i < reps || (performance.now() - start < MIN_PHASE_MS && i < MAX_REPS); i++) {
     g?.device.startProfiling()
     const t0 = performance.now()
-    c.run(k)
+    call()
     const total = performance.now() - t0
     const stages = g?.device.stopProfiling()
     out.push(stages ? { total, ...stages } : { total })
@@ -233,9 +243,40 @@ const timeCase = (c: Case, k: KernelsShape, g: GpujsKernels | undefined, reps: n
   return out
 }
 
+/** Backend label prefix of reference libraries: shown for comparison, never part of a crossover. */
+const PEER_PREFIX = "peer:"
+
+/** One backend measured on a case: a continuum backend, or a reference library. */
+interface Contender {
+  readonly name: string
+  /** gpujs only: the device whose profiling splits the call into stages. */
+  readonly g: GpujsKernels | undefined
+  readonly measure: (reps: number, warmup: number) => Array<Timing>
+}
+
+const backendContender = (c: Case, name: string, kernels: KernelsShape, g: GpujsKernels | undefined): Contender => ({
+  name,
+  g,
+  measure: (reps, warmup) => timeCase(() => c.run(kernels), g, reps, warmup)
+})
+
+/** A peer's operands are uploaded before timing (untimed) and freed after; the timed call is the product and its readback. */
+const peerContender = (peerCase: (p: TfjsPeer) => PreparedMatmul, peer: TfjsPeer): Contender => ({
+  name: `${PEER_PREFIX}${peer.name}`,
+  g: undefined,
+  measure: (reps, warmup) => {
+    const prepared = peerCase(peer)
+    try {
+      return timeCase(() => void prepared.run(), undefined, reps, warmup)
+    } finally {
+      prepared.dispose()
+    }
+  }
+})
+
 const crossoversOf = (rows: ReadonlyArray<KernelBenchRow>): Array<KernelBenchCrossover> => {
   const out: Array<KernelBenchCrossover> = []
-  const keys = new Set(rows.filter((r) => r.backend !== "cpu").map((r) => `${r.family}\u0000${r.backend}`))
+  const keys = new Set(rows.filter((r) => r.backend !== "cpu" && !r.backend.startsWith(PEER_PREFIX)).map((r) => `${r.family}\u0000${r.backend}`))
   for (const key of keys) {
     const [family, backend] = key.split("\u0000") as [KernelFamily, string]
     const mine = rows.filter((r) => r.family === family && r.backend === backend).sort((a, b) => a.sizeIndex - b.sizeIndex)
@@ -270,6 +311,16 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
       backends.push({ requested: mode, backend: name, reason: g.reason })
       if (!opened.some((o) => o.name === name)) opened.push({ name, g })
     }
+    // Peers are loaded only when a family that has them runs (today: matmul).
+    const peers: Array<TfjsPeer> = []
+    if ((options.peers ?? true) && chosen.includes("matmul")) {
+      const report = yield* Effect.promise(() => probeTfjsPeers())
+      for (const p of report.peers) {
+        backends.push({ requested: p.name, backend: `${PEER_PREFIX}${p.name}`, reason: p.detail })
+        peers.push(p)
+      }
+      for (const u of report.unavailable) backends.push({ requested: u.name, backend: "none", reason: u.reason })
+    }
     const rows: Array<KernelBenchRow> = []
     const emit = (row: KernelBenchRow) => {
       rows.push(row)
@@ -281,9 +332,13 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
       for (let sizeIndex = 0; sizeIndex < builders.length; sizeIndex++) {
         const c = builders[sizeIndex]()
         let cpuMs: number | undefined
-        const contenders = [{ name: "cpu", kernels: cpuKernels, g: undefined as GpujsKernels | undefined }]
-          .concat(opened.map((o) => ({ name: o.name, kernels: o.g.kernels, g: o.g as GpujsKernels | undefined })))
-        for (const { name, kernels, g } of contenders) {
+        const peerCase = c.peer
+        const contenders: Array<Contender> = [
+          backendContender(c, "cpu", cpuKernels, undefined),
+          ...opened.map((o) => backendContender(c, o.name, o.g.kernels, o.g)),
+          ...(peerCase === undefined ? [] : peers.map((p) => peerContender(peerCase, p)))
+        ]
+        for (const { name, g, measure } of contenders) {
           const base = { family, size: c.size, sizeIndex, backend: name }
           if (tooSlow.has(name)) {
             emit({
@@ -293,7 +348,7 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
             })
             continue
           }
-          const times = timeCase(c, kernels, g, reps, warmup)
+          const times = measure(reps, warmup)
           const ms = median(times.map((t) => t.total))
           if (name === "cpu") cpuMs = ms
           if (ms > maxCallMs) tooSlow.add(name)
@@ -335,7 +390,7 @@ export const formatKernelBench = (result: KernelBenchResult): string => {
     return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ")).join("\n")
   }
   const lines = [table([header, ...body]), ""]
-  lines.push("crossover (smallest size from which the mode beats cpu at every larger measured size):")
+  lines.push(`crossover (smallest size from which the mode beats cpu at every larger measured size; ${PEER_PREFIX}* rows are references, not part of it):`)
   lines.push(table([["family", "backend", "crossover"], ...result.crossovers.map((c) => [c.family, c.backend, c.size ?? "never (in range)"])]))
   lines.push("", "backends:")
   for (const b of result.backends) lines.push(`  ${b.requested} → ${b.backend}${b.reason ? ` (${b.reason})` : ""}`)
