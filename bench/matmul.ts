@@ -4,8 +4,13 @@
  * layers with their two backward products. Each row is the best of several timed batches
  * (the machine is shared, so the best batch is the least disturbed one).
  *
+ * "backend" is what `cpuKernels.matmul` runs: the WebAssembly SIMD kernel for float32 operands,
+ * the TypeScript kernel (gemm.ts, float64 accumulation) for float64. "TypeScript" runs gemm.ts on
+ * the same operands, so the float32 table shows what the WebAssembly kernel gains.
+ *
  *   node --import tsx bench/matmul.ts [--dtype=f64]
  */
+import { gemm } from "../src/kernels/cpu/gemm.ts"
 import { cpuKernels as k } from "../src/kernels/cpu/index.ts"
 import { uniform } from "../src/tensor/rng.ts"
 import { allocate, type DType, type FloatArray } from "../src/tensor/tensor.ts"
@@ -50,13 +55,29 @@ const ikj = (m: number, n: number, kk: number): Product => (a, b, c) => {
 const mm = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
   k.matmul(a, b, c, m, n, kk, ta, tb, false)
 
+/** The TypeScript kernel directly, whatever the dtype. */
+const ts = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
+  gemm(a, 0, ta ? m : kk, ta, b, 0, tb ? kk : n, tb, c, 0, n, m, n, kk, false, "none")
+
 const rows: Array<Record<string, string | number>> = []
-const add = (shape: string, op: string, m: number, n: number, kk: number, run: Product) =>
-  rows.push({ shape, op, "GFLOP/s": +gflops(m, n, kk, run).toFixed(2) })
+const round = (x: number): number => +x.toFixed(2)
+/** One row; `typescript`, when given, is timed too (for float64 the backend already is gemm.ts). */
+const add = (shape: string, op: string, m: number, n: number, kk: number, run: Product, typescript?: Product) => {
+  const backend = gflops(m, n, kk, run)
+  const row: Record<string, string | number> = { shape, op, "backend GFLOP/s": round(backend) }
+  if (typescript !== undefined && dtype === "f32") {
+    const base = gflops(m, n, kk, typescript)
+    row["TypeScript GFLOP/s"] = round(base)
+    row.speedup = round(backend / base)
+  }
+  rows.push(row)
+}
+const both = (m: number, n: number, kk: number, ta: boolean, tb: boolean): [Product, Product] =>
+  [mm(m, n, kk, ta, tb), ts(m, n, kk, ta, tb)]
 
 for (const s of [64, 128, 256, 512]) {
   for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-    add(`${s}×${s}×${s}`, `${ta ? "T" : "N"}${tb ? "T" : "N"}`, s, s, s, mm(s, s, s, ta, tb))
+    add(`${s}×${s}×${s}`, `${ta ? "T" : "N"}${tb ? "T" : "N"}`, s, s, s, ...both(s, s, s, ta, tb))
   }
   if (s <= 256) add(`${s}×${s}×${s}`, "i-k-j loop", s, s, s, ikj(s, s, s))
 }
@@ -64,10 +85,12 @@ for (const s of [64, 128, 256, 512]) {
 // Default model (B·T = 1024 rows, d = 64, f = 176, V = 256): y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x.
 const N = 1024
 for (const [out, inF, name] of [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64, 176, "w2"], [256, 64, "output"]] as const) {
-  add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, mm(N, out, inF, false, true))
-  add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, mm(N, inF, out, false, false))
-  add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, mm(out, inF, N, true, false))
+  add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, ...both(N, out, inF, false, true))
+  add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, ...both(N, inF, out, false, false))
+  add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, ...both(out, inF, N, true, false))
 }
 
-console.log(`cpu matmul, ${dtype} operands (float64 accumulation)`)
+console.log(dtype === "f32"
+  ? "cpu matmul, f32 operands: backend = WebAssembly SIMD (float32 accumulation), TypeScript = gemm.ts (float64 accumulation)"
+  : "cpu matmul, f64 operands: backend = TypeScript gemm.ts (float64 accumulation)")
 console.table(rows)

@@ -16,7 +16,8 @@ export { KernelArgumentError } from "./errors.ts"
  */
 export const cpuKernels: KernelsShape = {
   backend: "cpu",
-  mode: "typescript",
+  // float32 matmul runs in WebAssembly SIMD; everything else (and float64) in TypeScript
+  mode: "typescript+wasm-simd",
   matmul,
   add,
   mul,

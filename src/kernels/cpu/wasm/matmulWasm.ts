@@ -1,0 +1,113 @@
+import { matmulWasmBase64 } from "./matmulWasm.generated.ts"
+
+/**
+ * Float32 matrix multiply on the WebAssembly SIMD kernel of matmul.wat (see there for the
+ * method). Operands are copied into the module's memory, multiplied there and the result copied
+ * back: the copies cost O(mk + kn + mn) against O(mnk) arithmetic, and keep the kernel free of
+ * JavaScript array layouts. The memory is grown on demand and reused, so once warm a call
+ * allocates nothing but the view the result is copied out of (and views of operands
+ * longer than their sizes).
+ */
+
+/** The part of the WebAssembly JavaScript API used here (the project's `lib` does not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object
+  readonly Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> }
+}
+type MatmulExport = (
+  a: number, b: number, c: number, pa: number, pb: number,
+  m: number, n: number, k: number, ta: number, tb: number, acc: number, kcMax: number
+) => void
+
+/** Rows and columns of the micro-kernel tile, and the blocking of the shared dimension (see matmul.wat). */
+const MR = 6
+const NR = 8
+const KC = 256
+const PAGE = 65536
+/** Largest working set handed to the kernel: byte offsets must stay below 2³¹ as i32 arguments. */
+const MAX_BYTES = 2 ** 31 - PAGE
+
+interface Kernel {
+  readonly memory: WasmMemory
+  readonly matmul: MatmulExport
+  heap: Float32Array
+}
+
+let kernel: Kernel | undefined
+
+const decodeBase64 = (text: string): Uint8Array => {
+  const raw = atob(text)
+  const bytes = new Uint8Array(raw.length)
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i)
+  return bytes
+}
+
+/** Compiles and instantiates the module once, on first use (the binary is under 2 KB, so synchronously). */
+const instantiate = (): Kernel => {
+  const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
+  const instance = new api.Instance(new api.Module(decodeBase64(matmulWasmBase64)), {})
+  const memory = instance.exports.memory as WasmMemory
+  return { memory, matmul: instance.exports.matmul as MatmulExport, heap: new Float32Array(memory.buffer) }
+}
+
+/** The first `length` floats of x (arrays may be longer than the sizes demand). */
+const leading = (x: Float32Array, length: number): Float32Array => x.length === length ? x : x.subarray(0, length)
+
+/** Float offsets rounded up to 16 bytes, so SIMD loads and stores are aligned. */
+const align4 = (floats: number): number => (floats + 3) & ~3
+
+/** The floats of module memory a product of these sizes needs (A, B, padded C, A panel, B panels). */
+const floatsNeeded = (m: number, n: number, k: number): number => {
+  const npad = Math.ceil(n / NR) * NR
+  const mpad = Math.ceil(m / MR) * MR
+  const kc = Math.min(k, KC)
+  return align4(m * k) + align4(k * n) + align4(mpad * npad) + align4(kc * MR) + kc * npad
+}
+
+/** Whether the kernel can take a product of these sizes (its memory is addressed with 32-bit offsets). */
+export const wasmMatmulFits = (m: number, n: number, k: number): boolean => floatsNeeded(m, n, k) * 4 <= MAX_BYTES
+
+/**
+ * `C[m×n] = op(A)·op(B)` (or `C += …` when accumulate) in float32, with the layouts and meaning of
+ * `KernelsShape.matmul`. Callers check lengths and that `wasmMatmulFits(m, n, k)`.
+ * Summation is in float32, blocked over the shared dimension; the order is fixed, so the same
+ * inputs give the same bits on every call.
+ */
+export const matmulWasm = (
+  a: Float32Array, b: Float32Array, c: Float32Array,
+  m: number, n: number, k: number,
+  transA: boolean, transB: boolean, accumulate: boolean
+): void => {
+  if (m === 0 || n === 0) return
+  if (k === 0) {
+    if (!accumulate) c.fill(0, 0, m * n)
+    return
+  }
+  const w = kernel ?? (kernel = instantiate())
+  const npad = Math.ceil(n / NR) * NR
+  const mpad = Math.ceil(m / MR) * MR
+  const kc = Math.min(k, KC)
+  const aAt = 0
+  const bAt = aAt + align4(m * k)
+  const cAt = bAt + align4(k * n)
+  const paAt = cAt + align4(mpad * npad)
+  const pbAt = paAt + align4(kc * MR)
+  const bytes = (pbAt + kc * npad) * 4
+  if (w.memory.buffer.byteLength < bytes) {
+    w.memory.grow(Math.ceil((bytes - w.memory.buffer.byteLength) / PAGE))
+    w.heap = new Float32Array(w.memory.buffer)
+  }
+  const heap = w.heap
+  heap.set(leading(a, m * k), aAt)
+  heap.set(leading(b, k * n), bAt)
+  if (accumulate) heap.set(leading(c, m * n), cAt)
+  w.matmul(
+    aAt * 4, bAt * 4, cAt * 4, paAt * 4, pbAt * 4,
+    m, n, k, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, KC
+  )
+  c.set(heap.subarray(cAt, cAt + m * n))
+}
