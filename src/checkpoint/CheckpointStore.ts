@@ -39,19 +39,7 @@ import type {
 } from "./storeTypes.ts"
 import { writeInBackground, writeOnDisk } from "./writeCheckpoint.ts"
 
-export type {
-  CheckpointListing,
-  CheckpointRef,
-  CheckpointSnapshot,
-  CleanReport,
-  LatestValid,
-  LoadedCheckpoint,
-  LoadOptions,
-  ReadError,
-  RetainReport,
-  SaveError,
-  VerifyReport
-} from "./storeTypes.ts"
+export type * from "./storeTypes.ts"
 
 export interface CheckpointStoreShape {
   /** `<runDir>/checkpoints`. */

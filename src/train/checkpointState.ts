@@ -1,7 +1,6 @@
 import { Schema } from "effect"
+import { NonNegativeInt as Count } from "../checkpoint/manifest.ts"
 import { ResolvedSchedule } from "../optim/schedule.ts"
-
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 /** Data position and geometry: the cursor counts samples, never per-rank positions. */
 export const DataState = Schema.Struct({
