@@ -18,7 +18,7 @@ export { Optimizer } from "./optim/OptimizerService.ts"
 export { Scheduler } from "./optim/Scheduler.ts"
 export { lr, resolveSchedule, ResolvedSchedule, ScheduleConfig } from "./optim/schedule.ts"
 export { CheckpointStore } from "./checkpoint/CheckpointStore.ts"
-export { Start } from "./train/Start.ts"
+export { Start } from "./config/Start.ts"
 export { Trainer } from "./train/Trainer.ts"
 export type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./train/events.ts"
 export { StopSignal, processSignalsLayer } from "./train/StopSignal.ts"
@@ -32,4 +32,4 @@ export {
   applyChanges, checkExactResume, checkPolicyLaws, checkRejected, InvalidStopPoint, PolicyLawViolated,
   RejectionWroteFiles, ResumeMismatch, ResumeNotRejected, ResumeRunFailed,
   type ConfigChanges, type ExactResumeReport, type PolicyLaw, type PolicyLawReport, type RunBuilder, type RunStart
-} from "./resume/testkit.ts"
+} from "./testkit/index.ts"

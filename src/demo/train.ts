@@ -9,7 +9,7 @@ import { PlanRejected, type ResumePlan } from "../resume/plan.ts"
 import type { ResumePolicy } from "../resume/policy.ts"
 import type { TrainEvent } from "../train/events.ts"
 import { runLayer, runStartLayer } from "../train/layers.ts"
-import { Start } from "../train/Start.ts"
+import { Start } from "../config/Start.ts"
 import { Trainer } from "../train/Trainer.ts"
 import { DemoError, describeFailure } from "./DemoError.ts"
 

@@ -8,7 +8,7 @@ import { type ComponentFile, type ComponentName, componentNames, type Manifest }
 import { decodeRunConfig } from "../config/loadConfig.ts"
 import { lr, totalStepsOf } from "../optim/schedule.ts"
 import { sizeOf } from "../tensor/tensor.ts"
-import { CheckpointState } from "../train/checkpointState.ts"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
 import type { ComponentReport, ConfigSummary, ManifestReport, StateSummary } from "./InspectReport.ts"
 import { lineageOf } from "./lineage.ts"
 

@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { RunSettings } from "../config/RunSettings.ts"
-import { Start } from "../train/Start.ts"
+import { Start } from "../config/Start.ts"
 import { lr, type ResolvedSchedule, resolveSchedule } from "./schedule.ts"
 
 export interface SchedulerShape {

@@ -6,12 +6,12 @@
  * Past the end the LR stays where the schedule ended (the decay progress is clamped).
  */
 import { Result } from "effect"
-import { checkScheduleFields, DEFAULT_DECAY_RATIO, type ScheduleConfig, ScheduleConfigError } from "./scheduleConfig.ts"
+import { checkScheduleFields, DEFAULT_DECAY_RATIO, type ScheduleConfig, ScheduleConfigError } from "../config/scheduleConfig.ts"
 import { lrSegments, lrWsd, wsdSegments } from "./scheduleMath.ts"
-import type { ResolvedSchedule, ResolvedWsd, Segment } from "./scheduleSpec.ts"
+import type { ResolvedSchedule, ResolvedWsd, Segment } from "../config/scheduleSpec.ts"
 
-export * from "./scheduleConfig.ts"
-export * from "./scheduleSpec.ts"
+export * from "../config/scheduleConfig.ts"
+export * from "../config/scheduleSpec.ts"
 export {
   decayFactor,
   decayStartOf,

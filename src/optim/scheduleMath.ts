@@ -2,8 +2,8 @@
  * The schedule formulas of DESIGN.md as small pure functions. Evaluation order matches the written
  * formulas exactly, so `lrWsd` and the segment form of a `wsd` spec agree bit for bit.
  */
-import type { DecayShape } from "./scheduleConfig.ts"
-import type { ResolvedWsd, Segment } from "./scheduleSpec.ts"
+import type { DecayShape } from "../config/scheduleConfig.ts"
+import type { ResolvedWsd, Segment } from "../config/scheduleSpec.ts"
 
 /** `f_s(p)`: 1 at the start of the decay, 0 at its end. */
 export const decayFactor = (shape: DecayShape, p: number): number => {

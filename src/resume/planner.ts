@@ -8,7 +8,7 @@
  * share and assembles their plans.
  */
 import { Effect, Result } from "effect"
-import type { CheckpointState } from "../train/checkpointState.ts"
+import type { CheckpointState } from "../checkpoint/checkpointState.ts"
 import { type ConfigChange, diffConfigs } from "./changes.ts"
 import { PlanRejected, type PlanSource, type ResumePlan } from "./plan.ts"
 import { policyName } from "./policy.ts"

@@ -24,7 +24,7 @@ import {
   spliceSegments,
   wsdSegments
 } from "../optim/schedule.ts"
-import type { DecayShape } from "../optim/scheduleConfig.ts"
+import type { DecayShape } from "../config/scheduleConfig.ts"
 
 export const ScheduleAction = Schema.Literals(["keep", "extend", "rewarm", "rebuild", "restart"])
 export type ScheduleAction = typeof ScheduleAction.Type

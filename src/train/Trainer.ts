@@ -12,7 +12,7 @@ import { Scheduler } from "../optim/Scheduler.ts"
 import type { TrainEvent } from "./events.ts"
 import { type MetricsError, openMetrics } from "./MetricsWriter.ts"
 import { makeSnapshot } from "./snapshot.ts"
-import { Start } from "./Start.ts"
+import { Start } from "../config/Start.ts"
 import { evaluate, makeStepper } from "./stepper.ts"
 import { StopSignal } from "./StopSignal.ts"
 

@@ -9,7 +9,7 @@ import { kernelsLayerFor } from "../kernels/layers.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
-import { Start } from "./Start.ts"
+import { Start } from "../config/Start.ts"
 import { Trainer } from "./Trainer.ts"
 
 /** The data loader a configuration describes. */

@@ -8,7 +8,7 @@ import type { OptimizerState } from "../optim/optimizer.ts"
 import type { ResolvedSchedule } from "../optim/schedule.ts"
 import { modelFingerprint, trajectoryFingerprint } from "../resume/fingerprints.ts"
 import type { Lineage } from "../checkpoint/manifest.ts"
-import { CheckpointState } from "./checkpointState.ts"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
 
 export interface SnapshotInput {
   readonly runId: string

@@ -16,7 +16,7 @@ import { describeReason, PlanRejected, type RejectionReason, type ResumePlan } f
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { Start } from "../../src/train/Start.ts"
+import { Start } from "../../src/config/Start.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { readMetrics } from "../../src/train/MetricsWriter.ts"
 import { Trainer } from "../../src/train/Trainer.ts"

@@ -5,7 +5,7 @@ import { RunConfig } from "../../src/config/RunConfig.ts"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { lr, resolveSchedule } from "../../src/optim/schedule.ts"
-import { CheckpointState } from "../../src/train/checkpointState.ts"
+import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import { modelFingerprint, trajectoryFingerprint } from "../../src/resume/fingerprints.ts"
 import { planFromJson, type PlanRejected, planToJson, type RejectionReason, type ResumePlan } from "../../src/resume/plan.ts"
 import {

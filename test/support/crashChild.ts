@@ -10,10 +10,10 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { Cause, Context, Effect, Exit, Layer, Stream } from "effect"
-import { resolveStart } from "../../src/cli/commands/start.ts"
+import { resolveStart } from "../../src/resume/start.ts"
 import { ExitCode } from "../../src/cli/exitCodes.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { Start } from "../../src/train/Start.ts"
+import { Start } from "../../src/config/Start.ts"
 import { processSignalsLayer } from "../../src/train/StopSignal.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { tinyConfig } from "./tinyRun.ts"

@@ -1,12 +1,12 @@
 /**
- * Shared setup of the resume test kit's own tests (src/resume/testkit.ts): the run to check, and
+ * Shared setup of the resume test kit's own tests (src/testkit/): the run to check, and
  * compositions that deliberately break a resume promise so the kit's checks can be seen to fail.
  */
 import * as path from "node:path"
 import { Effect, Layer } from "effect"
-import type { RunBuilder } from "../../src/resume/testkit.ts"
+import type { RunBuilder } from "../../src/testkit/index.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { Start, type StartShape } from "../../src/train/Start.ts"
+import { Start, type StartShape } from "../../src/config/Start.ts"
 import { tempDir, tinyConfig } from "./tinyRun.ts"
 
 /** `runLayer` with the planned start altered: a composition that breaks a resume promise. */

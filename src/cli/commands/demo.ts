@@ -2,7 +2,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { runDemo, type VariantName } from "../../demo/demo.ts"
 import { DEFAULT_STEPS, QUICK_STEPS } from "../../demo/settings.ts"
-import { makeProgress } from "../../train/progress.ts"
+import { makeProgress } from "../progress.ts"
 
 /** One progress display per variant; a new variant ends the previous one's status line. */
 const progressPerVariant = () => {

@@ -3,11 +3,11 @@ import { Command } from "effect/cli"
 import { loadRunConfig } from "../../config/loadConfig.ts"
 import { RunSettings } from "../../config/RunSettings.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
-import { Start } from "../../train/Start.ts"
+import { Start } from "../../config/Start.ts"
 import { runStartLayer } from "../../train/layers.ts"
 import { SetupFailed } from "../exitCodes.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
-import { resolveStart } from "./start.ts"
+import { resolveStart } from "../../resume/start.ts"
 import type { TrainArgs } from "./train.ts"
 
 /** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */

@@ -4,7 +4,7 @@
  */
 import { Result, Schema } from "effect"
 import type { Manifest } from "../../checkpoint/manifest.ts"
-import { CheckpointState } from "../../train/checkpointState.ts"
+import { CheckpointState } from "../../checkpoint/checkpointState.ts"
 import { type ConfigChange, decodeStoredConfig } from "../changes.ts"
 import { trajectoryFingerprint } from "../fingerprints.ts"
 import { showValue } from "../plan.ts"

@@ -1,5 +1,5 @@
 /** The data component: where the data cursor resumes, and whether the stored position still applies. */
-import type { CheckpointState } from "../../train/checkpointState.ts"
+import type { CheckpointState } from "../../checkpoint/checkpointState.ts"
 import type { DataPlan } from "../plan.ts"
 import type { Actions } from "./actions.ts"
 import type { Findings } from "./findings.ts"

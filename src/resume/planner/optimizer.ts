@@ -2,7 +2,7 @@
 import type { RunConfig } from "../../config/RunConfig.ts"
 import type { ParamSpec } from "../../model/model.ts"
 import { sameShape } from "../../tensor/tensor.ts"
-import type { CheckpointState } from "../../train/checkpointState.ts"
+import type { CheckpointState } from "../../checkpoint/checkpointState.ts"
 import type { ModelPlan, OptimizerPlan } from "../plan.ts"
 import type { Actions } from "./actions.ts"
 import type { Findings } from "./findings.ts"

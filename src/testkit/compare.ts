@@ -1,6 +1,6 @@
 /** The first difference between two runs' values, as the errors report it: field and both values. */
-import type { Tensor } from "../../tensor/tensor.ts"
-import { canonicalJson, configLeaves } from "../changes.ts"
+import type { Tensor } from "../tensor/tensor.ts"
+import { canonicalJson, configLeaves } from "../resume/changes.ts"
 
 /** A value as a difference shows it: numbers in full, anything else as JSON. */
 export const show = (x: unknown): string => (typeof x === "number" ? String(x) : JSON.stringify(x) ?? "undefined")

@@ -1,4 +1,4 @@
-import type { TrainEvent } from "./events.ts"
+import type { TrainEvent } from "../train/events.ts"
 
 const formatDuration = (seconds: number): string => {
   if (!Number.isFinite(seconds) || seconds < 0) return "--"

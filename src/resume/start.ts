@@ -1,12 +1,12 @@
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
-import { CheckpointStore, makeCheckpointStore } from "../../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../../checkpoint/disk.ts"
-import type { RunConfig } from "../../config/RunConfig.ts"
-import type { RunSettings } from "../../config/RunSettings.ts"
-import type { DataLoader } from "../../data/DataLoader.ts"
-import { plannedStartLayer } from "../../resume/plannedStart.ts"
-import { decodePolicy, PolicyError, presets, type ResumePolicy } from "../../resume/policy.ts"
-import { Start } from "../../train/Start.ts"
+import { CheckpointStore, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../checkpoint/disk.ts"
+import type { RunConfig } from "../config/RunConfig.ts"
+import type { RunSettings } from "../config/RunSettings.ts"
+import type { DataLoader } from "../data/DataLoader.ts"
+import { plannedStartLayer } from "./plannedStart.ts"
+import { decodePolicy, PolicyError, presets, type ResumePolicy } from "./policy.ts"
+import { Start } from "../config/Start.ts"
 
 export interface StartRequest {
   /** `auto`, `exact`, `continue`, `transfer` or a policy JSON file; absent for a fresh run. */

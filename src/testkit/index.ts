@@ -50,7 +50,7 @@
  * 4.91…, expected 4.87…` or `PolicyLawViolated: law lr-continuity broken after resuming from step 11
  * at step 12: lr (schedule extend, |Δ| ≤ 1e-12) is 0.003, expected 0.00165`.
  */
-export { applyChanges, type ConfigChanges } from "./testkit/changes.ts"
+export { applyChanges, type ConfigChanges } from "./changes.ts"
 export {
   InvalidStopPoint,
   PolicyLaw,
@@ -60,8 +60,8 @@ export {
   ResumeMismatch,
   ResumeNotRejected,
   ResumeRunFailed
-} from "./testkit/errors.ts"
-export { checkExactResume, type ExactResumeOptions, type ExactResumeReport } from "./testkit/exact.ts"
-export { checkPolicyLaws, type PolicyLawOptions, type PolicyLawReport } from "./testkit/laws.ts"
-export { checkRejected, type RejectedOptions } from "./testkit/rejected.ts"
-export type { RunBuilder, RunStart } from "./testkit/runs.ts"
+} from "./errors.ts"
+export { checkExactResume, type ExactResumeOptions, type ExactResumeReport } from "./exact.ts"
+export { checkPolicyLaws, type PolicyLawOptions, type PolicyLawReport } from "./laws.ts"
+export { checkRejected, type RejectedOptions } from "./rejected.ts"
+export type { RunBuilder, RunStart } from "./runs.ts"

@@ -3,8 +3,8 @@
  * checkpoint events and the data-parallel degree are left out, as exact allows them to differ.
  */
 import { Schema } from "effect"
-import { CheckpointState } from "../../train/checkpointState.ts"
-import type { TrainEvent } from "../../train/events.ts"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
+import type { TrainEvent } from "../train/events.ts"
 import { type Difference, show } from "./compare.ts"
 
 interface TrajectoryEvent {

@@ -4,10 +4,10 @@
  */
 import * as nodeFs from "node:fs"
 import { Effect, FileSystem, Schema } from "effect"
-import { makeCheckpointStore } from "../../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../../checkpoint/disk.ts"
-import { CheckpointState } from "../../train/checkpointState.ts"
-import { metricsFile } from "../../train/MetricsWriter.ts"
+import { makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../checkpoint/disk.ts"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
+import { metricsFile } from "../train/MetricsWriter.ts"
 import { ResumeRunFailed } from "./errors.ts"
 import type { RunName } from "./runs.ts"
 

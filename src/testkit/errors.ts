@@ -4,7 +4,7 @@
  * or was not clean.
  */
 import { Schema } from "effect"
-import type { ConfigError } from "../../config/ConfigError.ts"
+import type { ConfigError } from "../config/ConfigError.ts"
 
 const Step = Schema.NullOr(Schema.Int)
 

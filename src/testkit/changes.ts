@@ -1,8 +1,8 @@
 /** Configuration changes for the resumed run, written as `--set` would write them. */
 import { Effect } from "effect"
-import type { ConfigError } from "../../config/ConfigError.ts"
-import { applyOverrides, decodeRunConfig, encodeRunConfig } from "../../config/loadConfig.ts"
-import type { RunConfig } from "../../config/RunConfig.ts"
+import type { ConfigError } from "../config/ConfigError.ts"
+import { applyOverrides, decodeRunConfig, encodeRunConfig } from "../config/loadConfig.ts"
+import type { RunConfig } from "../config/RunConfig.ts"
 
 /** Configuration changes as `--set` would write them: dotted path → value (encoded form). */
 export type ConfigChanges = Readonly<Record<string, unknown>>

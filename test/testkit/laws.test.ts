@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
-import { checkPolicyLaws, type ConfigChanges, type PolicyLawViolated } from "../../src/resume/testkit.ts"
+import { checkPolicyLaws, type ConfigChanges, type PolicyLawViolated } from "../../src/testkit/index.ts"
 import { expectFailure, kitConfig, tampered } from "../support/testkitSetup.ts"
 
 /** Policies with configuration changes each accepts from any k in [1, 11] of a 12-step run. */
