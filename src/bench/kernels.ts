@@ -2,7 +2,7 @@
  * Kernel benchmarks: every kernel family at growing sizes, on the cpu backend and on every gpu.js
  * mode that runs here, with the gpujs time split into upload, compute and readback.
  *
- *   node --import tsx bench/kernels.ts [--quick] [--modes=headlessgl,webasm] [--families=matmul,attention] [--json=FILE]
+ *   continuum bench kernels [--quick] [--modes=headlessgl,webasm] [--families=matmul,attention] [--json=FILE]
  *
  * Each case is warmed up (the first call compiles the gpu.js kernels for that shape), then timed
  * `reps` times; rows report medians. Stage times come from the backend's profiling mode, which
@@ -16,10 +16,13 @@
  */
 import { Effect } from "effect"
 import { cpuKernels } from "../kernels/cpu/index.ts"
-import { type GpujsKernels, type GpujsMode, gpujsModes, isGpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
+import {
+  type GpujsKernels, type GpujsMode, gpujsModes, makeGpujsKernels, type Stage, type StageTimes
+} from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { uniform } from "../tensor/rng.ts"
 import { type PreparedMatmul, probeTfjsPeers, type TfjsPeer } from "./peers.ts"
+import { median, timeSync } from "./timing.ts"
 
 export type KernelFamily =
   | "matmul" | "add" | "silu" | "softmax" | "rmsnorm" | "rmsnormBackward" | "rope"
@@ -210,37 +213,32 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
   })
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
-
 interface Timing {
+  /** Median wall time of one call. */
   readonly total: number
-  readonly upload?: number
-  readonly compute?: number
-  readonly readback?: number
+  readonly reps: number
+  /** gpujs only: median stage times of the timed calls. */
+  readonly upload: number | undefined
+  readonly compute: number | undefined
+  readonly readback: number | undefined
 }
 
 /** Fast cases repeat until this much time has passed, so JIT warm-up and timer resolution wash out. */
 const MIN_PHASE_MS = 150
-const MAX_REPS = 200
 
-const timeCase = (call: () => void, g: GpujsKernels | undefined, reps: number, warmup: number): Array<Timing> => {
-  const warmStart = performance.now()
-  for (let i = 0; i < warmup || (performance.now() - warmStart < MIN_PHASE_MS && i < MAX_REPS); i++) call()
-  const out: Array<Timing> = []
-  const start = performance.now()
-  for (let i = 0; i < reps || (performance.now() - start < MIN_PHASE_MS && i < MAX_REPS); i++) {
+const timeCase = (call: () => void, g: GpujsKernels | undefined, reps: number, warmup: number): Timing => {
+  const stages: Array<StageTimes> = []
+  const latency = timeSync((phase) => {
     g?.device.startProfiling()
-    const t0 = performance.now()
     call()
-    const total = performance.now() - t0
-    const stages = g?.device.stopProfiling()
-    out.push(stages ? { total, ...stages } : { total })
+    const times = g?.device.stopProfiling()
+    if (times !== undefined && phase === "run") stages.push(times)
+  }, { iterations: reps, timeMs: MIN_PHASE_MS, warmupIterations: warmup, warmupMs: MIN_PHASE_MS })
+  const stage = (s: Stage) => g === undefined ? undefined : median(stages.map((t) => t[s]))
+  return {
+    total: latency.p50, reps: latency.samplesCount,
+    upload: stage("upload"), compute: stage("compute"), readback: stage("readback")
   }
-  return out
 }
 
 /** Backend label prefix of reference libraries: shown for comparison, never part of a crossover. */
@@ -249,21 +247,18 @@ const PEER_PREFIX = "peer:"
 /** One backend measured on a case: a continuum backend, or a reference library. */
 interface Contender {
   readonly name: string
-  /** gpujs only: the device whose profiling splits the call into stages. */
-  readonly g: GpujsKernels | undefined
-  readonly measure: (reps: number, warmup: number) => Array<Timing>
+  /** Times the case; gpujs contenders also split each call into its stages. */
+  readonly measure: (reps: number, warmup: number) => Timing
 }
 
 const backendContender = (c: Case, name: string, kernels: KernelsShape, g: GpujsKernels | undefined): Contender => ({
   name,
-  g,
   measure: (reps, warmup) => timeCase(() => c.run(kernels), g, reps, warmup)
 })
 
 /** A peer's operands are uploaded before timing (untimed) and freed after; the timed call is the product and its readback. */
 const peerContender = (peerCase: (p: TfjsPeer) => PreparedMatmul, peer: TfjsPeer): Contender => ({
   name: `${PEER_PREFIX}${peer.name}`,
-  g: undefined,
   measure: (reps, warmup) => {
     const prepared = peerCase(peer)
     try {
@@ -338,7 +333,7 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
           ...opened.map((o) => backendContender(c, o.name, o.g.kernels, o.g)),
           ...(peerCase === undefined ? [] : peers.map((p) => peerContender(peerCase, p)))
         ]
-        for (const { name, g, measure } of contenders) {
+        for (const { name, measure } of contenders) {
           const base = { family, size: c.size, sizeIndex, backend: name }
           if (tooSlow.has(name)) {
             emit({
@@ -348,18 +343,17 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
             })
             continue
           }
-          const times = measure(reps, warmup)
-          const ms = median(times.map((t) => t.total))
+          const timing = measure(reps, warmup)
+          const ms = timing.total
           if (name === "cpu") cpuMs = ms
           if (ms > maxCallMs) tooSlow.add(name)
-          const stage = (s: "upload" | "compute" | "readback") => g ? median(times.map((t) => t[s] ?? 0)) : undefined
           emit({
             ...base,
-            reps: times.length,
+            reps: timing.reps,
             msPerCall: ms,
-            uploadMs: stage("upload"),
-            computeMs: stage("compute"),
-            readbackMs: stage("readback"),
+            uploadMs: timing.upload,
+            computeMs: timing.compute,
+            readbackMs: timing.readback,
             gflops: c.flops === undefined ? undefined : c.flops / ms / 1e6,
             gbps: c.bytes / ms / 1e6,
             speedupVsCpu: cpuMs === undefined ? undefined : cpuMs / ms,

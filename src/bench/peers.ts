@@ -191,10 +191,3 @@ let loaded: Promise<TfjsPeerReport> | undefined
  * per process (the TensorFlow.js engine is global).
  */
 export const probeTfjsPeers = (): Promise<TfjsPeerReport> => (loaded ??= load())
-
-/** The peers that load here; prints why each other one is missing (stderr) and never fails. */
-export const loadTfjsPeers = async (): Promise<ReadonlyArray<TfjsPeer>> => {
-  const report = await probeTfjsPeers()
-  for (const u of report.unavailable) console.error(`peer ${u.name} unavailable: ${u.reason}`)
-  return report.peers
-}

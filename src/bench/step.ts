@@ -8,17 +8,14 @@ import type { LlamaConfig } from "../model/model.ts"
 import { adamw } from "../optim/adamw.ts"
 import { clipGradNorm } from "../optim/clip.ts"
 import { bits32 } from "../tensor/rng.ts"
+import { type ModelSize, modelSizes } from "./sizes.ts"
+import { median, timeSync } from "./timing.ts"
 
-/** The reference model of DESIGN.md. */
+/** The reference model. */
 export const referenceModel: LlamaConfig = {
   vocabSize: 256, dim: 64, layers: 2, heads: 4, ffnDim: 176, seqLen: 64, normEps: 1e-5, ropeTheta: 10000
 }
 export const referenceBatch = 16
-
-export const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
 
 export interface StepTiming {
   readonly backend: string
@@ -31,54 +28,66 @@ export interface StepTiming {
   readonly finalLoss: number
 }
 
+/** The reference model changed to the given size. */
+export const benchModel = (size: ModelSize): LlamaConfig => ({ ...referenceModel, ...modelSizes[size] })
+
 /**
- * One full training step of the reference model — forward, backward, global-norm clipping and
- * AdamW — timed on the given kernels; the median after `warmup` untimed steps.
+ * One full training step of the model — forward, backward, global-norm clipping and AdamW — timed
+ * on the given kernels; the median after `warmup` untimed steps.
  */
-export const timeReferenceStep = (kernels: KernelsShape, backend: string, steps: number, warmup: number): StepTiming => {
-  const model = makeLlama(referenceModel)
+export const timeReferenceStep = (kernels: KernelsShape, backend: string, steps: number, warmup: number, config: LlamaConfig): StepTiming => {
+  const model = makeLlama(config)
   const params = model.init(0)
   const grads = zerosFor(model.params)
   const rule = adamw({ lr: 3e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 })
   const state = rule.init(params)
-  const n = referenceBatch * referenceModel.seqLen
-  const ids = Int32Array.from({ length: n }, (_, i) => bits32(1, 0, i) % referenceModel.vocabSize)
-  const targets = Int32Array.from({ length: n }, (_, i) => bits32(1, 1, i) % referenceModel.vocabSize)
-  const total: Array<number> = []
+  const n = referenceBatch * config.seqLen
+  const ids = Int32Array.from({ length: n }, (_, i) => bits32(1, 0, i) % config.vocabSize)
+  const targets = Int32Array.from({ length: n }, (_, i) => bits32(1, 1, i) % config.vocabSize)
   const forwardBackward: Array<number> = []
   const update: Array<number> = []
   let loss = 0
-  for (let i = 0; i < warmup + steps; i++) {
+  const latency = timeSync((phase) => {
     const t0 = performance.now()
     loss = model.lossAndGrad(kernels, params, ids, targets, referenceBatch, 1 / n, grads) / n
     const t1 = performance.now()
     clipGradNorm(kernels, grads, 1)
     rule.update(kernels, params, grads, 3e-3, state, model.params)
     const t2 = performance.now()
-    if (i >= warmup) {
-      total.push(t2 - t0)
+    if (phase === "run") {
       forwardBackward.push(t1 - t0)
       update.push(t2 - t1)
     }
-  }
-  const ms = median(total)
+    // The step's own clock, so that the parts and the whole are read off the same two instants.
+    return { overriddenDuration: t2 - t0 }
+  }, { iterations: steps, warmupIterations: warmup })
+  const ms = latency.p50
   return {
     backend, msPerStep: ms, msForwardBackward: median(forwardBackward), msClipAndUpdate: median(update),
     tokensPerSec: n / (ms / 1000), steps, finalLoss: loss
   }
 }
 
-/** The reference step on the cpu backend and on each gpu.js mode that actually runs (once per mode). */
-export const runStepBench = (options: { readonly modes: ReadonlyArray<GpujsMode>; readonly steps: number; readonly warmup: number }) =>
+export interface StepBenchOptions {
+  readonly modes: ReadonlyArray<GpujsMode>
+  readonly steps: number
+  readonly warmup: number
+  /** The model (default: the reference model). */
+  readonly size?: ModelSize
+}
+
+/** The step on the cpu backend and on each gpu.js mode that actually runs (once per mode). */
+export const runStepBench = (options: StepBenchOptions) =>
   Effect.gen(function*() {
-    const rows: Array<StepTiming> = [timeReferenceStep(cpuKernels, "cpu", options.steps, options.warmup)]
+    const config = benchModel(options.size ?? "default")
+    const rows: Array<StepTiming> = [timeReferenceStep(cpuKernels, "cpu", options.steps, options.warmup, config)]
     const seen = new Set<string>()
     for (const mode of options.modes) {
       const row = yield* Effect.scoped(Effect.gen(function*() {
         const gpu = yield* makeGpujsKernels(mode)
         if (seen.has(gpu.mode)) return undefined
         seen.add(gpu.mode)
-        return timeReferenceStep(gpu.kernels, `gpujs:${gpu.mode}`, Math.max(2, Math.ceil(options.steps / 5)), 1)
+        return timeReferenceStep(gpu.kernels, `gpujs:${gpu.mode}`, Math.max(2, Math.ceil(options.steps / 5)), 1, config)
       })).pipe(Effect.orElseSucceed(() => undefined))
       if (row !== undefined) rows.push(row)
     }

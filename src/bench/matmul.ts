@@ -8,15 +8,18 @@
  * the TypeScript kernel (gemm.ts, float64 accumulation) for float64. "TypeScript" runs gemm.ts on
  * the same operands, so the float32 table shows what the WebAssembly kernel gains.
  *
- *   node --import tsx bench/matmul.ts [--dtype=f64]
+ *   continuum bench matmul [--dtype=f64]
  */
-import { gemm } from "../src/kernels/cpu/gemm.ts"
-import { cpuKernels as k } from "../src/kernels/cpu/index.ts"
-import { uniform } from "../src/tensor/rng.ts"
-import { allocate, type DType, type FloatArray } from "../src/tensor/tensor.ts"
+import { gemm } from "../kernels/cpu/gemm.ts"
+import { cpuKernels as k } from "../kernels/cpu/index.ts"
+import { uniform } from "../tensor/rng.ts"
+import { allocate, type DType, type FloatArray } from "../tensor/tensor.ts"
+import { timeSync } from "./timing.ts"
 
-const dtype: DType = process.argv.includes("--dtype=f64") ? "f64" : "f32"
+export type MatmulRow = Record<string, string | number>
 
+/** The table of products for operands of `dtype`; the caption says what "backend" runs. */
+export const runMatmulBench = (dtype: DType): { readonly caption: string; readonly rows: ReadonlyArray<MatmulRow> } => {
 const filled = (n: number, stream: number): FloatArray => {
   const x = allocate(dtype, n)
   for (let i = 0; i < n; i++) x[i] = uniform(3, stream, i) - 0.5
@@ -31,13 +34,12 @@ const gflops = (m: number, n: number, kk: number, run: Product): number => {
   const c = allocate(dtype, m * n)
   const flops = 2 * m * n * kk
   const reps = Math.max(2, Math.ceil(2e7 / flops))
-  for (let i = 0; i < 3; i++) run(a, b, c)
-  let best = Infinity
-  for (let batch = 0; batch < 7; batch++) {
+  // A sample is one batch (the mean call in it); the best batch is the least disturbed one.
+  const best = timeSync(() => {
     const t0 = performance.now()
     for (let i = 0; i < reps; i++) run(a, b, c)
-    best = Math.min(best, (performance.now() - t0) / reps)
-  }
+    return { overriddenDuration: (performance.now() - t0) / reps }
+  }, { iterations: 7, warmupIterations: 1 }).min
   return flops / (best * 1e6)
 }
 
@@ -59,7 +61,7 @@ const mm = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product
 const ts = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
   gemm(a, 0, ta ? m : kk, ta, b, 0, tb ? kk : n, tb, c, 0, n, m, n, kk, false, "none")
 
-const rows: Array<Record<string, string | number>> = []
+const rows: Array<MatmulRow> = []
 const round = (x: number): number => +x.toFixed(2)
 /** One row; `typescript`, when given, is timed too (for float64 the backend already is gemm.ts). */
 const add = (shape: string, op: string, m: number, n: number, kk: number, run: Product, typescript?: Product) => {
@@ -90,7 +92,8 @@ for (const [out, inF, name] of [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64
   add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, ...both(out, inF, N, true, false))
 }
 
-console.log(dtype === "f32"
+const caption = dtype === "f32"
   ? "cpu matmul, f32 operands: backend = WebAssembly SIMD (float32 accumulation), TypeScript = gemm.ts (float64 accumulation)"
-  : "cpu matmul, f64 operands: backend = TypeScript gemm.ts (float64 accumulation)")
-console.table(rows)
+  : "cpu matmul, f64 operands: backend = TypeScript gemm.ts (float64 accumulation)"
+return { caption, rows }
+}

@@ -9,38 +9,33 @@
  * For background saves it also reports how many steps after being handed over a save was found
  * on disk (checked after each step), or that it was still unfinished when the next save needed it.
  *
- *   node --import tsx bench/asyncSave.ts [--size=default|mid] [--steps=N] [--every=N] [--rounds=N]
+ *   continuum bench save [--size=default|mid] [--steps=N] [--every=N] [--rounds=N]
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Effect, FileSystem, Layer, Stream } from "effect"
-import { median } from "../src/bench/step.ts"
-import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../src/checkpoint/CheckpointStore.ts"
-import { makeBackgroundWriter } from "../src/checkpoint/backgroundWriter.ts"
-import { fileSystemDisk } from "../src/checkpoint/disk.ts"
-import { decodeRunConfig } from "../src/config/loadConfig.ts"
-import type { RunConfig } from "../src/config/RunConfig.ts"
-import { Model } from "../src/model/ModelService.ts"
-import { Optimizer } from "../src/optim/OptimizerService.ts"
-import type { Tensor } from "../src/tensor/tensor.ts"
-import { composeRun } from "../src/train/layers.ts"
-import { Trainer } from "../src/train/Trainer.ts"
+import { Context, Effect, FileSystem, Layer, Schema, Stream } from "effect"
+import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { makeBackgroundWriter } from "../checkpoint/backgroundWriter.ts"
+import { fileSystemDisk } from "../checkpoint/disk.ts"
+import { decodeRunConfig } from "../config/loadConfig.ts"
+import type { RunConfig } from "../config/RunConfig.ts"
+import { Model } from "../model/ModelService.ts"
+import { Optimizer } from "../optim/OptimizerService.ts"
+import type { Tensor } from "../tensor/tensor.ts"
+import { composeRun } from "../train/layers.ts"
+import { Trainer } from "../train/Trainer.ts"
+import { type ModelSize, modelSizes } from "./sizes.ts"
+import { median } from "./timing.ts"
 
-const arg = (name: string, fallback: string): string =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback
-
-const sizes = {
-  /** The reference model of DESIGN.md: ≈0.13 M parameters, 1.6 MB per checkpoint. */
-  default: {},
-  /** Wider and deeper: ≈1.1 M parameters, 13 MB per checkpoint. */
-  mid: { model: { dim: 128, layers: 6, heads: 4, ffnDim: 352 } }
-} as const
-const size = arg("size", "default") as keyof typeof sizes
-if (!(size in sizes)) throw new Error(`--size must be one of ${Object.keys(sizes).join(", ")}; got ${size}`)
-const steps = Number(arg("steps", "40"))
-const every = Number(arg("every", "5"))
-const rounds = Number(arg("rounds", "1"))
+export interface SaveBenchOptions {
+  readonly size: ModelSize
+  readonly steps: number
+  /** Steps between checkpoints. */
+  readonly every: number
+  /** With several rounds the modes are interleaved and the fastest run of each is kept. */
+  readonly rounds: number
+}
 
 type Mode = "none" | "sync" | "async"
 
@@ -89,12 +84,12 @@ interface Result {
   readonly optimizer: Record<string, Tensor>
 }
 
-const run = (mode: Mode, runDir: string) =>
+const run = ({ size, steps, every }: SaveBenchOptions, mode: Mode, runDir: string) =>
   Effect.scoped(Effect.gen(function*() {
     const config: RunConfig = yield* decodeRunConfig({
       runDir,
       steps,
-      ...sizes[size],
+      model: modelSizes[size],
       schedule: { warmupSteps: Math.max(1, Math.floor(steps / 4)) },
       eval: { every: 0, batches: 1 },
       checkpoint: { every: mode === "none" ? 0 : every, async: mode === "async", keepLatest: 3 }
@@ -150,51 +145,71 @@ const sameBits = (a: Record<string, Tensor>, b: Record<string, Tensor>): boolean
     return x.every((bits, i) => bits === y[i])
   })
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "continuum-bench-save-"))
-try {
-  const results: Array<Result> = []
-  // With several rounds the modes are interleaved and the fastest run of each is kept.
-  for (let round = 0; round < rounds; round++) {
-    for (const mode of ["none", "sync", "async"] as const) {
-      const result = await Effect.runPromise(run(mode, path.join(root, `${mode}-${round}`)))
-      const prior = results.findIndex((r) => r.mode === mode)
-      if (prior < 0) results.push(result)
-      else if (result.wallMs < results[prior]!.wallMs) results[prior] = result
-    }
-  }
-  const bytes = fs.readdirSync(path.join(root, "sync-0", "checkpoints")).filter((n) => n.startsWith("step-"))
-    .map((n) => path.join(root, "sync-0", "checkpoints", n))
-    .map((dir) => fs.readdirSync(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0))[0] ?? 0
-  console.log(
-    `${size} model, ${steps} steps, checkpoint every ${every} steps (${(bytes / 1e6).toFixed(1)} MB each), ` +
-      `keepLatest 3; step times exclude the first and the last step (final save)`
-  )
-  const none = results.find((r) => r.mode === "none")!
-  console.table(Object.fromEntries(results.map((r) => {
-    const blocked = r.timings.retain + r.timings.save + r.timings.awaitPending
-    const mean = r.stepMs.reduce((s, x) => s + x, 0) / r.stepMs.length
-    return [r.mode === "none" ? "no checkpoints" : r.mode === "sync" ? "sync saves" : "async saves", {
-      "median ms/step": +median(r.stepMs).toFixed(1),
-      "mean ms/step": +mean.toFixed(1),
-      "max ms/step": +Math.max(...r.stepMs).toFixed(1),
-      "checkpoints": r.checkpoints,
-      "blocked ms (total)": +blocked.toFixed(1),
-      "  in save": +r.timings.save.toFixed(1),
-      "  in retain": +r.timings.retain.toFixed(1),
-      "  in final await": +r.timings.awaitPending.toFixed(1),
-      "wall s": +(r.wallMs / 1000).toFixed(2),
-      "vs none": `${(((r.wallMs - none.wallMs) / none.wallMs) * 100).toFixed(1)}%`
-    }]
-  })))
-  const background = results.find((r) => r.mode === "async")!
-  console.log(
-    "background saves on disk after how many further steps (\"waited for\": still unfinished when the next save or the end came): " +
-      background.landedAfter.map((n) => n === undefined ? "waited for" : String(n)).join(", ")
-  )
-  const reference = results[0]!
-  const identical = results.every((r) => sameBits(r.params, reference.params) && sameBits(r.optimizer, reference.optimizer))
-  console.log(`final weights and optimizer state bit-identical across modes: ${identical ? "yes" : "NO"}`)
-  if (!identical) process.exitCode = 1
-} finally {
-  fs.rmSync(root, { recursive: true, force: true })
+/** What the save benchmark found: the table, one row per mode, and the lines around it. */
+export interface SaveBenchReport {
+  readonly caption: string
+  readonly table: Record<string, Record<string, number | string>>
+  readonly landed: string
+  /** Whether the three modes ended with bit-identical weights and optimizer state. */
+  readonly identical: boolean
 }
+
+/** How a checkpoint was written changed the run: the modes ended with different weights. */
+export class SaveModesDiverged extends Schema.TaggedError<SaveModesDiverged>()("SaveModesDiverged", {}) {
+  override get message(): string {
+    return "final weights or optimizer state differ between checkpoint modes"
+  }
+}
+
+/** Runs the three modes in a temporary directory, removed afterwards. */
+export const runSaveBench = (options: SaveBenchOptions) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "continuum-bench-save-"))),
+    (root) =>
+      Effect.gen(function*() {
+        const { size, steps, every, rounds } = options
+        const results: Array<Result> = []
+        // With several rounds the modes are interleaved and the fastest run of each is kept.
+        for (let round = 0; round < rounds; round++) {
+          for (const mode of ["none", "sync", "async"] as const) {
+            const result = yield* run(options, mode, path.join(root, `${mode}-${round}`))
+            const prior = results.findIndex((r) => r.mode === mode)
+            if (prior < 0) results.push(result)
+            else if (result.wallMs < results[prior]!.wallMs) results[prior] = result
+          }
+        }
+        const bytes = fs.readdirSync(path.join(root, "sync-0", "checkpoints")).filter((n) => n.startsWith("step-"))
+          .map((n) => path.join(root, "sync-0", "checkpoints", n))
+          .map((dir) => fs.readdirSync(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0))[0] ?? 0
+        const caption =
+          `${size} model, ${steps} steps, checkpoint every ${every} steps (${(bytes / 1e6).toFixed(1)} MB each), ` +
+          `keepLatest 3; step times exclude the first and the last step (final save)`
+        const none = results.find((r) => r.mode === "none")!
+        const table = Object.fromEntries(results.map((r) => {
+          const blocked = r.timings.retain + r.timings.save + r.timings.awaitPending
+          const mean = r.stepMs.reduce((s, x) => s + x, 0) / r.stepMs.length
+          return [r.mode === "none" ? "no checkpoints" : r.mode === "sync" ? "sync saves" : "async saves", {
+            "median ms/step": +median(r.stepMs).toFixed(1),
+            "mean ms/step": +mean.toFixed(1),
+            "max ms/step": +Math.max(...r.stepMs).toFixed(1),
+            "checkpoints": r.checkpoints,
+            "blocked ms (total)": +blocked.toFixed(1),
+            "  in save": +r.timings.save.toFixed(1),
+            "  in retain": +r.timings.retain.toFixed(1),
+            "  in final await": +r.timings.awaitPending.toFixed(1),
+            "wall s": +(r.wallMs / 1000).toFixed(2),
+            "vs none": `${(((r.wallMs - none.wallMs) / none.wallMs) * 100).toFixed(1)}%`
+          }]
+        }))
+        const background = results.find((r) => r.mode === "async")!
+        const landed =
+          "background saves on disk after how many further steps (\"waited for\": still unfinished when the next save or the end came): " +
+          background.landedAfter.map((n) => n === undefined ? "waited for" : String(n)).join(", ")
+        const reference = results[0]!
+        const identical = results.every((r) =>
+          sameBits(r.params, reference.params) && sameBits(r.optimizer, reference.optimizer)
+        )
+        return { caption, table, landed, identical } satisfies SaveBenchReport
+      }),
+    (root) => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true }))
+  )

@@ -1,0 +1,11 @@
+/** The model sizes the step and save benchmarks run, as changes to the reference model. */
+export const modelSizes = {
+  /** The reference model: ≈0.13 M parameters, 1.6 MB per checkpoint. */
+  default: {},
+  /** Wider and deeper: ≈1.1 M parameters, 13 MB per checkpoint. */
+  mid: { dim: 128, layers: 6, heads: 4, ffnDim: 352 }
+} as const
+
+export type ModelSize = keyof typeof modelSizes
+
+export const modelSizeNames = Object.keys(modelSizes) as ReadonlyArray<ModelSize>
