@@ -19,21 +19,23 @@ import { Effect, FileSystem, Result } from "effect"
 import { checkpointsDir, stepDirName } from "../checkpoint/layout.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { resolveSchedule, type ResolvedWsd } from "../optim/schedule.ts"
-import type { PlanRejected, ResumePlan } from "../resume/plan.ts"
 import { presets, type ResumePolicy } from "../resume/policy.ts"
 import { renderRejection } from "../resume/renderPlan.ts"
-import { loadRunSeries, type RunSeries } from "../report/series.ts"
+import { loadRunSeries } from "../report/series.ts"
 import type { ReportError } from "../report/ReportError.ts"
-import { writeReport, type WrittenReport } from "../report/writeReport.ts"
+import { writeReport } from "../report/writeReport.ts"
 import type { TrainEvent } from "../train/events.ts"
-import { type ClampRow, clampRows } from "./clamp.ts"
-import { compareLosses, finalValLoss, type LossComparison, lrOfStep, meanLossDelta } from "./compare.ts"
+import { clampRows } from "./clamp.ts"
+import { compareLosses, finalValLoss, lrOfStep, meanLossDelta } from "./compare.ts"
 import { DemoError } from "./DemoError.ts"
 import { forkMetrics } from "./fork.ts"
+import type { DemoResult, VariantName, VariantOutcome } from "./outcome.ts"
 import { DEMO_MARKER, prepareOutDir } from "./outDir.ts"
 import { type DemoOptions, type DemoSettings, demoSettings, variantConfig } from "./settings.ts"
 import { demoJson, renderSummary, reportNotes, summaryRows } from "./summary.ts"
 import { expectRejection, type LegStart, trainLeg } from "./train.ts"
+
+export type { DemoResult, RejectionOutcome, VariantName, VariantOutcome } from "./outcome.ts"
 
 /** torchtitan's behaviour on a changed step count, made explicit: rebuild and accept the jump. */
 export const rebuildAllowingJump: ResumePolicy = {
@@ -47,57 +49,6 @@ export const rebuildAllowingJump: ResumePolicy = {
 
 /** The same without the permission: the planner must refuse the jump. */
 export const rebuildStrict: ResumePolicy = { model: "load", optimizer: "load", schedule: "rebuild", data: "load", step: "keep" }
-
-export type VariantName = "baseline" | "exact" | "rebuild" | "extend"
-
-export interface VariantOutcome {
-  /** `a` … `d`, as in the printed summary. */
-  readonly label: string
-  readonly name: VariantName
-  readonly runDir: string
-  readonly description: string
-  /** How the run started or resumed, as a person reads it. */
-  readonly policy: string
-  readonly totalSteps: number
-  /** The accepted resume plan (absent for the baseline). */
-  readonly plan: ResumePlan | undefined
-  /** The curves as the report reads them from the run's metrics file. */
-  readonly series: RunSeries
-  readonly vsBaseline: LossComparison
-  /** `S(k)`: the LR the uninterrupted baseline used for update k + 1 (absent for the baseline). */
-  readonly lrBefore: number | undefined
-  /** The LR this run used for update k + 1 (absent for the baseline). */
-  readonly lrAfter: number | undefined
-  /**
-   * Mean training loss over `settings.bumpSteps` minus the baseline's over the same steps (absent
-   * for the baseline): the bump a jump in the LR causes.
-   */
-  readonly lossBump: number | undefined
-  readonly finalValLoss: number | undefined
-}
-
-export interface RejectionOutcome {
-  /** `e1`, `e2`. */
-  readonly label: string
-  readonly description: string
-  readonly rejection: PlanRejected
-  /** The rejection as `continuum plan` prints it. */
-  readonly text: string
-  /** The rejected run's directory, which must not exist afterwards: nothing ran, nothing was written. */
-  readonly runDir: string
-  readonly wroteNothing: boolean
-}
-
-export interface DemoResult {
-  readonly settings: DemoSettings
-  readonly variants: ReadonlyArray<VariantOutcome>
-  readonly rejections: ReadonlyArray<RejectionOutcome>
-  /** The baseline's schedule past its total, clamped and unclamped. */
-  readonly clamp: ReadonlyArray<ClampRow>
-  readonly report: WrittenReport
-  /** The text the demo prints (also written to `summary.txt`). */
-  readonly summary: string
-}
 
 export interface DemoHooks {
   /** A line announcing each stage. */

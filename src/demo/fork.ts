@@ -4,19 +4,8 @@
  * parent's history up to the branch step, so each run directory charts its whole trajectory.
  */
 import { Effect, FileSystem } from "effect"
-import { metricsFile } from "../train/MetricsWriter.ts"
+import { lineKey, metricsFile } from "../train/metricsLine.ts"
 import { DemoError } from "./DemoError.ts"
-
-const parseLine = (line: string): Record<string, unknown> | undefined => {
-  try {
-    const record: unknown = JSON.parse(line)
-    return record !== null && typeof record === "object" && !Array.isArray(record)
-      ? record as Record<string, unknown>
-      : undefined
-  } catch {
-    return undefined // a line torn by a crash
-  }
-}
 
 /**
  * The lines of a metrics file that describe the trajectory up to step `k`: steps and evaluations
@@ -25,9 +14,9 @@ const parseLine = (line: string): Record<string, unknown> | undefined => {
  */
 export const historyUpTo = (text: string, k: number): string =>
   text.split("\n").filter((line) => {
-    const record = line.trim() === "" ? undefined : parseLine(line)
-    if (record === undefined || typeof record.step !== "number") return false
-    return "resume" in record ? record.step < k : record.step <= k
+    const key = lineKey(line)
+    if (key === undefined) return false // empty, or torn by a crash
+    return key.resume ? key.step < k : key.step <= k
   }).map((line) => `${line}\n`).join("")
 
 /** Starts `childDir`'s metrics file with `parentDir`'s history up to step `k`. */

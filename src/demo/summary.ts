@@ -6,7 +6,7 @@ import { describeReason } from "../resume/plan.ts"
 import type { SummaryRow } from "../report/summary.ts"
 import type { WrittenReport } from "../report/writeReport.ts"
 import type { ClampRow } from "./clamp.ts"
-import type { DemoResult, RejectionOutcome, VariantOutcome } from "./demo.ts"
+import type { DemoResult, RejectionOutcome, VariantOutcome } from "./outcome.ts"
 import type { DemoSettings } from "./settings.ts"
 
 export type DemoFindings = Pick<DemoResult, "settings" | "variants" | "rejections" | "clamp">

@@ -3,7 +3,8 @@
  * validation loss per evaluation, and the steps where the run was resumed.
  */
 import * as path from "node:path"
-import { Effect, FileSystem, Option, Schema } from "effect"
+import { Effect, FileSystem, Option, Schema, Struct } from "effect"
+import { EvalLine, metricsFile, parseLine, ResumeLine, StepLine } from "../train/metricsLine.ts"
 import { ReportError } from "./ReportError.ts"
 
 export interface StepPoint {
@@ -35,16 +36,10 @@ export interface RunSeries {
   readonly resumes: ReadonlyArray<ResumePoint>
 }
 
-const Step = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-// JSON.stringify writes NaN and ±Infinity as null: a diverged loss arrives as null, and must stay
-// visible as a gap rather than make the whole line unreadable.
-const Measured = Schema.NullOr(Schema.Number)
-
-const decodeStepLine = Schema.decodeUnknownOption(Schema.Struct({ step: Step, loss: Measured, lr: Measured }))
-const decodeEvalLine = Schema.decodeUnknownOption(Schema.Struct({ step: Step, valLoss: Measured }))
-const decodeResumeLine = Schema.decodeUnknownOption(
-  Schema.Struct({ step: Step, resume: Schema.NonEmptyString, schedule: Schema.NonEmptyString })
-)
+// The charts need a step line's loss and LR only: lines that lack the other fields still chart.
+const decodeStepLine = Schema.decodeUnknownOption(StepLine.mapFields(Struct.pick(["step", "loss", "lr"])))
+const decodeEvalLine = Schema.decodeUnknownOption(EvalLine)
+const decodeResumeLine = Schema.decodeUnknownOption(ResumeLine)
 
 const finiteOrNaN = (x: number | null): number => (x !== null && Number.isFinite(x) ? x : NaN)
 
@@ -53,14 +48,6 @@ const lastPerStep = <P extends { readonly step: number }>(points: ReadonlyArray<
   const byStep = new Map<number, P>()
   for (const p of points) byStep.set(p.step, p)
   return [...byStep.values()].sort((a, b) => a.step - b.step)
-}
-
-const parseJson = (line: string): unknown => {
-  try {
-    return JSON.parse(line)
-  } catch {
-    return undefined // a line torn by a crash, or not JSON at all
-  }
 }
 
 /**
@@ -75,8 +62,8 @@ export const parseMetrics = (text: string): Omit<RunSeries, "name"> => {
   let resumes: Array<ResumePoint> = []
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue
-    const record = parseJson(line)
-    if (record === undefined) continue
+    const record = parseLine(line)
+    if (record === undefined) continue // a line torn by a crash, or not JSON at all
 
     const resume = decodeResumeLine(record)
     if (Option.isSome(resume)) {
@@ -100,9 +87,6 @@ export const parseMetrics = (text: string): Omit<RunSeries, "name"> => {
   return { steps: lastPerStep(steps), evals: lastPerStep(evals), resumes }
 }
 
-/** The metrics file of a run directory. */
-export const metricsPath = (runDir: string): string => path.join(runDir, "metrics.jsonl")
-
 /**
  * Loads `<runDir>/metrics.jsonl`. The series is named `name`, or the run directory's base name.
  * Fails with `ReportError` naming the file when it is missing or unreadable.
@@ -112,7 +96,7 @@ export const loadRunSeries = Effect.fnUntraced(function*(
   name?: string
 ): Effect.fn.Return<RunSeries, ReportError, FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
-  const file = metricsPath(runDir)
+  const file = metricsFile(runDir)
   const text = yield* fs.readFileString(file).pipe(
     Effect.mapError((error) =>
       new ReportError({

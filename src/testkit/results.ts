@@ -7,7 +7,7 @@ import { Effect, FileSystem, Schema } from "effect"
 import { makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import { CheckpointState } from "../checkpoint/checkpointState.ts"
-import { metricsFile } from "../train/MetricsWriter.ts"
+import { metricsFile } from "../train/metricsLine.ts"
 import { ResumeRunFailed } from "./errors.ts"
 import type { RunName } from "./runs.ts"
 

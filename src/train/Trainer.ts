@@ -1,20 +1,32 @@
 import * as path from "node:path"
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, Layer, Option, Ref, Stream } from "effect"
 import { CheckpointStore, type SaveError } from "../checkpoint/CheckpointStore.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import { stepDirName } from "../checkpoint/layout.ts"
 import { RunSettings } from "../config/RunSettings.ts"
+import { Start, type StartShape } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
 import { Kernels } from "../kernels/Kernels.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
-import type { TrainEvent } from "./events.ts"
-import { type MetricsError, openMetrics } from "./MetricsWriter.ts"
+import type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./events.ts"
+import type { ResumeLine } from "./metricsLine.ts"
+import { type MetricsError, MetricsSink } from "./MetricsSink.ts"
 import { makeSnapshot } from "./snapshot.ts"
-import { Start } from "../config/Start.ts"
 import { evaluate, makeStepper } from "./stepper.ts"
 import { StopSignal } from "./StopSignal.ts"
+
+/** Where the loop stands after `step` updates: the next batch's sample index, tokens consumed. */
+interface LoopState {
+  readonly step: number
+  readonly cursor: number
+  readonly tokens: number
+}
+
+/** The line a resumed run writes first: which policy resumed it and what became of the schedule. */
+const resumeLine = (start: StartShape): ResumeLine | undefined =>
+  start.plan === undefined ? undefined : { step: start.step, resume: start.plan.policyName, schedule: start.plan.schedule.action }
 
 /**
  * The step loop as a pull-based stream of events: nothing runs until the stream is pulled, and a
@@ -30,6 +42,7 @@ const makeTrainer = Effect.gen(function*() {
   const data = yield* DataLoader
   const start = yield* Start
   const store = yield* CheckpointStore
+  const sink = yield* MetricsSink
   const stop = yield* StopSignal
 
   yield* data.checkVocab(model.vocabSize)
@@ -41,78 +54,64 @@ const makeTrainer = Effect.gen(function*() {
     rule: optimizer.rule, optimizer: optimizer.state, clipNorm: config.optimizer.clipNorm
   })
   const tokensPerStep = global * data.seqLen
-  const total = config.steps
+  const retention = { keepLatest: config.checkpoint.keepLatest, keepEvery: config.checkpoint.keepEvery }
+  const due = (every: number, step: number) => every > 0 && step % every === 0
 
-  let started = false
-  const events = Stream.unwrap(Effect.gen(function*() {
-    // The run's state (weights, moments, counters) lives in the services: a second pass over the
-    // stream would start from the first one's end while counting from the start step again.
-    if (started) return yield* Effect.die(new Error("a run's event stream can be consumed only once; build the run again to retrain"))
-    started = true
-    const metrics = yield* openMetrics(config.runDir, start.step)
-    if (start.plan !== undefined) {
-      metrics.appendRecord({ step: start.step, resume: start.plan.policyName, schedule: start.plan.schedule.action })
-    }
-    let step = start.step
-    let cursor = start.cursor
-    let tokensSeen = start.tokensSeen
-    let first = true
-
-    const evaluation = (): TrainEvent => {
-      const event = { _tag: "Eval", step, valLoss: evaluate(kernels, model, params, validation) } as const
-      metrics.append(event)
-      return event
-    }
-
-    const checkpoint = Effect.gen(function*() {
+  const checkpoint = (state: LoopState) =>
+    Effect.gen(function*() {
       const snapshot = makeSnapshot({
-        runId: start.runId, parent: start.parent, config, step, cursor, tokensSeen,
+        runId: start.runId, parent: start.parent, config, step: state.step, cursor: state.cursor, tokensSeen: state.tokens,
         params, optimizer: optimizer.state, schedule: scheduler.schedule, data
       })
       // Retention runs before the next save: it waits for the previous save, which by then has
       // usually finished, so the step loop never waits on the disk for it.
-      yield* store.retain({ keepLatest: config.checkpoint.keepLatest, keepEvery: config.checkpoint.keepEvery })
-      if (config.checkpoint.async) yield* store.saveAsync(snapshot)
-      else yield* store.save(snapshot)
-      return { _tag: "Checkpoint", step, path: path.join(store.location, stepDirName(step)) } as const
+      yield* store.retain(retention)
+      yield* config.checkpoint.async ? store.saveAsync(snapshot) : store.save(snapshot)
+      return { _tag: "Checkpoint", step: state.step, path: path.join(store.location, stepDirName(state.step)) } satisfies CheckpointEvent
     })
 
-    const finish = Effect.gen(function*() {
-      yield* store.awaitPending
-      yield* store.retain({ keepLatest: config.checkpoint.keepLatest, keepEvery: config.checkpoint.keepEvery })
-    })
+  const finish = Effect.andThen(store.awaitPending, store.retain(retention))
 
-    return Stream.paginate(undefined, () =>
+  // Weights and optimizer moments live in the services and change in place: a second pass over
+  // the stream would start from the first one's end while counting from the start step again,
+  // and would cut the first pass's history back to the start step.
+  const claimed = yield* Ref.make(false)
+  const claim = Effect.flatMap(Ref.getAndSet(claimed, true), (again) =>
+    again ? Effect.die(new Error("a run's event stream can be consumed only once; build the run again to retrain")) : Effect.void)
+
+  const events = Stream.unwrap(Effect.gen(function*() {
+    yield* claim
+    const history = yield* sink.open(start.step)
+    const record = <E extends StepEvent | EvalEvent>(event: E) => Effect.as(history.append(event), event)
+    const evaluation = (step: number) =>
+      record({ _tag: "Eval", step, valLoss: evaluate(kernels, model, params, validation) } satisfies EvalEvent)
+
+    const resumed = resumeLine(start)
+    if (resumed !== undefined) yield* history.append(resumed)
+    const initial = start.step === 0 && validation.length > 0 ? [yield* evaluation(0)] : []
+
+    const update = (state: LoopState) =>
       Effect.gen(function*() {
-        const out: Array<TrainEvent> = []
-        if (first) {
-          first = false
-          if (step === 0 && validation.length > 0) out.push(evaluation())
-        }
-        const started = performance.now()
-        const lr = scheduler.lr(step)
-        const result = stepper(cursor, lr)
-        step += 1
-        cursor += global
-        tokensSeen += tokensPerStep
-        const seconds = (performance.now() - started) / 1000
-        const stepEvent = {
-          _tag: "Step", step, loss: result.loss, lr, gradNorm: result.gradNorm,
-          tokens: tokensSeen, tokensPerSec: tokensPerStep / Math.max(seconds, 1e-9)
-        } as const
-        metrics.append(stepEvent)
-        out.push(stepEvent)
+        const began = performance.now()
+        const lr = scheduler.lr(state.step)
+        const { loss, gradNorm } = stepper(state.cursor, lr)
+        const next: LoopState = { step: state.step + 1, cursor: state.cursor + global, tokens: state.tokens + tokensPerStep }
+        const tokensPerSec = tokensPerStep / Math.max((performance.now() - began) / 1000, 1e-9)
+        const stepped = yield* record({ _tag: "Step", step: next.step, loss, lr, gradNorm, tokens: next.tokens, tokensPerSec } satisfies StepEvent)
         // A step is one long synchronous computation, and the fiber would otherwise run many steps
         // before the scheduler yields: give the event loop a turn, so that a stop signal received
         // during the step is seen now and a background save makes progress between steps.
         yield* Effect.yieldNow
-        const done = step >= total || stop.requested(step)
-        const every = (n: number) => n > 0 && step % n === 0
-        if (validation.length > 0 && (every(config.eval.every) || done)) out.push(evaluation())
-        if (every(config.checkpoint.every) || done) out.push(yield* checkpoint)
+        const done = next.step >= config.steps || stop.requested(next.step)
+        const evaluated = validation.length > 0 && (due(config.eval.every, next.step) || done) ? [yield* evaluation(next.step)] : []
+        const saved = due(config.checkpoint.every, next.step) || done ? [yield* checkpoint(next)] : []
         if (done) yield* finish
-        return [out, done ? Option.none() : Option.some(undefined)] as const
+        return [[stepped, ...evaluated, ...saved], done ? Option.none() : Option.some(next)] as const
       })
+
+    return Stream.concat(
+      Stream.fromIterable(initial),
+      Stream.paginate({ step: start.step, cursor: start.cursor, tokens: start.tokensSeen }, update)
     )
   }))
 

@@ -10,6 +10,7 @@ import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
 import { Start } from "../config/Start.ts"
+import { MetricsSink } from "./MetricsSink.ts"
 import { Trainer } from "./Trainer.ts"
 
 /** The data loader a configuration describes. */
@@ -35,6 +36,7 @@ export interface RunParts {
   readonly kernels?: Layer.Layer<Kernels, unknown>
   readonly scheduler?: Layer.Layer<Scheduler, unknown, RunSettings | Start>
   readonly checkpoints?: Layer.Layer<CheckpointStore, unknown, FileSystem.FileSystem>
+  readonly metrics?: Layer.Layer<MetricsSink, unknown, FileSystem.FileSystem>
 }
 
 /** Settings, data, checkpoints and the start (fresh or planned) — everything before the model. */
@@ -56,6 +58,7 @@ export const composeRun = (config: RunConfig, parts: RunParts = {}) =>
   Trainer.layer.pipe(
     Layer.provideMerge(Layer.provideMerge(Optimizer.layer, Layer.mergeAll(Model.layer, parts.scheduler ?? Scheduler.layer))),
     Layer.provideMerge(parts.kernels ?? kernelsLayerFor(config.kernels)),
+    Layer.provideMerge(parts.metrics ?? MetricsSink.layerFileSystem(config.runDir)),
     Layer.provideMerge(runStartLayer(config, parts.start ?? Start.fresh, parts))
   )
 

@@ -16,7 +16,7 @@ import { DEMO_MARKER, prepareOutDir } from "../../src/demo/outDir.ts"
 import { demoSettings } from "../../src/demo/settings.ts"
 import { lr, resolveSchedule } from "../../src/optim/schedule.ts"
 import type { RunSeries } from "../../src/report/series.ts"
-import { readMetrics } from "../../src/train/MetricsWriter.ts"
+import { readMetrics } from "../../src/train/metricsLine.ts"
 import { tempDir } from "../support/tinyRun.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E, any>): Promise<A> =>

@@ -18,7 +18,7 @@ import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
 import { runLayer } from "../../src/train/layers.ts"
 import { Start } from "../../src/config/Start.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
-import { readMetrics } from "../../src/train/MetricsWriter.ts"
+import { readMetrics } from "../../src/train/metricsLine.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { tempDir, tinyConfig } from "../support/tinyRun.ts"
 

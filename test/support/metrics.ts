@@ -1,4 +1,4 @@
-import { metricsFile, readMetrics } from "../../src/train/MetricsWriter.ts"
+import { metricsFile, readMetrics } from "../../src/train/metricsLine.ts"
 
 type Line = Record<string, number>
 

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { readMetrics } from "../../src/train/MetricsWriter.ts"
+import { readMetrics } from "../../src/train/metricsLine.ts"
 import { stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 import * as path from "node:path"
 

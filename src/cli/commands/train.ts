@@ -1,7 +1,8 @@
 import { Console, Context, Effect, Layer, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { loadRunConfig } from "../../config/loadConfig.ts"
-import { metricsFile } from "../../train/MetricsWriter.ts"
+import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
+import { MetricsSink } from "../../train/MetricsSink.ts"
 import { makeProgress } from "../progress.ts"
 import { runLayer } from "../../train/layers.ts"
 import { stopSignalLayer } from "../../train/StopSignal.ts"
@@ -56,7 +57,7 @@ export const train = (args: TrainArgs) =>
     progress.finish()
     yield* Console.log(
       `trained to step ${last.step}${last.valLoss !== undefined ? `, validation loss ${last.valLoss.toFixed(4)}` : ""}\n` +
-        `metrics: ${metricsFile(config.runDir)}\ncheckpoints: ${config.runDir}/checkpoints`
+        `metrics: ${Context.get(context, MetricsSink).location}\ncheckpoints: ${Context.get(context, CheckpointStore).location}`
     )
   }))
 
