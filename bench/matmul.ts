@@ -4,16 +4,19 @@
  * layers with their two backward products. Each row is the best of several timed batches
  * (the machine is shared, so the best batch is the least disturbed one).
  *
- * "backend" is what `cpuKernels.matmul` runs: the WebAssembly SIMD kernel for float32 operands,
+ * "backend" is what the cpu backend's `matmul` runs: the WebAssembly SIMD kernel for float32 operands,
  * the TypeScript kernel (gemm.ts, float64 accumulation) for float64. "TypeScript" runs gemm.ts on
  * the same operands, so the float32 table shows what the WebAssembly kernel gains.
  *
  *   node --import tsx bench/matmul.ts [--dtype=f64]
  */
-import { gemm } from "../src/kernels/cpu/gemm.ts"
-import { cpuKernels as k } from "../src/kernels/cpu/index.ts"
+import { makeGemm } from "../src/kernels/cpu/gemm.ts"
+import { makeCpuKernels } from "../src/kernels/cpu/index.ts"
 import { uniform } from "../src/tensor/rng.ts"
 import { allocate, type DType, type FloatArray } from "../src/tensor/tensor.ts"
+
+const k = makeCpuKernels()
+const gemm = makeGemm()
 
 const dtype: DType = process.argv.includes("--dtype=f64") ? "f64" : "f32"
 

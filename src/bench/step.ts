@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { type GpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
-import { cpuKernels } from "../kernels/cpu/index.ts"
+import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { zerosFor } from "../model/init.ts"
 import { makeLlama } from "../model/llama.ts"
@@ -71,7 +71,7 @@ export const timeReferenceStep = (kernels: KernelsShape, backend: string, steps:
 /** The reference step on the cpu backend and on each gpu.js mode that actually runs (once per mode). */
 export const runStepBench = (options: { readonly modes: ReadonlyArray<GpujsMode>; readonly steps: number; readonly warmup: number }) =>
   Effect.gen(function*() {
-    const rows: Array<StepTiming> = [timeReferenceStep(cpuKernels, "cpu", options.steps, options.warmup)]
+    const rows: Array<StepTiming> = [timeReferenceStep(makeCpuKernels(), "cpu", options.steps, options.warmup)]
     const seen = new Set<string>()
     for (const mode of options.modes) {
       const row = yield* Effect.scoped(Effect.gen(function*() {
