@@ -15,7 +15,7 @@
  * Peers are references, not continuum backends: they take no part in the crossovers.
  */
 import { Effect } from "effect"
-import { cpuKernels } from "../kernels/cpu/index.ts"
+import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import {
   type GpujsKernels, type GpujsMode, gpujsModes, makeGpujsKernels, type Stage, type StageTimes
 } from "../kernels/gpujs/index.ts"
@@ -23,6 +23,8 @@ import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { uniform } from "../tensor/rng.ts"
 import { type PreparedMatmul, probeTfjsPeers, type TfjsPeer } from "./peers.ts"
 import { median, timeSync } from "./timing.ts"
+
+const cpuKernels = makeCpuKernels()
 
 export type KernelFamily =
   | "matmul" | "add" | "silu" | "softmax" | "rmsnorm" | "rmsnormBackward" | "rope"

@@ -4,14 +4,14 @@
  * layers with their two backward products. Each row is the best of several timed batches
  * (the machine is shared, so the best batch is the least disturbed one).
  *
- * "backend" is what `cpuKernels.matmul` runs: the WebAssembly SIMD kernel for float32 operands,
+ * "backend" is what the cpu backend's `matmul` runs: the WebAssembly SIMD kernel for float32 operands,
  * the TypeScript kernel (gemm.ts, float64 accumulation) for float64. "TypeScript" runs gemm.ts on
  * the same operands, so the float32 table shows what the WebAssembly kernel gains.
  *
  *   continuum bench matmul [--dtype=f64]
  */
-import { gemm } from "../kernels/cpu/gemm.ts"
-import { cpuKernels as k } from "../kernels/cpu/index.ts"
+import { makeGemm } from "../kernels/cpu/gemm.ts"
+import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import { uniform } from "../tensor/rng.ts"
 import { allocate, type DType, type FloatArray } from "../tensor/tensor.ts"
 import { timeSync } from "./timing.ts"
@@ -20,6 +20,8 @@ export type MatmulRow = Record<string, string | number>
 
 /** The table of products for operands of `dtype`; the caption says what "backend" runs. */
 export const runMatmulBench = (dtype: DType): { readonly caption: string; readonly rows: ReadonlyArray<MatmulRow> } => {
+const k = makeCpuKernels()
+const gemm = makeGemm()
 const filled = (n: number, stream: number): FloatArray => {
   const x = allocate(dtype, n)
   for (let i = 0; i < n; i++) x[i] = uniform(3, stream, i) - 0.5

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { type GpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
-import { cpuKernels } from "../kernels/cpu/index.ts"
+import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { zerosFor } from "../model/init.ts"
 import { makeLlama } from "../model/llama.ts"
@@ -80,7 +80,7 @@ export interface StepBenchOptions {
 export const runStepBench = (options: StepBenchOptions) =>
   Effect.gen(function*() {
     const config = benchModel(options.size ?? "default")
-    const rows: Array<StepTiming> = [timeReferenceStep(cpuKernels, "cpu", options.steps, options.warmup, config)]
+    const rows: Array<StepTiming> = [timeReferenceStep(makeCpuKernels(), "cpu", options.steps, options.warmup, config)]
     const seen = new Set<string>()
     for (const mode of options.modes) {
       const row = yield* Effect.scoped(Effect.gen(function*() {

@@ -1,8 +1,10 @@
 import { gradCheck, type GradCheckResult } from "../../src/autograd/gradcheck.ts"
 import { Tape } from "../../src/autograd/tape.ts"
 import type { Var } from "../../src/autograd/var.ts"
-import { cpuKernels } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { uniform } from "../../src/tensor/rng.ts"
+
+const cpuKernels = makeCpuKernels()
 
 /** Deterministic values in [lo, hi) from stream `stream`. */
 export const randomArray = (n: number, stream: number, lo = -1, hi = 1): Float64Array => {

@@ -1,11 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { gradCheck } from "../../src/autograd/gradcheck.ts"
-import { cpuKernels } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { zerosFor } from "../../src/model/init.ts"
 import { makeLlama } from "../../src/model/llama.ts"
 import { makeMlp } from "../../src/model/mlp.ts"
 import type { LanguageModel, Params } from "../../src/model/model.ts"
 import { randomArray } from "./helpers.ts"
+
+const cpuKernels = makeCpuKernels()
 
 // Whole-model gradients against central finite differences in float64: every parameter entry,
 // relative error |a − n| / max(|a| + |n|, 1e-3) below 1e-6.

@@ -4,7 +4,9 @@ import { TapeNotRecordingError } from "../../src/autograd/errors.ts"
 import { add, mul } from "../../src/autograd/ops/elementwise.ts"
 import { linear } from "../../src/autograd/ops/linalg.ts"
 import { Tape } from "../../src/autograd/tape.ts"
-import { cpuKernels } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
+
+const cpuKernels = makeCpuKernels()
 
 describe("Arena", () => {
   it("hands out the same buffers in the same order after a rewind, fresh ones when a size changes", () => {

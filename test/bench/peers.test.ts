@@ -7,8 +7,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { probeTfjsPeers, type TfjsPeerName, tfjsPeerNames } from "../../src/bench/peers.ts"
-import { cpuKernels } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { uniform } from "../../src/tensor/rng.ts"
+
+const cpuKernels = makeCpuKernels()
 
 const N = 64
 const TOL = 1e-4

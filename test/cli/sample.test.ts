@@ -9,7 +9,7 @@ import { type SampleArgs, sampleDefaults, sampleText } from "../../src/cli/comma
 import { makeCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import { makeMemoryDisk } from "../../src/checkpoint/disk.ts"
 import { stepDirName } from "../../src/checkpoint/layout.ts"
-import { cpuKernels } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { argmax, makeChoiceScratch, sampleToken } from "../../src/sample/choose.ts"
 import type { NoValidCheckpoint } from "../../src/sample/errors.ts"
 import { generate } from "../../src/sample/generate.ts"
@@ -17,6 +17,8 @@ import { loadModelAt } from "../../src/sample/loadModel.ts"
 import { latestValidOrWait, openReadOnlyStore } from "../../src/sample/target.ts"
 import { snapshotAt } from "../checkpoint/fixtures.ts"
 import { tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
+
+const cpuKernels = makeCpuKernels()
 
 /** A tiny run trained once for the whole file (12 steps, checkpoints at 4, 8, 12). */
 let trained: string | undefined

@@ -1,8 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { cpuKernels as k, KernelArgumentError } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
+import { KernelArgumentError } from "../../src/kernels/KernelArgumentError.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 import type { FloatArray } from "../../src/tensor/tensor.ts"
+
+const k = makeCpuKernels()
 
 const rand = (n: number, stream: number, Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array, lo = -1, hi = 1): FloatArray => {
   const out = new Ctor(n)
@@ -371,5 +374,33 @@ describe("cpu optimizer kernels and sumSquares", () => {
     k.sgd(p, Float64Array.from([1]), buf, 0.1, 0.9, true, 0, 2)
     assert.closeTo(buf[0], 2.8, 1e-15)
     assert.closeTo(p[0], 0.8 - 0.1 * (1 + 0.9 * 2.8), 1e-15)
+  })
+})
+
+describe("cpu backend instances", () => {
+  it("give the same bits whichever instance runs a call, in any interleaving of sizes", () => {
+    /** One attention forward and backward plus a float32 and a float64 matmul, at a size set by T. */
+    const work = (kernels: ReturnType<typeof makeCpuKernels>, T: number): Array<FloatArray> => {
+      const [B, H, hd] = [2, 2, 8]
+      const n = B * T * H * hd
+      const q = rand(n, 61 + T, Float32Array), kk = rand(n, 62 + T, Float32Array), v = rand(n, 63 + T, Float32Array)
+      const probs = new Float32Array(B * H * T * T), out = new Float32Array(n)
+      const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n)
+      kernels.rope(q, q, B * T, T, H, hd, 10000, false)
+      kernels.attention(q, kk, v, probs, out, B, T, H, hd)
+      kernels.attentionBackward(q, kk, v, probs, out, dq, dk, dv, B, T, H, hd)
+      const c32 = new Float32Array(T * T)
+      kernels.matmul(q, kk, c32, T, T, n / T, false, true, false)
+      const c64 = new Float64Array(T * T)
+      kernels.matmul(Float64Array.from(q), Float64Array.from(kk), c64, T, T, n / T, false, true, false)
+      return [q, probs, out, dq, dk, dv, c32, c64]
+    }
+    const alone = [work(makeCpuKernels(), 40), work(makeCpuKernels(), 9)]
+    const first = makeCpuKernels()
+    const second = makeCpuKernels()
+    const bigOnFirst = work(first, 40)
+    const smallOnSecond = work(second, 9)
+    assert.deepStrictEqual([bigOnFirst, smallOnSecond], alone)
+    assert.deepStrictEqual([work(second, 40), work(first, 9)], alone)
   })
 })

@@ -13,10 +13,12 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import fc from "fast-check"
-import { cpuKernels as cpu } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { type GpujsKernels, makeGpujsKernels, type GpujsRunMode } from "../../src/kernels/gpujs/index.ts"
 import type { KernelsShape } from "../../src/kernels/KernelsShape.ts"
 import { uniform } from "../../src/tensor/rng.ts"
+
+const cpu = makeCpuKernels()
 
 const TOL = 3e-5
 const RUNS = 4

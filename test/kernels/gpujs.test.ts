@@ -4,10 +4,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { cpuKernels as cpu, KernelArgumentError } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
+import { KernelArgumentError } from "../../src/kernels/KernelArgumentError.ts"
 import { gpujsKernelsLayer, isGpujsMode, makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
 import { Kernels } from "../../src/kernels/Kernels.ts"
+import type { KernelsShape } from "../../src/kernels/KernelsShape.ts"
 import { uniform } from "../../src/tensor/rng.ts"
+
+const cpu = makeCpuKernels()
 
 const values = (stream: number, n: number): Float32Array =>
   Float32Array.from({ length: n }, (_, i) => 2 * uniform(11, stream, i) - 1)
@@ -49,7 +53,9 @@ describe("gpujs backend", () => {
 
   it.effect("backends open and close one after another (the display outlives each of them)", () =>
     Effect.gen(function*() {
+      const display = process.env.DISPLAY
       const first = yield* Effect.scoped(makeGpujsKernels("headlessgl"))
+      assert.strictEqual(process.env.DISPLAY, display, "DISPLAY is restored when the backend closes")
       const again = yield* Effect.scoped(Effect.gen(function*() {
         const g = yield* makeGpujsKernels("headlessgl")
         const out = new Float32Array(4)
@@ -58,6 +64,7 @@ describe("gpujs backend", () => {
         return g.mode
       }))
       assert.strictEqual(again, first.mode)
+      assert.strictEqual(process.env.DISPLAY, display)
     }))
 
   it.effect("float64 operands run on the cpu backend, bit for bit", () =>
@@ -107,6 +114,43 @@ describe("gpujs backend", () => {
         () => kernels.crossEntropy(new Float32Array(6), Int32Array.of(1, 3), new Float32Array(6), 2, 3, 1),
         /targets\[1\] = 3/
       )
+    }))
+
+  it.effect("every kernel rejects the same malformed calls as the cpu backend, with the same error", () =>
+    Effect.gen(function*() {
+      const { kernels } = yield* makeGpujsKernels("cpu")
+      const f = (n: number) => new Float32Array(n)
+      const malformed: ReadonlyArray<(k: KernelsShape) => unknown> = [
+        (k) => k.matmul(f(6), f(5), f(4), 2, 2, 3, false, false, false),
+        (k) => k.add(f(4), f(3), f(4)),
+        (k) => k.mul(f(3), f(4), f(4)),
+        (k) => k.scale(f(3), 2, f(4)),
+        (k) => k.addInPlace(f(4), f(3)),
+        (k) => k.silu(f(3), f(4)),
+        (k) => k.siluBackward(f(4), f(3), f(4), false),
+        (k) => k.rmsnorm(f(8), f(3), f(8), f(2), 2, 4, 1e-5),
+        (k) => k.rmsnormBackward(f(8), f(4), f(2), f(8), f(8), f(3), 2, 4, false),
+        (k) => k.rope(f(12), f(12), 2, 2, 2, 3, 10000, false),
+        (k) => k.rope(f(16), f(15), 2, 2, 2, 4, 10000, false),
+        (k) => k.attention(f(16), f(16), f(16), f(7), f(16), 1, 2, 2, 4),
+        (k) => k.attentionBackward(f(16), f(16), f(16), f(8), f(16), f(16), f(15), f(16), 1, 2, 2, 4),
+        (k) => k.embedding(f(8), Int32Array.of(0, 4), f(4), 2),
+        (k) => k.embeddingBackward(f(4), Int32Array.of(3, 0), f(6), 2),
+        (k) => k.crossEntropy(f(6), Int32Array.of(0, 3), f(6), 2, 3, 1),
+        (k) => k.softmax(f(6), f(5), 2, 3),
+        (k) => k.adamw(f(4), f(4), f(4), f(3), 1e-3, 0.9, 0.95, 1e-8, 0, 1),
+        (k) => k.sgd(f(4), f(3), f(4), 1e-3, 0.9, false, 0, 1)
+      ]
+      const rejection = (call: () => unknown) => {
+        try {
+          call()
+        } catch (e) {
+          assert.instanceOf(e, KernelArgumentError)
+          return { kernel: e.kernel, field: e.field, value: e.value, expected: e.expected }
+        }
+        return assert.fail("the call was accepted")
+      }
+      for (const call of malformed) assert.deepStrictEqual(rejection(() => call(kernels)), rejection(() => call(cpu)))
     }))
 
   it.effect("kernels compile once per shape and are reused across calls", () =>

@@ -2,9 +2,12 @@ import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { buildMatmulModule, matmulGeneratedPath } from "../../scripts/build-wasm.ts"
-import { cpuKernels } from "../../src/kernels/cpu/index.ts"
-import { matmulWasm } from "../../src/kernels/cpu/wasm/matmulWasm.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
+import { makeWasmMatmul } from "../../src/kernels/cpu/wasm/matmulWasm.ts"
 import { uniform } from "../../src/tensor/rng.ts"
+
+const cpuKernels = makeCpuKernels()
+const matmulWasm = makeWasmMatmul()
 
 const f32 = (n: number, stream: number): Float32Array => {
   const out = new Float32Array(n)

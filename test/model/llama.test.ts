@@ -1,11 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { cpuKernels as k } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { ModelConfigError, ModelInputError } from "../../src/model/errors.ts"
 import { zerosFor } from "../../src/model/init.ts"
 import { makeLlama } from "../../src/model/llama.ts"
 import type { LlamaConfig } from "../../src/model/model.ts"
 import { dumpParams, loadParams } from "../../src/model/params.ts"
+
+const k = makeCpuKernels()
 
 const config: LlamaConfig = {
   vocabSize: 13, dim: 16, layers: 2, heads: 2, ffnDim: 24, seqLen: 6, normEps: 1e-5, ropeTheta: 10000

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { cpuKernels as k } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { zerosFor } from "../../src/model/init.ts"
 import { makeMlp } from "../../src/model/mlp.ts"
+
+const k = makeCpuKernels()
 
 describe("mlp language model", () => {
   const model = makeMlp({ vocabSize: 10, dim: 6, hidden: 12, seqLen: 4 })

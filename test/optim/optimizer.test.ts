@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { cpuKernels as k } from "../../src/kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { zerosFor } from "../../src/model/init.ts"
 import { makeMlp } from "../../src/model/mlp.ts"
 import type { ParamSpec, Params } from "../../src/model/model.ts"
@@ -7,6 +7,8 @@ import { adamw } from "../../src/optim/adamw.ts"
 import { clipGradNorm } from "../../src/optim/clip.ts"
 import { OptimizerStateError } from "../../src/optim/optimizer.ts"
 import { sgd } from "../../src/optim/sgd.ts"
+
+const k = makeCpuKernels()
 
 // A matrix that is decayed and a norm weight that is not, three steps with a changing lr.
 const specs: ReadonlyArray<ParamSpec> = [

@@ -1,6 +1,6 @@
 import { Console, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { cpuKernels } from "../../kernels/cpu/index.ts"
+import { makeCpuKernels } from "../../kernels/cpu/index.ts"
 import { NonFiniteLogits, NotByteLevel, ModelUnloadable, SampleOptionInvalid } from "../../sample/errors.ts"
 import { checkGenerateOptions, checkPrompt, generate } from "../../sample/generate.ts"
 import { type LoadedModel, loadModelAt } from "../../sample/loadModel.ts"
@@ -53,7 +53,7 @@ export const sampleText = (args: SampleArgs) =>
     const unusable = checkByteLevel(loaded) ?? checkPrompt(prompt, loaded.model.vocabSize)
     if (unusable !== undefined) return yield* unusable
     const bytes = yield* Effect.try({
-      try: () => generate(loaded.model, loaded.params, cpuKernels, prompt, args),
+      try: () => generate(loaded.model, loaded.params, makeCpuKernels(), prompt, args),
       catch: (e) =>
         e instanceof NonFiniteLogits || e instanceof SampleOptionInvalid
           ? e

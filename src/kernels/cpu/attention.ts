@@ -1,6 +1,6 @@
-import type { FloatArray } from "../../tensor/tensor.ts"
-import { requireLength } from "./errors.ts"
-import { gemm } from "./gemm.ts"
+import type { KernelsShape } from "../KernelsShape.ts"
+import * as check from "../checks.ts"
+import type { Gemm } from "./gemm.ts"
 
 /*
  * q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
@@ -10,75 +10,58 @@ import { gemm } from "./gemm.ts"
  * products with a triangular factor only sum over its non-zero range (about half the work).
  */
 
-let dsScratch = new Float64Array(64 * 64)
-
-const checkOperands = (
-  kernel: string, arrays: ReadonlyArray<readonly [string, FloatArray]>, probs: FloatArray,
-  B: number, T: number, H: number, hd: number
-): void => {
-  const n = B * T * H * hd
-  for (const [name, arr] of arrays) requireLength(kernel, name, arr.length, n)
-  requireLength(kernel, "probs", probs.length, B * H * T * T)
-}
-
-export const attention = (
-  q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, out: FloatArray,
-  B: number, T: number, H: number, hd: number
-): void => {
-  checkOperands("attention", [["q", q], ["k", k], ["v", v], ["out", out]], probs, B, T, H, hd)
+/** Calls `f(head, probsOffset)` for every batch and head, in order: where its q/k/v rows and its T×T probabilities start. */
+const forEachHead = (B: number, T: number, H: number, hd: number, f: (head: number, probsOffset: number) => void): void => {
   const stride = H * hd
-  const scale = 1 / Math.sqrt(hd)
   for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const head = b * T * stride + h * hd
-      const pOff = (b * H + h) * T * T
-      // Raw scores q_i·k_j on and below the diagonal.
-      gemm(q, head, stride, false, k, head, stride, true, probs, pOff, T, T, T, hd, false, "lowerC")
-      for (let i = 0; i < T; i++) {
-        const row = pOff + i * T
-        let max = -Infinity
-        for (let j = 0; j <= i; j++) {
-          const s = probs[row + j] * scale
-          if (s > max) max = s
-        }
-        let sum = 0
-        for (let j = 0; j <= i; j++) {
-          const e = Math.exp(probs[row + j] * scale - max)
-          probs[row + j] = e
-          sum += e
-        }
-        const inv = 1 / sum
-        for (let j = 0; j <= i; j++) probs[row + j] *= inv
-        for (let j = i + 1; j < T; j++) probs[row + j] = 0
-      }
-      // out = P·v from the stored probabilities, so backward differentiates exactly this.
-      gemm(probs, pOff, T, false, v, head, stride, false, out, head, stride, T, hd, T, false, "lowerA")
-    }
+    for (let h = 0; h < H; h++) f(b * T * stride + h * hd, (b * H + h) * T * T)
   }
 }
 
+/** Causal attention through `gemm` (which holds the packing scratch). */
+export const makeAttention = (gemm: Gemm): KernelsShape["attention"] => (q, k, v, probs, out, B, T, H, hd) => {
+  check.attention(q, k, v, probs, out, B, T, H, hd)
+  const stride = H * hd
+  const scale = 1 / Math.sqrt(hd)
+  forEachHead(B, T, H, hd, (head, pOff) => {
+    // Raw scores q_i·k_j on and below the diagonal.
+    gemm(q, head, stride, false, k, head, stride, true, probs, pOff, T, T, T, hd, false, "lowerC")
+    for (let i = 0; i < T; i++) {
+      const row = pOff + i * T
+      let max = -Infinity
+      for (let j = 0; j <= i; j++) {
+        const s = probs[row + j] * scale
+        if (s > max) max = s
+      }
+      let sum = 0
+      for (let j = 0; j <= i; j++) {
+        const e = Math.exp(probs[row + j] * scale - max)
+        probs[row + j] = e
+        sum += e
+      }
+      const inv = 1 / sum
+      for (let j = 0; j <= i; j++) probs[row + j] *= inv
+      for (let j = i + 1; j < T; j++) probs[row + j] = 0
+    }
+    // out = P·v from the stored probabilities, so backward differentiates exactly this.
+    gemm(probs, pOff, T, false, v, head, stride, false, out, head, stride, T, hd, T, false, "lowerA")
+  })
+}
+
 /**
+ * The backward of attention through `gemm`, with its own dS buffer (grown on demand).
  * With `dP = dOut·vᵀ` and the softmax backward `dS = P ⊙ (dP − rowsum(P ⊙ dP))`:
  * `dv = Pᵀ·dOut`, `dq = dS·k/√hd`, `dk = dSᵀ·q/√hd`. Overwrites dq, dk and dv.
  */
-export const attentionBackward = (
-  q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, dOut: FloatArray,
-  dq: FloatArray, dk: FloatArray, dv: FloatArray,
-  B: number, T: number, H: number, hd: number
-): void => {
-  checkOperands(
-    "attentionBackward",
-    [["q", q], ["k", k], ["v", v], ["dOut", dOut], ["dq", dq], ["dk", dk], ["dv", dv]],
-    probs, B, T, H, hd
-  )
-  if (dsScratch.length < T * T) dsScratch = new Float64Array(T * T)
-  const ds = dsScratch
-  const stride = H * hd
-  const scale = 1 / Math.sqrt(hd)
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const head = b * T * stride + h * hd
-      const pOff = (b * H + h) * T * T
+export const makeAttentionBackward = (gemm: Gemm): KernelsShape["attentionBackward"] => {
+  let dsScratch = new Float64Array(64 * 64)
+  return (q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) => {
+    check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+    if (dsScratch.length < T * T) dsScratch = new Float64Array(T * T)
+    const ds = dsScratch
+    const stride = H * hd
+    const scale = 1 / Math.sqrt(hd)
+    forEachHead(B, T, H, hd, (head, pOff) => {
       gemm(probs, pOff, T, true, dOut, head, stride, false, dv, head, stride, T, hd, T, false, "upperA")
       gemm(dOut, head, stride, false, v, head, stride, true, ds, 0, T, T, T, hd, false, "lowerC")
       for (let i = 0; i < T; i++) {
@@ -92,6 +75,6 @@ export const attentionBackward = (
       }
       gemm(ds, 0, T, false, k, head, stride, false, dq, head, stride, T, hd, T, false, "lowerA")
       gemm(ds, 0, T, true, q, head, stride, false, dk, head, stride, T, hd, T, false, "upperA")
-    }
+    })
   }
 }

@@ -33,16 +33,10 @@ const TILE = 8
  */
 export type Triangle = "none" | "lowerA" | "upperA" | "lowerC"
 
-// Reusable scratch, grown on demand: nothing is allocated per call once warm.
-let packedA = new Float64Array(TILE * 64)
-let packedB = new Float64Array(TILE * 64 * 8)
-const edgeTile = new Float64Array(TILE * TILE)
-
-/** Packs `op(A)[i0 + r, p]` for r < rows, p0 ≤ p < p1 into `packedA[8(p − p0) + r]`, zero-padding rows. */
+/** Packs `op(A)[i0 + r, p]` for r < rows, p0 ≤ p < p1 into `ap[8(p − p0) + r]`, zero-padding rows. */
 const packA = (
-  a: FloatArray, aOff: number, lda: number, transA: boolean, i0: number, rows: number, p0: number, p1: number
+  ap: Float64Array, a: FloatArray, aOff: number, lda: number, transA: boolean, i0: number, rows: number, p0: number, p1: number
 ): void => {
-  const ap = packedA
   if (transA && rows === TILE) {
     // A stored [k, m], a full block: the 8 values of one p are contiguous.
     for (let p = p0, src = aOff + p0 * lda + i0, dst = 0; p < p1; p++, src += lda, dst += TILE) {
@@ -74,9 +68,8 @@ const packA = (
   }
 }
 
-/** Packs op(B) into `packedB[(jb·k + p)·8 + q] = op(B)[p, 8jb + q]`, zero-padding columns. */
-const packB = (b: FloatArray, bOff: number, ldb: number, transB: boolean, n: number, k: number): void => {
-  const bp = packedB
+/** Packs op(B) into `bp[(jb·k + p)·8 + q] = op(B)[p, 8jb + q]`, zero-padding columns. */
+const packB = (bp: Float64Array, b: FloatArray, bOff: number, ldb: number, transB: boolean, n: number, k: number): void => {
   for (let j0 = 0, base = 0; j0 < n; j0 += TILE, base += k * TILE) {
     const cols = Math.min(TILE, n - j0)
     if (transB && cols === TILE) {
@@ -117,37 +110,48 @@ const packB = (b: FloatArray, bOff: number, ldb: number, transB: boolean, n: num
  * `op(B)[p, j] = transB ? b[bOff + j·ldb + p] : b[bOff + p·ldb + j]`.
  * Callers guarantee the index ranges are inside the arrays.
  */
-export const gemm = (
+export type Gemm = (
   a: FloatArray, aOff: number, lda: number, transA: boolean,
   b: FloatArray, bOff: number, ldb: number, transB: boolean,
   c: FloatArray, cOff: number, ldc: number,
   m: number, n: number, k: number, accumulate: boolean, triangle: Triangle
-): void => {
-  if (m === 0 || n === 0) return
-  const panels = Math.ceil(n / TILE)
-  if (packedA.length < k * TILE) packedA = new Float64Array(k * TILE)
-  if (packedB.length < panels * k * TILE) packedB = new Float64Array(panels * k * TILE)
-  packB(b, bOff, ldb, transB, n, k)
-  for (let i0 = 0; i0 < m; i0 += TILE) {
-    const rows = Math.min(TILE, m - i0)
-    // The range of the shared dimension that can contribute to these rows.
-    const p0 = triangle === "upperA" ? Math.min(i0, k) : 0
-    const p1 = triangle === "lowerA" ? Math.min(i0 + rows, k) : k
-    const depth = p1 - p0
-    packA(a, aOff, lda, transA, i0, rows, p0, p1)
-    // Under LowerC, column tiles starting past the block's last row are wholly above the diagonal.
-    const nEnd = triangle === "lowerC" ? Math.min(n, i0 + rows) : n
-    for (let j0 = 0, bOff8 = p0 * TILE; j0 < nEnd; j0 += TILE, bOff8 += k * TILE) {
-      const cols = Math.min(TILE, n - j0)
-      const o = cOff + i0 * ldc + j0
-      if (rows === TILE && cols === TILE) {
-        tile8x8(packedA, packedB, bOff8, depth, c, o, ldc, accumulate)
-      } else {
-        tile8x8(packedA, packedB, bOff8, depth, edgeTile, 0, TILE, false)
-        for (let r = 0; r < rows; r++) {
-          const row = o + r * ldc
-          for (let q = 0; q < cols; q++) {
-            c[row + q] = accumulate ? c[row + q] + edgeTile[r * TILE + q] : edgeTile[r * TILE + q]
+) => void
+
+/**
+ * A gemm with its own packing panels, grown on demand and reused: nothing is allocated per call
+ * once warm. Calls on one instance must not overlap (they share the panels).
+ */
+export const makeGemm = (): Gemm => {
+  let packedA = new Float64Array(TILE * 64)
+  let packedB = new Float64Array(TILE * 64 * 8)
+  const edgeTile = new Float64Array(TILE * TILE)
+  return (a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, m, n, k, accumulate, triangle) => {
+    if (m === 0 || n === 0) return
+    const panels = Math.ceil(n / TILE)
+    if (packedA.length < k * TILE) packedA = new Float64Array(k * TILE)
+    if (packedB.length < panels * k * TILE) packedB = new Float64Array(panels * k * TILE)
+    packB(packedB, b, bOff, ldb, transB, n, k)
+    for (let i0 = 0; i0 < m; i0 += TILE) {
+      const rows = Math.min(TILE, m - i0)
+      // The range of the shared dimension that can contribute to these rows.
+      const p0 = triangle === "upperA" ? Math.min(i0, k) : 0
+      const p1 = triangle === "lowerA" ? Math.min(i0 + rows, k) : k
+      const depth = p1 - p0
+      packA(packedA, a, aOff, lda, transA, i0, rows, p0, p1)
+      // Under LowerC, column tiles starting past the block's last row are wholly above the diagonal.
+      const nEnd = triangle === "lowerC" ? Math.min(n, i0 + rows) : n
+      for (let j0 = 0, bOff8 = p0 * TILE; j0 < nEnd; j0 += TILE, bOff8 += k * TILE) {
+        const cols = Math.min(TILE, n - j0)
+        const o = cOff + i0 * ldc + j0
+        if (rows === TILE && cols === TILE) {
+          tile8x8(packedA, packedB, bOff8, depth, c, o, ldc, accumulate)
+        } else {
+          tile8x8(packedA, packedB, bOff8, depth, edgeTile, 0, TILE, false)
+          for (let r = 0; r < rows; r++) {
+            const row = o + r * ldc
+            for (let q = 0; q < cols; q++) {
+              c[row + q] = accumulate ? c[row + q] + edgeTile[r * TILE + q] : edgeTile[r * TILE + q]
+            }
           }
         }
       }

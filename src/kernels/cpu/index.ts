@@ -1,40 +1,47 @@
 import type { KernelsShape } from "../KernelsShape.ts"
-import { attention, attentionBackward } from "./attention.ts"
+import { makeAttention, makeAttentionBackward } from "./attention.ts"
 import { add, addInPlace, mul, scale, silu, siluBackward } from "./elementwise.ts"
 import { embedding, embeddingBackward } from "./embedding.ts"
+import { makeGemm } from "./gemm.ts"
 import { crossEntropy, softmax } from "./loss.ts"
-import { matmul } from "./matmul.ts"
+import { makeMatmul } from "./matmul.ts"
 import { rmsnorm, rmsnormBackward } from "./norm.ts"
-import { rope } from "./rope.ts"
+import { makeRope } from "./rope.ts"
 import { adamw, sgd, sumSquares } from "./update.ts"
-
-export { KernelArgumentError } from "./errors.ts"
+import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
 
 /**
- * The reference backend: plain TypeScript over typed arrays, float32 or float64 alike.
- * Every kernel is deterministic (fixed summation order, no threads).
+ * A new instance of the reference backend: plain TypeScript over typed arrays, float32 or
+ * float64 alike. Every kernel is deterministic (fixed summation order, no threads).
+ *
+ * The instance owns all its working memory: gemm's packing panels, attention's dS buffer, the
+ * RoPE tables and the WebAssembly module with its memory. Nothing is shared between instances,
+ * so each thread (or rank) makes its own; calls on one instance must not overlap.
  */
-export const cpuKernels: KernelsShape = {
-  backend: "cpu",
-  // float32 matmul runs in WebAssembly SIMD; everything else (and float64) in TypeScript
-  mode: "typescript+wasm-simd",
-  matmul,
-  add,
-  mul,
-  scale,
-  addInPlace,
-  silu,
-  siluBackward,
-  rmsnorm,
-  rmsnormBackward,
-  rope,
-  attention,
-  attentionBackward,
-  embedding,
-  embeddingBackward,
-  crossEntropy,
-  softmax,
-  sumSquares,
-  adamw,
-  sgd
+export const makeCpuKernels = (): KernelsShape => {
+  const gemm = makeGemm()
+  return {
+    backend: "cpu",
+    // float32 matmul runs in WebAssembly SIMD; everything else (and float64) in TypeScript
+    mode: "typescript+wasm-simd",
+    matmul: makeMatmul(gemm, makeWasmMatmul()),
+    add,
+    mul,
+    scale,
+    addInPlace,
+    silu,
+    siluBackward,
+    rmsnorm,
+    rmsnormBackward,
+    rope: makeRope(),
+    attention: makeAttention(gemm),
+    attentionBackward: makeAttentionBackward(gemm),
+    embedding,
+    embeddingBackward,
+    crossEntropy,
+    softmax,
+    sumSquares,
+    adamw,
+    sgd
+  }
 }

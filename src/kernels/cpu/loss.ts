@@ -1,5 +1,23 @@
 import type { FloatArray } from "../../tensor/tensor.ts"
-import { KernelArgumentError, requireLength } from "./errors.ts"
+import * as check from "../checks.ts"
+
+/** The largest of `x[o … o + n)`. */
+const rowMax = (x: FloatArray, o: number, n: number): number => {
+  let max = -Infinity
+  for (let j = 0; j < n; j++) if (x[o + j] > max) max = x[o + j]
+  return max
+}
+
+/** Writes `out[o + j] = exp(x[o + j] − shift)` for j < n and returns their sum, in index order. */
+const expShifted = (x: FloatArray, shift: number, out: FloatArray, o: number, n: number): number => {
+  let sum = 0
+  for (let j = 0; j < n; j++) {
+    const e = Math.exp(x[o + j] - shift)
+    out[o + j] = e
+    sum += e
+  }
+  return sum
+}
 
 /**
  * Softmax cross-entropy per row, via a stable log-sum-exp (shift by the row maximum, sum in
@@ -9,24 +27,13 @@ export const crossEntropy = (
   logits: FloatArray, targets: Int32Array, dLogits: FloatArray,
   rows: number, vocab: number, gradScale: number
 ): number => {
-  requireLength("crossEntropy", "logits", logits.length, rows * vocab)
-  requireLength("crossEntropy", "dLogits", dLogits.length, rows * vocab)
-  requireLength("crossEntropy", "targets", targets.length, rows)
+  check.crossEntropy(logits, targets, dLogits, rows, vocab)
   let total = 0
   for (let r = 0, o = 0; r < rows; r++, o += vocab) {
     const t = targets[r]
-    if (!(t >= 0 && t < vocab)) {
-      throw new KernelArgumentError({ kernel: "crossEntropy", field: `targets[${r}]`, value: t, expected: `in [0, ${vocab})` })
-    }
-    let max = -Infinity
-    for (let j = 0; j < vocab; j++) if (logits[o + j] > max) max = logits[o + j]
+    const max = rowMax(logits, o, vocab)
     // The shifted exponentials are parked in dLogits (one exp per entry), then scaled.
-    let sum = 0
-    for (let j = 0; j < vocab; j++) {
-      const e = Math.exp(logits[o + j] - max)
-      dLogits[o + j] = e
-      sum += e
-    }
+    const sum = expShifted(logits, max, dLogits, o, vocab)
     const lse = max + Math.log(sum)
     total += lse - logits[o + t]
     const s = gradScale / sum
@@ -37,17 +44,9 @@ export const crossEntropy = (
 }
 
 export const softmax = (x: FloatArray, out: FloatArray, rows: number, cols: number): void => {
-  requireLength("softmax", "x", x.length, rows * cols)
-  requireLength("softmax", "out", out.length, rows * cols)
+  check.softmax(x, out, rows, cols)
   for (let r = 0, o = 0; r < rows; r++, o += cols) {
-    let max = -Infinity
-    for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j]
-    let sum = 0
-    for (let j = 0; j < cols; j++) {
-      const e = Math.exp(x[o + j] - max)
-      out[o + j] = e
-      sum += e
-    }
+    const sum = expShifted(x, rowMax(x, o, cols), out, o, cols)
     const inv = 1 / sum
     for (let j = 0; j < cols; j++) out[o + j] *= inv
   }

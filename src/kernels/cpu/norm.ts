@@ -1,15 +1,12 @@
 import type { FloatArray } from "../../tensor/tensor.ts"
-import { requireLength } from "./errors.ts"
+import * as check from "../checks.ts"
 
 /** RMSNorm over rows: `out = x·r ⊙ w` with `r = 1/√(mean(x²) + eps)`; row sums in float64. */
 export const rmsnorm = (
   x: FloatArray, w: FloatArray, out: FloatArray, rstd: FloatArray,
   rows: number, dim: number, eps: number
 ): void => {
-  requireLength("rmsnorm", "x", x.length, rows * dim)
-  requireLength("rmsnorm", "w", w.length, dim)
-  requireLength("rmsnorm", "out", out.length, rows * dim)
-  requireLength("rmsnorm", "rstd", rstd.length, rows)
+  check.rmsnorm(x, w, out, rstd, rows, dim)
   for (let row = 0, o = 0; row < rows; row++, o += dim) {
     let ss = 0
     for (let j = 0; j < dim; j++) ss += x[o + j] * x[o + j]
@@ -27,12 +24,7 @@ export const rmsnormBackward = (
   x: FloatArray, w: FloatArray, rstd: FloatArray, dy: FloatArray,
   dx: FloatArray, dw: FloatArray, rows: number, dim: number, accumulate: boolean
 ): void => {
-  requireLength("rmsnormBackward", "x", x.length, rows * dim)
-  requireLength("rmsnormBackward", "w", w.length, dim)
-  requireLength("rmsnormBackward", "rstd", rstd.length, rows)
-  requireLength("rmsnormBackward", "dy", dy.length, rows * dim)
-  requireLength("rmsnormBackward", "dx", dx.length, rows * dim)
-  requireLength("rmsnormBackward", "dw", dw.length, dim)
+  check.rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim)
   for (let row = 0, o = 0; row < rows; row++, o += dim) {
     const r = rstd[row]
     let dot = 0

@@ -1,5 +1,5 @@
 import type { FloatArray } from "../../tensor/tensor.ts"
-import { requireLength } from "./errors.ts"
+import * as check from "../checks.ts"
 
 /** `Σ x²` in float64, in index order (deterministic). */
 export const sumSquares = (x: FloatArray): number => {
@@ -16,10 +16,8 @@ export const adamw = (
   param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray,
   lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number
 ): void => {
+  check.adamw(param, grad, m, v)
   const n = param.length
-  requireLength("adamw", "grad", grad.length, n)
-  requireLength("adamw", "m", m.length, n)
-  requireLength("adamw", "v", v.length, n)
   const bc1 = 1 - Math.pow(beta1, step)
   const bc2 = 1 - Math.pow(beta2, step)
   for (let i = 0; i < n; i++) {
@@ -38,9 +36,8 @@ export const sgd = (
   param: FloatArray, grad: FloatArray, buf: FloatArray,
   lr: number, momentum: number, nesterov: boolean, weightDecay: number, step: number
 ): void => {
+  check.sgd(param, grad, buf)
   const n = param.length
-  requireLength("sgd", "grad", grad.length, n)
-  requireLength("sgd", "buf", buf.length, n)
   for (let i = 0; i < n; i++) {
     const p = param[i]
     const g = grad[i] + weightDecay * p

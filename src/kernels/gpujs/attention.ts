@@ -7,27 +7,15 @@
  * `dq = dS·k`, `dk = dSᵀ·q`.
  */
 import type { Device, DeviceArray } from "./device.ts"
-import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
+import { chunkedSum, idiv, kernelSource, sumConstants, unflatten } from "./source.ts"
 
 /** Decomposes the thread index of a `[B, H, T, T]` output into b, h, i (query) and j (key). */
 const scoreIndex = `
-  const idx = this.thread.x;
-  const j = idx - ${idiv("idx", "this.constants.T")} * this.constants.T;
-  const bhi = ${idiv("idx", "this.constants.T")};
-  const i = bhi - ${idiv("bhi", "this.constants.T")} * this.constants.T;
-  const bh = ${idiv("bhi", "this.constants.T")};
-  const h = bh - ${idiv("bh", "this.constants.H")} * this.constants.H;
-  const b = ${idiv("bh", "this.constants.H")};`
+  const idx = this.thread.x;${unflatten("idx", "b", [["h", "H"], ["i", "T"], ["j", "T"]])}`
 
 /** Decomposes the thread index of a `[B, T, H, hd]` output into b, t (position), h and d. */
 const headIndex = `
-  const idx = this.thread.x;
-  const d = idx - ${idiv("idx", "this.constants.HD")} * this.constants.HD;
-  const bth = ${idiv("idx", "this.constants.HD")};
-  const h = bth - ${idiv("bth", "this.constants.H")} * this.constants.H;
-  const bt = ${idiv("bth", "this.constants.H")};
-  const t = bt - ${idiv("bt", "this.constants.T")} * this.constants.T;
-  const b = ${idiv("bt", "this.constants.T")};`
+  const idx = this.thread.x;${unflatten("idx", "b", [["t", "T"], ["h", "H"], ["d", "HD"]])}`
 
 /** Row `row` of a `[B·H·T, T]` score matrix: its query position i. */
 const rowIndex = `
@@ -158,11 +146,10 @@ export const attention = (dev: Device) =>
   B: number, T: number, H: number, hd: number
 ): void => {
   const n = B * T * H * hd
-  const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
   dev.begin()
-  const uq = dev.upload(view(q, n))
-  const uk = dev.upload(view(k, n))
-  const uv = dev.upload(view(v, n))
+  const uq = dev.upload(q, n)
+  const uk = dev.upload(k, n)
+  const uv = dev.upload(v, n)
   dev.lap("upload")
   const r = attentionOnDevice(dev, uq, uk, uv, { B, T, H, hd })
   dev.lap("compute")
@@ -180,14 +167,13 @@ export const attentionBackward = (dev: Device) =>
   const n = B * T * H * hd
   const np = B * H * T * T
   const key = dimsKey({ B, T, H, hd })
-  const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
   const headConstants = { H, HD: hd, ...sumConstants("T", T) }
   dev.begin()
-  const uq = dev.upload(view(q, n))
-  const uk = dev.upload(view(k, n))
-  const uv = dev.upload(view(v, n))
-  const up = dev.upload(view(probs, np))
-  const udo = dev.upload(view(dOut, n))
+  const uq = dev.upload(q, n)
+  const uk = dev.upload(k, n)
+  const uv = dev.upload(v, n)
+  const up = dev.upload(probs, np)
+  const udo = dev.upload(dOut, n)
   dev.lap("upload")
   const gv = dev.run(`attentionBackward.dv:${key}`, () => ({
     source: transposedProbsTimesSource,

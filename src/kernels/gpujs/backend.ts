@@ -8,10 +8,11 @@
  * scatter-add — memory-bound, nothing to gain from a round trip), sumSquares (its contract is a
  * float64 accumulation), every call with a Float64Array operand (gradient checks need double
  * precision, which WebGL does not have), and calls with an empty output (gpu.js cannot create a
- * zero-sized kernel).
+ * zero-sized kernel). Every call is checked first with the cpu backend's checks (checks.ts), so
+ * both backends reject the same calls with the same error.
  */
 import type { FloatArray } from "../../tensor/tensor.ts"
-import { requireLength } from "../cpu/errors.ts"
+import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
 import * as att from "./attention.ts"
 import { crossEntropy } from "./crossEntropy.ts"
@@ -60,61 +61,47 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
     },
 
     matmul(a, b, c, m, n, k, transA, transB, accumulate) {
-      requireLength("matmul", "a", a.length, m * k)
-      requireLength("matmul", "b", b.length, k * n)
-      requireLength("matmul", "c", c.length, m * n)
+      check.matmul(a, b, c, m, n, k)
       if (m * n * k === 0 || !f32(a, b, c)) return cpu.matmul(a, b, c, m, n, k, transA, transB, accumulate)
       g.matmul(a as Float32Array, b as Float32Array, c as Float32Array, m, n, k, transA, transB, accumulate)
     },
     add(a, b, out) {
-      requireLength("add", "a", a.length, out.length)
-      requireLength("add", "b", b.length, out.length)
+      check.add(a, b, out)
       if (out.length === 0 || !f32(a, b, out)) return cpu.add(a, b, out)
-      g.add(a.subarray(0, out.length) as Float32Array, b.subarray(0, out.length) as Float32Array, out as Float32Array)
+      g.add(a as Float32Array, b as Float32Array, out as Float32Array)
     },
     mul(a, b, out) {
-      requireLength("mul", "a", a.length, out.length)
-      requireLength("mul", "b", b.length, out.length)
+      check.mul(a, b, out)
       if (out.length === 0 || !f32(a, b, out)) return cpu.mul(a, b, out)
-      g.mul(a.subarray(0, out.length) as Float32Array, b.subarray(0, out.length) as Float32Array, out as Float32Array)
+      g.mul(a as Float32Array, b as Float32Array, out as Float32Array)
     },
     scale(x, s, out) {
-      requireLength("scale", "x", x.length, out.length)
+      check.scale(x, out)
       if (out.length === 0 || !f32(x, out)) return cpu.scale(x, s, out)
-      g.scale(x.subarray(0, out.length) as Float32Array, s, out as Float32Array)
+      g.scale(x as Float32Array, s, out as Float32Array)
     },
     addInPlace(dst, src) {
-      requireLength("addInPlace", "src", src.length, dst.length)
+      check.addInPlace(dst, src)
       if (dst.length === 0 || !f32(dst, src)) return cpu.addInPlace(dst, src)
-      g.addInPlace(dst as Float32Array, src.subarray(0, dst.length) as Float32Array)
+      g.addInPlace(dst as Float32Array, src as Float32Array)
     },
     silu(x, out) {
-      requireLength("silu", "x", x.length, out.length)
+      check.silu(x, out)
       if (out.length === 0 || !f32(x, out)) return cpu.silu(x, out)
-      g.silu(x.subarray(0, out.length) as Float32Array, out as Float32Array)
+      g.silu(x as Float32Array, out as Float32Array)
     },
     siluBackward(x, dy, dx, accumulate) {
-      requireLength("siluBackward", "x", x.length, dx.length)
-      requireLength("siluBackward", "dy", dy.length, dx.length)
+      check.siluBackward(x, dy, dx)
       if (dx.length === 0 || !f32(x, dy, dx)) return cpu.siluBackward(x, dy, dx, accumulate)
-      const n = dx.length
-      g.siluBackward(x.subarray(0, n) as Float32Array, dy.subarray(0, n) as Float32Array, dx as Float32Array, accumulate)
+      g.siluBackward(x as Float32Array, dy as Float32Array, dx as Float32Array, accumulate)
     },
     rmsnorm(x, w, out, rstd, rows, dim, eps) {
-      requireLength("rmsnorm", "x", x.length, rows * dim)
-      requireLength("rmsnorm", "w", w.length, dim)
-      requireLength("rmsnorm", "out", out.length, rows * dim)
-      requireLength("rmsnorm", "rstd", rstd.length, rows)
+      check.rmsnorm(x, w, out, rstd, rows, dim)
       if (rows * dim === 0 || !f32(x, w, out, rstd)) return cpu.rmsnorm(x, w, out, rstd, rows, dim, eps)
       g.rmsnorm(x as Float32Array, w as Float32Array, out as Float32Array, rstd as Float32Array, rows, dim, eps)
     },
     rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim, accumulate) {
-      requireLength("rmsnormBackward", "x", x.length, rows * dim)
-      requireLength("rmsnormBackward", "w", w.length, dim)
-      requireLength("rmsnormBackward", "rstd", rstd.length, rows)
-      requireLength("rmsnormBackward", "dy", dy.length, rows * dim)
-      requireLength("rmsnormBackward", "dx", dx.length, rows * dim)
-      requireLength("rmsnormBackward", "dw", dw.length, dim)
+      check.rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim)
       if (rows * dim === 0 || !f32(x, w, rstd, dy, dx, dw)) {
         return cpu.rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim, accumulate)
       }
@@ -124,25 +111,18 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
       )
     },
     rope(x, out, rows, T, H, hd, theta, inverse) {
-      requireLength("rope", "x", x.length, rows * H * hd)
-      requireLength("rope", "out", out.length, rows * H * hd)
-      if (rows * H * hd === 0 || hd % 2 !== 0 || !f32(x, out)) return cpu.rope(x, out, rows, T, H, hd, theta, inverse)
+      check.rope(x, out, rows, H, hd)
+      if (rows * H * hd === 0 || !f32(x, out)) return cpu.rope(x, out, rows, T, H, hd, theta, inverse)
       g.rope(x as Float32Array, out as Float32Array, rows, T, H, hd, theta, inverse)
     },
     attention(q, k, v, probs, out, B, T, H, hd) {
-      const n = B * T * H * hd
-      for (const [name, a] of [["q", q], ["k", k], ["v", v], ["out", out]] as const) requireLength("attention", name, a.length, n)
-      requireLength("attention", "probs", probs.length, B * H * T * T)
-      if (n === 0 || !f32(q, k, v, probs, out)) return cpu.attention(q, k, v, probs, out, B, T, H, hd)
+      check.attention(q, k, v, probs, out, B, T, H, hd)
+      if (B * T * H * hd === 0 || !f32(q, k, v, probs, out)) return cpu.attention(q, k, v, probs, out, B, T, H, hd)
       g.attention(q as Float32Array, k as Float32Array, v as Float32Array, probs as Float32Array, out as Float32Array, B, T, H, hd)
     },
     attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) {
-      const n = B * T * H * hd
-      for (const [name, a] of [["q", q], ["k", k], ["v", v], ["dOut", dOut], ["dq", dq], ["dk", dk], ["dv", dv]] as const) {
-        requireLength("attentionBackward", name, a.length, n)
-      }
-      requireLength("attentionBackward", "probs", probs.length, B * H * T * T)
-      if (n === 0 || !f32(q, k, v, probs, dOut, dq, dk, dv)) {
+      check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+      if (B * T * H * hd === 0 || !f32(q, k, v, probs, dOut, dq, dk, dv)) {
         return cpu.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
       }
       g.attentionBackward(
@@ -153,37 +133,28 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
     embedding: (table, ids, out, dim) => cpu.embedding(table, ids, out, dim),
     embeddingBackward: (dOut, ids, dTable, dim) => cpu.embeddingBackward(dOut, ids, dTable, dim),
     crossEntropy(logits, targets, dLogits, rows, vocab, gradScale) {
-      requireLength("crossEntropy", "logits", logits.length, rows * vocab)
-      requireLength("crossEntropy", "targets", targets.length, rows)
-      requireLength("crossEntropy", "dLogits", dLogits.length, rows * vocab)
+      check.crossEntropy(logits, targets, dLogits, rows, vocab)
       if (rows * vocab === 0 || !f32(logits, dLogits)) return cpu.crossEntropy(logits, targets, dLogits, rows, vocab, gradScale)
       return g.crossEntropy(logits as Float32Array, targets, dLogits as Float32Array, rows, vocab, gradScale)
     },
     softmax(x, out, rows, cols) {
-      requireLength("softmax", "x", x.length, rows * cols)
-      requireLength("softmax", "out", out.length, rows * cols)
+      check.softmax(x, out, rows, cols)
       if (rows * cols === 0 || !f32(x, out)) return cpu.softmax(x, out, rows, cols)
       g.softmax(x as Float32Array, out as Float32Array, rows, cols)
     },
     sumSquares: (x) => cpu.sumSquares(x),
     adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) {
-      const n = param.length
-      for (const [name, a] of [["grad", grad], ["m", m], ["v", v]] as const) requireLength("adamw", name, a.length, n)
-      if (n === 0 || !f32(param, grad, m, v)) return cpu.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+      check.adamw(param, grad, m, v)
+      if (param.length === 0 || !f32(param, grad, m, v)) return cpu.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
       g.adamw(
-        param as Float32Array, grad.subarray(0, n) as Float32Array, m.subarray(0, n) as Float32Array,
-        v.subarray(0, n) as Float32Array, lr, beta1, beta2, eps, weightDecay, step
+        param as Float32Array, grad as Float32Array, m as Float32Array, v as Float32Array,
+        lr, beta1, beta2, eps, weightDecay, step
       )
     },
     sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step) {
-      const n = param.length
-      requireLength("sgd", "grad", grad.length, n)
-      requireLength("sgd", "buf", buf.length, n)
-      if (n === 0 || !f32(param, grad, buf)) return cpu.sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
-      g.sgd(
-        param as Float32Array, grad.subarray(0, n) as Float32Array, buf.subarray(0, n) as Float32Array,
-        lr, momentum, nesterov, weightDecay, step
-      )
+      check.sgd(param, grad, buf)
+      if (param.length === 0 || !f32(param, grad, buf)) return cpu.sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
+      g.sgd(param as Float32Array, grad as Float32Array, buf as Float32Array, lr, momentum, nesterov, weightDecay, step)
     }
   }
 }

@@ -9,7 +9,8 @@
  */
 import type { GPU, IGPUKernelSettings, IKernelRunShortcut, KernelVariable } from "gpu.js"
 import type { FloatArray } from "../../tensor/tensor.ts"
-import { KernelArgumentError } from "../cpu/errors.ts"
+import { KernelArgumentError } from "../KernelArgumentError.ts"
+import { leading } from "../leading.ts"
 import type { GpujsRunMode } from "./modes.ts"
 
 /** A value living on the device: a GL texture, or a Float32Array for the webasm and cpu modes. */
@@ -101,15 +102,14 @@ export class Device {
   }
 
   /**
-   * Puts `data` on the device for the current op. Uploads go through a pool of identity kernels
+   * Puts the first `length` values of `data` on the device for the current op. Uploads go through a pool of identity kernels
    * per length, taken in order since the op's `begin()`: an op's inputs never share a texture,
    * and the next op reuses the same compiled kernels (its predecessor has read its results back).
    */
-  upload(data: Float32Array): DeviceArray {
-    const n = data.length
-    const ordinal = this.uploadsInOp.get(n) ?? 0
-    this.uploadsInOp.set(n, ordinal + 1)
-    return this.uploadTo(`upload#${ordinal}`, data)
+  upload(data: Float32Array, length: number = data.length): DeviceArray {
+    const ordinal = this.uploadsInOp.get(length) ?? 0
+    this.uploadsInOp.set(length, ordinal + 1)
+    return this.uploadTo(`upload#${ordinal}`, leading(data, length))
   }
 
   /**

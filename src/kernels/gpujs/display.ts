@@ -1,31 +1,29 @@
 /**
- * An X display for headless GL.
+ * A private X display for headless GL, acquired for a scope.
  *
  * The `gl` package creates its contexts through ANGLE on GLX, so on Linux it needs an X server
- * even though nothing is drawn on screen. When `DISPLAY` is unset and `Xvfb` is on the PATH, a
- * private virtual display is started on first need and `DISPLAY` points at it. That makes
- * `npm test`, the benchmark and the CLI work the same with or without `xvfb-run -a`.
+ * even though nothing is drawn on screen. When no display is given, a private virtual display
+ * (Xvfb) is started for the scope that needs it. That makes `npm test`, the benchmark and the
+ * CLI work the same with or without `xvfb-run -a`.
  *
- * The display lives as long as the process, not as long as one backend: ANGLE keeps its X
- * connection open for the life of the process, and Xlib exits the process when that connection
- * breaks, so the server must never be stopped under it. It is started with `-terminate`, so it
- * exits by itself when the process's last X connection closes (at exit, or a crash), and it is
- * also killed from an exit hook.
+ * ANGLE opens its X connection once per process, when the first GL context is created, and keeps
+ * it for the life of the process; Xlib exits the process when that connection breaks. So:
+ * - the server must outlive every GL context, and the scope that started it cannot know whether
+ *   ANGLE has connected to it: closing the scope never stops it. It is started with `-terminate`,
+ *   so it exits by itself when the process's last X connection closes (at exit, or a crash), and
+ *   it is also killed from an exit hook;
+ * - ANGLE learns the display only from the DISPLAY environment variable (see
+ *   exportDisplayForAngle), which it reads when it connects and never again. Setting it for the
+ *   scope and restoring it afterwards is therefore safe: the connection stays, and a later scope
+ *   finds GL working before it starts anything (see modes.ts), so one server serves the process.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { Effect, type Scope } from "effect"
 
-export interface DisplayStatus {
-  /** The display in use (e.g. ":0"), or undefined when none could be had. */
-  readonly display: string | undefined
-  /** Why no display is available; undefined when one is. */
-  readonly reason: string | undefined
-  /** True when this process started the server (rather than using an existing DISPLAY). */
-  readonly started: boolean
-}
+/** The display a private server was started on, or why none could be started. */
+export type XvfbDisplay = { readonly display: string } | { readonly reason: string }
 
 const START_TIMEOUT_MS = 10_000
-
-let pending: Promise<DisplayStatus> | undefined
 
 /** Starts Xvfb and resolves with its display once the server reports it is ready. */
 const startXvfb = (): Promise<{ child: ChildProcess; display: string }> =>
@@ -67,36 +65,51 @@ const startXvfb = (): Promise<{ child: ChildProcess; display: string }> =>
     })
   })
 
-const ensure = async (): Promise<DisplayStatus> => {
-  if (process.platform !== "linux" || process.env.DISPLAY) {
-    return { display: process.env.DISPLAY, reason: undefined, started: false }
-  }
+/** Starts a server that lives as long as the process (see the module comment), or says why it could not. */
+const startProcessXvfb = async (): Promise<XvfbDisplay> => {
   try {
     const { child, display } = await startXvfb()
-    process.env.DISPLAY = display
     process.once("exit", () => child.kill())
     // The server must not keep the event loop alive: the process exits when its work is done.
     child.unref()
     for (const stream of [child.stderr, child.stdio[3]]) (stream as { unref?: () => void } | null)?.unref?.()
-    return { display, reason: undefined, started: true }
+    return { display }
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e)
     const reason = /ENOENT/.test(message)
       ? "no X display: DISPLAY is unset and Xvfb is not installed (run scripts/gl-deps.sh, or run under `xvfb-run -a`)"
       : `no X display: DISPLAY is unset and starting Xvfb failed: ${message}`
-    return { display: undefined, reason, started: false }
+    return { reason }
   }
 }
 
 /**
- * The X display for headless GL: the existing `DISPLAY`, or a private Xvfb started once per
- * process. Never fails; when no display can be had the status says why (and a later call tries
- * again).
+ * Sets DISPLAY to `display` for the scope and restores its previous value when the scope closes.
+ *
+ * The one place below the CLI that writes the environment, because nothing else reaches ANGLE:
+ * the `gl` package takes no display argument, and ANGLE opens its connection with
+ * `XOpenDisplay(NULL)`, which reads only the DISPLAY variable of the process environment.
  */
-export const ensureDisplay = (): Promise<DisplayStatus> => {
-  pending ??= ensure().then((status) => {
-    if (status.reason !== undefined) pending = undefined
-    return status
-  })
-  return pending
-}
+const exportDisplayForAngle = (display: string): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const previous = process.env.DISPLAY
+      process.env.DISPLAY = display
+      return previous
+    }),
+    (previous) =>
+      Effect.sync(() => {
+        if (previous === undefined) delete process.env.DISPLAY
+        else process.env.DISPLAY = previous
+      })
+  ).pipe(Effect.asVoid)
+
+/**
+ * Starts a private Xvfb and points ANGLE at it for the enclosing scope. Never fails: when no
+ * server can be started the result says why (and a later scope tries again).
+ */
+export const acquireXvfbDisplay: Effect.Effect<XvfbDisplay, never, Scope.Scope> = Effect.gen(function*() {
+  const started = yield* Effect.promise(startProcessXvfb)
+  if ("display" in started) yield* exportDisplayForAngle(started.display)
+  return started
+})

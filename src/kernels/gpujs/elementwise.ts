@@ -1,5 +1,5 @@
 /** Elementwise ops: one thread per element, one kernel per op, one readback. */
-import type { Device, DeviceArray } from "./device.ts"
+import type { Device } from "./device.ts"
 
 const sources = {
   add: "function (a, b) { return a[this.thread.x] + b[this.thread.x]; }",
@@ -23,58 +23,30 @@ const sources = {
 
 type Op = keyof typeof sources
 
-const runOp = (dev: Device, op: Op, n: number, ...args: Array<DeviceArray | number>): DeviceArray =>
-  dev.run(`${op}:${n}`, () => ({ source: sources[op], output: n, constants: {} }), ...args)
-
-const binary = (op: "add" | "mul") => (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void => {
+/**
+ * Runs `op` over the first `out.length` values of its array arguments (numbers are passed as
+ * uniforms) and writes the result into `out`. Arguments are uploaded in order.
+ */
+const runOp = (dev: Device, op: Op, out: Float32Array, args: ReadonlyArray<Float32Array | number>): void => {
   const n = out.length
   dev.begin()
-  const da = dev.upload(a)
-  const db = dev.upload(b)
+  const uploaded = args.map((x) => typeof x === "number" ? x : dev.upload(x, n))
   dev.lap("upload")
-  const r = runOp(dev, op, n, da, db)
+  const r = dev.run(`${op}:${n}`, () => ({ source: sources[op], output: n, constants: {} }), ...uploaded)
   dev.lap("compute")
   dev.read(r, n, out)
   dev.lap("readback")
 }
 
-export const add = binary("add")
-export const mul = binary("mul")
+export const add = (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void => runOp(dev, "add", out, [a, b])
 
-export const addInPlace = (dev: Device) => (dst: Float32Array, src: Float32Array): void => add(dev)(dst, src, dst)
+export const mul = (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void => runOp(dev, "mul", out, [a, b])
 
-export const scale = (dev: Device) => (x: Float32Array, s: number, out: Float32Array): void => {
-  const n = out.length
-  dev.begin()
-  const dx = dev.upload(x)
-  dev.lap("upload")
-  const r = runOp(dev, "scale", n, dx, s)
-  dev.lap("compute")
-  dev.read(r, n, out)
-  dev.lap("readback")
-}
+export const addInPlace = (dev: Device) => (dst: Float32Array, src: Float32Array): void => runOp(dev, "add", dst, [dst, src])
 
-export const silu = (dev: Device) => (x: Float32Array, out: Float32Array): void => {
-  const n = out.length
-  dev.begin()
-  const dx = dev.upload(x)
-  dev.lap("upload")
-  const r = runOp(dev, "silu", n, dx)
-  dev.lap("compute")
-  dev.read(r, n, out)
-  dev.lap("readback")
-}
+export const scale = (dev: Device) => (x: Float32Array, s: number, out: Float32Array): void => runOp(dev, "scale", out, [x, s])
 
-export const siluBackward = (dev: Device) =>
-(x: Float32Array, dy: Float32Array, dx: Float32Array, accumulate: boolean): void => {
-  const n = dx.length
-  dev.begin()
-  const ux = dev.upload(x)
-  const udy = dev.upload(dy)
-  const udx = accumulate ? dev.upload(dx) : undefined
-  dev.lap("upload")
-  const r = udx === undefined ? runOp(dev, "siluBackward", n, ux, udy) : runOp(dev, "siluBackwardAcc", n, ux, udy, udx)
-  dev.lap("compute")
-  dev.read(r, n, dx)
-  dev.lap("readback")
-}
+export const silu = (dev: Device) => (x: Float32Array, out: Float32Array): void => runOp(dev, "silu", out, [x])
+
+export const siluBackward = (dev: Device) => (x: Float32Array, dy: Float32Array, dx: Float32Array, accumulate: boolean): void =>
+  accumulate ? runOp(dev, "siluBackwardAcc", dx, [x, dy, dx]) : runOp(dev, "siluBackward", dx, [x, dy])

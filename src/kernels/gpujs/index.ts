@@ -6,22 +6,20 @@
  * headless GL (starting a private Xvfb when no display exists) → `webasm` → gpu.js `cpu`;
  * `webasm` → `cpu`. Each candidate is verified by running a probe kernel, so the reported mode
  * is the one that actually ran, not the one gpu.js claims. The GPU is destroyed when the scope
- * closes (a virtual display started for headless GL stays for the process: see display.ts).
+ * closes (a virtual display started for headless GL outlives it: see display.ts).
  */
 import { GPU } from "gpu.js"
 import { Effect, Layer, Schema, type Scope } from "effect"
-import { cpuKernels } from "../cpu/index.ts"
+import { makeCpuKernels } from "../cpu/index.ts"
 import { Kernels } from "../Kernels.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeBackend } from "./backend.ts"
 import { Device } from "./device.ts"
-import { ensureDisplay } from "./display.ts"
 import {
-  glContextUnavailableReason,
-  glPackageUnavailableReason,
   type GpujsMode,
   gpujsModes,
   type GpujsRunMode,
+  headlessGlUnavailableReason,
   webasmUnavailableReason,
   webgpuUnavailableReason
 } from "./modes.ts"
@@ -54,14 +52,14 @@ export class GpujsUnavailableError extends Schema.TaggedError<GpujsUnavailableEr
 }
 
 export interface GpujsOptions {
-  /** The backend for delegated kernels and float64 calls (default: the cpu backend). */
+  /** The backend for delegated kernels and float64 calls (default: a new cpu backend instance). */
   readonly delegate?: KernelsShape
 }
 
 type Opened = { readonly gpu: GPU; readonly device: Device } | { readonly failure: string }
 
-const PROBE_A = Float32Array.of(1, 2, 3, 4, 5)
-const PROBE_B = Float32Array.of(0.5, -1, 2, 0.25, 8)
+const PROBE_A: ReadonlyArray<number> = [1, 2, 3, 4, 5]
+const PROBE_B: ReadonlyArray<number> = [0.5, -1, 2, 0.25, 8]
 
 /** Creates a GPU in `mode` and proves it with a probe kernel; on failure destroys it and says why. */
 const open = (mode: GpujsRunMode): Opened => {
@@ -73,7 +71,7 @@ const open = (mode: GpujsRunMode): Opened => {
     device.begin()
     const got = device.readNew(
       device.run("probe", () => ({ source: "function (a, b) { return a[this.thread.x] * b[this.thread.x] + 1; }", output: 5, constants: {} }),
-        device.upload(PROBE_A), device.upload(PROBE_B)),
+        device.upload(Float32Array.from(PROBE_A)), device.upload(Float32Array.from(PROBE_B))),
       5
     )
     if (device.fallbacks.length > 0) throw new Error(`probe kernel fell back to cpu: ${device.fallbacks[0].reason}`)
@@ -109,19 +107,9 @@ export const makeGpujsKernels = (
     if (mode === "webgpu") reasons.push(yield* Effect.promise(webgpuUnavailableReason))
     for (const candidate of candidatesFor(mode)) {
       if (candidate === "headlessgl") {
-        const packageReason = glPackageUnavailableReason()
-        if (packageReason !== undefined) {
-          reasons.push(packageReason)
-          continue
-        }
-        const display = yield* Effect.promise(ensureDisplay)
-        if (display.reason !== undefined) {
-          reasons.push(`headlessgl: ${display.reason}`)
-          continue
-        }
-        const contextReason = glContextUnavailableReason()
-        if (contextReason !== undefined) {
-          reasons.push(contextReason)
+        const glReason = yield* headlessGlUnavailableReason
+        if (glReason !== undefined) {
+          reasons.push(glReason)
           continue
         }
       }
@@ -137,7 +125,7 @@ export const makeGpujsKernels = (
         reasons.push(opened.failure)
         continue
       }
-      const kernels = makeBackend(opened.device, options.delegate ?? cpuKernels)
+      const kernels = makeBackend(opened.device, options.delegate ?? makeCpuKernels())
       const stepDown = candidate !== mode && !(mode === "gpu" && candidate === "headlessgl")
       return {
         kernels,

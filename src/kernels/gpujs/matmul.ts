@@ -39,9 +39,9 @@ export const matmul = (dev: Device) =>
   transA: boolean, transB: boolean, accumulate: boolean
 ): void => {
   dev.begin()
-  const da = dev.upload(a.length === m * k ? a : a.subarray(0, m * k))
-  const db = dev.upload(b.length === k * n ? b : b.subarray(0, k * n))
-  const dc = accumulate ? dev.upload(c.length === m * n ? c : c.subarray(0, m * n)) : undefined
+  const da = dev.upload(a, m * k)
+  const db = dev.upload(b, k * n)
+  const dc = accumulate ? dev.upload(c, m * n) : undefined
   dev.lap("upload")
   const result = matmulOnDevice(dev, da, db, dc, m, n, k, transA, transB)
   dev.lap("compute")

@@ -7,7 +7,9 @@
  * actually runs.
  */
 import { createRequire } from "node:module"
+import { Effect, type Scope } from "effect"
 import { GPU, HeadlessGLKernel } from "gpu.js"
+import { acquireXvfbDisplay } from "./display.ts"
 
 /** The modes a caller may ask for. */
 export type GpujsMode = "gpu" | "headlessgl" | "webgpu" | "webasm" | "cpu"
@@ -44,7 +46,7 @@ export const webgpuUnavailableReason = async (): Promise<string> => {
 }
 
 /** Why the `gl` package cannot be used at all (not installed, or its native build is missing). */
-export const glPackageUnavailableReason = (): string | undefined => {
+const glPackageUnavailableReason = (): string | undefined => {
   try {
     require.resolve("gl")
   } catch {
@@ -60,21 +62,51 @@ export const glPackageUnavailableReason = (): string | undefined => {
   return undefined
 }
 
-type CreateContext = (w: number, h: number, o?: object) => { getExtension(n: string): unknown } | null
+type GlContext = { getExtension(n: string): unknown }
+type CreateContext = (w: number, h: number, o?: object) => GlContext | null
 
-/** Why headless GL cannot create a usable context, or undefined if it can. Needs the display already set. */
-export const glContextUnavailableReason = (): string | undefined => {
+const destroy = (context: GlContext): void =>
+  (context.getExtension("STACKGL_destroy_context") as { destroy(): void } | null)?.destroy()
+
+/**
+ * Whether `gl` can create a context as things stand. A failed attempt does not hold ANGLE back:
+ * it tries its X connection again at the next context, until one opens.
+ */
+const glContextOpens = (): boolean => {
+  const context = (require("gl") as CreateContext)(1, 1)
+  if (context === null) return false
+  destroy(context)
+  return true
+}
+
+/** Why headless GL cannot create a usable context, or undefined if it can; `display` is the one ANGLE was pointed at. */
+const glContextUnavailableReason = (display: string | undefined): string | undefined => {
   const context = (require("gl") as CreateContext)(1, 1)
   if (context === null) {
-    return `headlessgl: \`gl\` could not create a context${process.env.DISPLAY ? ` on display ${process.env.DISPLAY}` : " (no X display)"}`
+    return `headlessgl: \`gl\` could not create a context${display ? ` on display ${display}` : " (no X display)"}`
   }
   const float = context.getExtension("OES_texture_float")
-  ;(context.getExtension("STACKGL_destroy_context") as { destroy(): void } | null)?.destroy()
+  destroy(context)
   if (!float) return "headlessgl: the GL context has no float textures (OES_texture_float)"
   // gpu.js caches its own probe at first use; it must agree with ours.
   if (!HeadlessGLKernel.isSupported) return "headlessgl: gpu.js rejected the headless GL context (probed before a display existed?)"
   return undefined
 }
+
+/**
+ * Why headless GL cannot run here, or undefined if it can, for the enclosing scope. A context is
+ * tried first as things stand: it opens when DISPLAY names a server, or when this process's ANGLE
+ * is already connected to one (an earlier scope's: see display.ts). Only when it does not, on
+ * Linux with DISPLAY unset, is a private Xvfb started for the scope.
+ */
+export const headlessGlUnavailableReason: Effect.Effect<string | undefined, never, Scope.Scope> = Effect.gen(function*() {
+  const packageReason = glPackageUnavailableReason()
+  if (packageReason !== undefined) return packageReason
+  const given = process.env.DISPLAY
+  if (glContextOpens() || given !== undefined || process.platform !== "linux") return glContextUnavailableReason(given)
+  const xvfb = yield* acquireXvfbDisplay
+  return "reason" in xvfb ? `headlessgl: ${xvfb.reason}` : glContextUnavailableReason(xvfb.display)
+})
 
 export const webasmUnavailableReason = (): string | undefined =>
   GPU.isWebAssemblySupported ? undefined : "webasm: WebAssembly is not available in this runtime"

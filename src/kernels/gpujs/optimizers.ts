@@ -46,9 +46,9 @@ export const adamw = (dev: Device) =>
   const bc2 = 1 - Math.pow(beta2, step)
   dev.begin()
   const up = dev.upload(param)
-  const ug = dev.upload(grad)
-  const um = dev.upload(m)
-  const uv = dev.upload(v)
+  const ug = dev.upload(grad, n)
+  const um = dev.upload(m, n)
+  const uv = dev.upload(v, n)
   dev.lap("upload")
   const m2 = dev.run(`adamw.m:${n}`, () => ({ source: adamMomentSource, output: n, constants: {} }), um, ug, beta1)
   const v2 = dev.run(`adamw.v:${n}`, () => ({ source: adamVarianceSource, output: n, constants: {} }), uv, ug, beta2)
@@ -72,8 +72,8 @@ export const sgd = (dev: Device) =>
   const n = param.length
   dev.begin()
   const up = dev.upload(param)
-  const ug = dev.upload(grad)
-  const ub = dev.upload(buf)
+  const ug = dev.upload(grad, n)
+  const ub = dev.upload(buf, n)
   dev.lap("upload")
   const b2 = dev.run(
     `sgd.buf:${n}`,

@@ -50,8 +50,8 @@ export const rmsnorm = (dev: Device) =>
   const n = rows * dim
   const shape = `${rows}x${dim}`
   dev.begin()
-  const ux = dev.upload(x.length === n ? x : x.subarray(0, n))
-  const uw = dev.upload(w.length === dim ? w : w.subarray(0, dim))
+  const ux = dev.upload(x, n)
+  const uw = dev.upload(w, dim)
   dev.lap("upload")
   const s = dev.run(`rmsnorm.rstd:${shape}`, () => ({
     source: rstdSource,
@@ -76,14 +76,13 @@ export const rmsnormBackward = (dev: Device) =>
 ): void => {
   const n = rows * dim
   const shape = `${rows}x${dim}`
-  const view = (a: Float32Array, len: number) => (a.length === len ? a : a.subarray(0, len))
   dev.begin()
-  const ux = dev.upload(view(x, n))
-  const uw = dev.upload(view(w, dim))
-  const us = dev.upload(view(rstd, rows))
-  const udy = dev.upload(view(dy, n))
-  const udw = dev.upload(view(dw, dim))
-  const udx = accumulate ? dev.upload(view(dx, n)) : undefined
+  const ux = dev.upload(x, n)
+  const uw = dev.upload(w, dim)
+  const us = dev.upload(rstd, rows)
+  const udy = dev.upload(dy, n)
+  const udw = dev.upload(dw, dim)
+  const udx = accumulate ? dev.upload(dx, n) : undefined
   dev.lap("upload")
   const dot = dev.run(`rmsnormBackward.rowDot:${shape}`, () => ({
     source: rowDotSource,

@@ -3,7 +3,7 @@
  * on the host in float64 and uploaded once per `(T, hd, θ)` as cos/sin tables: GPU `cos` of large
  * arguments is far less accurate than a table lookup.
  */
-import { KernelArgumentError } from "../cpu/errors.ts"
+import { fillRopeTables } from "../ropeTables.ts"
 import type { Device, DeviceArray } from "./device.ts"
 import { idiv, kernelSource } from "./source.ts"
 
@@ -24,37 +24,23 @@ export const ropeSource = kernelSource(["x", "cosTable", "sinTable", "sign"], `
   }
   return x0 * sn + x1 * cs;`)
 
-/** `cos`/`sin` of `pos·θ^(-2i/hd)` for `pos < T`, `i < hd/2`, row-major `[T, hd/2]`. */
-export const ropeTables = (T: number, hd: number, theta: number): { cos: Float32Array; sin: Float32Array } => {
-  const half = hd / 2
-  const cos = new Float32Array(T * half)
-  const sin = new Float32Array(T * half)
-  for (let i = 0; i < half; i++) {
-    const freq = Math.pow(theta, (-2 * i) / hd)
-    for (let pos = 0; pos < T; pos++) {
-      cos[pos * half + i] = Math.cos(pos * freq)
-      sin[pos * half + i] = Math.sin(pos * freq)
-    }
-  }
-  return { cos, sin }
-}
-
 export const rope = (dev: Device) => {
   const tables = new Map<string, { cos: DeviceArray; sin: DeviceArray }>()
   return (
     x: Float32Array, out: Float32Array, rows: number, T: number, H: number, hd: number, theta: number, inverse: boolean
   ): void => {
-    if (hd % 2 !== 0) throw new KernelArgumentError({ kernel: "rope", field: "hd", value: hd, expected: "an even number" })
     const n = rows * H * hd
     dev.begin()
     const tableKey = `${T}:${hd}:${theta}`
     let table = tables.get(tableKey)
     if (table === undefined) {
-      const host = ropeTables(T, hd, theta)
-      table = { cos: dev.uploadTo(`rope.cos:${tableKey}`, host.cos), sin: dev.uploadTo(`rope.sin:${tableKey}`, host.sin) }
+      const cos = new Float32Array(T * hd / 2)
+      const sin = new Float32Array(T * hd / 2)
+      fillRopeTables(cos, sin, T, hd, theta)
+      table = { cos: dev.uploadTo(`rope.cos:${tableKey}`, cos), sin: dev.uploadTo(`rope.sin:${tableKey}`, sin) }
       tables.set(tableKey, table)
     }
-    const ux = dev.upload(x.length === n ? x : x.subarray(0, n))
+    const ux = dev.upload(x, n)
     dev.lap("upload")
     const r = dev.run(`rope:${rows}x${T}x${H}x${hd}`, () => ({
       source: ropeSource,

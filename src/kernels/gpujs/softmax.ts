@@ -54,7 +54,7 @@ export const softmaxOnDevice = (dev: Device, x: DeviceArray, rows: number, cols:
 export const softmax = (dev: Device) => (x: Float32Array, out: Float32Array, rows: number, cols: number): void => {
   const n = rows * cols
   dev.begin()
-  const dx = dev.upload(x.length === n ? x : x.subarray(0, n))
+  const dx = dev.upload(x, n)
   dev.lap("upload")
   const r = softmaxOnDevice(dev, dx, rows, cols)
   dev.lap("compute")

@@ -56,6 +56,26 @@ export const chunkedSum = (options: {
 /** `Math.floor(a / b)` for non-negative integers held in floats, robust to inexact GPU division. */
 export const idiv = (a: string, b: string): string => `Math.floor((${a} + 0.5) / ${b})`
 
+/**
+ * Kernel statements that split the flat `index` of a row-major array into one coordinate per axis:
+ * `outer` names the outermost axis, `axes` the others as `[name, extent constant]`, outermost
+ * first. The quotients on the way are named after the axes they still hold (`bhi`, then `bh`).
+ */
+export const unflatten = (index: string, outer: string, axes: ReadonlyArray<readonly [string, string]>): string => {
+  let statements = ""
+  let rest = index
+  for (let a = axes.length - 1; a >= 0; a--) {
+    const [name, extent] = axes[a]
+    const quotient = outer + axes.slice(0, a).map(([held]) => held).join("")
+    const size = `this.constants.${extent}`
+    statements += `
+  const ${name} = ${rest} - ${idiv(rest, size)} * ${size};
+  const ${quotient} = ${idiv(rest, size)};`
+    rest = quotient
+  }
+  return statements
+}
+
 /** Wraps kernel statements into the plain function expression gpu.js expects. */
 export const kernelSource = (params: ReadonlyArray<string>, body: string): string =>
   `function (${params.join(", ")}) {${body}\n}`

@@ -1,3 +1,4 @@
+import { leading } from "../../leading.ts"
 import { matmulWasmBase64 } from "./matmulWasm.generated.ts"
 
 /**
@@ -31,31 +32,12 @@ const PAGE = 65536
 /** Largest working set handed to the kernel: byte offsets must stay below 2³¹ as i32 arguments. */
 const MAX_BYTES = 2 ** 31 - PAGE
 
-interface Kernel {
-  readonly memory: WasmMemory
-  readonly matmul: MatmulExport
-  heap: Float32Array
-}
-
-let kernel: Kernel | undefined
-
 const decodeBase64 = (text: string): Uint8Array => {
   const raw = atob(text)
   const bytes = new Uint8Array(raw.length)
   for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i)
   return bytes
 }
-
-/** Compiles and instantiates the module once, on first use (the binary is under 2 KB, so synchronously). */
-const instantiate = (): Kernel => {
-  const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
-  const instance = new api.Instance(new api.Module(decodeBase64(matmulWasmBase64)), {})
-  const memory = instance.exports.memory as WasmMemory
-  return { memory, matmul: instance.exports.matmul as MatmulExport, heap: new Float32Array(memory.buffer) }
-}
-
-/** The first `length` floats of x (arrays may be longer than the sizes demand). */
-const leading = (x: Float32Array, length: number): Float32Array => x.length === length ? x : x.subarray(0, length)
 
 /** Float offsets rounded up to 16 bytes, so SIMD loads and stores are aligned. */
 const align4 = (floats: number): number => (floats + 3) & ~3
@@ -71,43 +53,52 @@ const floatsNeeded = (m: number, n: number, k: number): number => {
 /** Whether the kernel can take a product of these sizes (its memory is addressed with 32-bit offsets). */
 export const wasmMatmulFits = (m: number, n: number, k: number): boolean => floatsNeeded(m, n, k) * 4 <= MAX_BYTES
 
-/**
- * `C[m×n] = op(A)·op(B)` (or `C += …` when accumulate) in float32, with the layouts and meaning of
- * `KernelsShape.matmul`. Callers check lengths and that `wasmMatmulFits(m, n, k)`.
- * Summation is in float32, blocked over the shared dimension; the order is fixed, so the same
- * inputs give the same bits on every call.
- */
-export const matmulWasm = (
+/** The float32 matmul of `KernelsShape.matmul` on the WebAssembly kernel. */
+export type WasmMatmul = (
   a: Float32Array, b: Float32Array, c: Float32Array,
   m: number, n: number, k: number,
   transA: boolean, transB: boolean, accumulate: boolean
-): void => {
-  if (m === 0 || n === 0) return
-  if (k === 0) {
-    if (!accumulate) c.fill(0, 0, m * n)
-    return
+) => void
+
+/**
+ * A WebAssembly matmul instance with its own module memory: `C[m×n] = op(A)·op(B)` (or `C += …`
+ * when accumulate) in float32, with the layouts and meaning of `KernelsShape.matmul`. Callers
+ * check lengths and that `wasmMatmulFits(m, n, k)`. Summation is in float32, blocked over the
+ * shared dimension; the order is fixed, so the same inputs give the same bits on every call.
+ * The module is compiled and instantiated here, synchronously (the binary is under 2 KB).
+ */
+export const makeWasmMatmul = (): WasmMatmul => {
+  const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
+  const instance = new api.Instance(new api.Module(decodeBase64(matmulWasmBase64)), {})
+  const memory = instance.exports.memory as WasmMemory
+  const kernel = instance.exports.matmul as MatmulExport
+  let heap = new Float32Array(memory.buffer)
+  return (a, b, c, m, n, k, transA, transB, accumulate) => {
+    if (m === 0 || n === 0) return
+    if (k === 0) {
+      if (!accumulate) c.fill(0, 0, m * n)
+      return
+    }
+    const npad = Math.ceil(n / NR) * NR
+    const mpad = Math.ceil(m / MR) * MR
+    const kc = Math.min(k, KC)
+    const aAt = 0
+    const bAt = aAt + align4(m * k)
+    const cAt = bAt + align4(k * n)
+    const paAt = cAt + align4(mpad * npad)
+    const pbAt = paAt + align4(kc * MR)
+    const bytes = (pbAt + kc * npad) * 4
+    if (memory.buffer.byteLength < bytes) {
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE))
+      heap = new Float32Array(memory.buffer)
+    }
+    heap.set(leading(a, m * k), aAt)
+    heap.set(leading(b, k * n), bAt)
+    if (accumulate) heap.set(leading(c, m * n), cAt)
+    kernel(
+      aAt * 4, bAt * 4, cAt * 4, paAt * 4, pbAt * 4,
+      m, n, k, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, KC
+    )
+    c.set(heap.subarray(cAt, cAt + m * n))
   }
-  const w = kernel ?? (kernel = instantiate())
-  const npad = Math.ceil(n / NR) * NR
-  const mpad = Math.ceil(m / MR) * MR
-  const kc = Math.min(k, KC)
-  const aAt = 0
-  const bAt = aAt + align4(m * k)
-  const cAt = bAt + align4(k * n)
-  const paAt = cAt + align4(mpad * npad)
-  const pbAt = paAt + align4(kc * MR)
-  const bytes = (pbAt + kc * npad) * 4
-  if (w.memory.buffer.byteLength < bytes) {
-    w.memory.grow(Math.ceil((bytes - w.memory.buffer.byteLength) / PAGE))
-    w.heap = new Float32Array(w.memory.buffer)
-  }
-  const heap = w.heap
-  heap.set(leading(a, m * k), aAt)
-  heap.set(leading(b, k * n), bAt)
-  if (accumulate) heap.set(leading(c, m * n), cAt)
-  w.matmul(
-    aAt * 4, bAt * 4, cAt * 4, paAt * 4, pbAt * 4,
-    m, n, k, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, KC
-  )
-  c.set(heap.subarray(cAt, cAt + m * n))
 }

@@ -15,10 +15,3 @@ export class KernelArgumentError extends Schema.TaggedError<KernelArgumentError>
     return `${this.kernel}: ${this.field} = ${this.value}, expected ${this.expected}`
   }
 }
-
-/** Throws unless `array.length ≥ needed`; cheap enough to run on every call. */
-export const requireLength = (kernel: string, field: string, length: number, needed: number): void => {
-  if (length < needed) {
-    throw new KernelArgumentError({ kernel, field: `${field}.length`, value: length, expected: `≥ ${needed}` })
-  }
-}
