@@ -50,8 +50,8 @@ const makeTrainer = Effect.gen(function*() {
     if (started) return yield* Effect.die(new Error("a run's event stream can be consumed only once; build the run again to retrain"))
     started = true
     const metrics = yield* openMetrics(config.runDir, start.step)
-    if (start.plan !== undefined) {
-      metrics.appendRecord({ step: start.step, resume: start.plan.policyName, schedule: start.plan.schedule.action })
+    if (start.resumed !== undefined) {
+      metrics.appendRecord({ step: start.step, resume: start.resumed.policy, schedule: start.resumed.scheduleAction })
     }
     let step = start.step
     let cursor = start.cursor
