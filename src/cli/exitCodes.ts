@@ -1,26 +1,20 @@
-import { Schema } from "effect"
+import { Data, Effect } from "effect"
 import { PlanRejected } from "../resume/plan.ts"
 import { renderRejection } from "../resume/renderPlan.ts"
 
 /** Exit codes of `bin/continuum`. */
 export const ExitCode = { ok: 0, failed: 1, rejected: 2 } as const
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 
 /**
- * A failure while a run was being set up (configuration, data, plan, layers): no step ran, so
- * the CLI exits 2. The wrapped error keeps its own tag and message.
+ * A failure while a run was being set up (configuration, plan, layers): no step ran, so the CLI
+ * exits 2 whatever the cause. The wrapped error keeps its type, tag and message.
  */
-export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed", {
-  error: Schema.Defect()
-}) {
-  override get message(): string {
-    return describeError(this.error)
-  }
-}
+export class SetupFailed<E> extends Data.TaggedError("SetupFailed")<{ readonly error: E }> {}
 
-/** Errors that mean "rejected before any step ran". */
-export const rejectedTags: ReadonlySet<string> = new Set([
-  "SetupFailed", "ConfigError", "PlanRejected", "PolicyError", "ScheduleConfigError", "ResumeRefused", "RunDirConflict", "SampleOptionInvalid"
-])
+/** Marks every failure of `effect` as a failure of the setup. */
+export const duringSetup = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, SetupFailed<E>, R> =>
+  Effect.mapError(effect, (error) => new SetupFailed({ error }))
 
 /** `Tag: message` for tagged errors, the message for plain errors, JSON otherwise. */
 export const describeError = (error: unknown): string => {

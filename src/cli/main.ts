@@ -9,7 +9,7 @@ import { planCommand } from "./commands/plan.ts"
 import { reportCommand } from "./commands/report.ts"
 import { sampleCommand } from "./commands/sample.ts"
 import { trainCommand } from "./commands/train.ts"
-import { describeError, ExitCode, rejectedTags } from "./exitCodes.ts"
+import { describeError, ExitCode } from "./exitCodes.ts"
 
 const root = Command.make("continuum").pipe(
   Command.withDescription("Training runs that stop, checkpoint and resume correctly"),
@@ -17,6 +17,49 @@ const root = Command.make("continuum").pipe(
     trainCommand, planCommand, inspectCommand, exportCommand, sampleCommand, benchCommand, demoCommand, reportCommand
   ])
 )
+
+/** Every error a command can fail with, usage errors aside (the CLI layer prints those with help). */
+type CommandError = Exclude<Command.Error<typeof root>, CliError.CliError>
+
+/**
+ * The exit code of every error a command can fail with: 2 when it was rejected before any step
+ * ran, 1 when it failed while running. An error nobody mapped here does not compile.
+ */
+const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
+  SetupFailed: ExitCode.rejected,
+  SampleOptionInvalid: ExitCode.rejected,
+  // Raised while a run is built, before its first step (bench builds runs without SetupFailed).
+  BatchGeometryInvalid: ExitCode.rejected,
+  ConfigError: ExitCode.rejected,
+  DataSourceEmpty: ExitCode.rejected,
+  DataSourceInvalid: ExitCode.rejected,
+  DataSourceNotFound: ExitCode.rejected,
+  DataSourceUnreadable: ExitCode.rejected,
+  DataSplitInvalid: ExitCode.rejected,
+  DatasetTooSmall: ExitCode.rejected,
+  GpujsUnavailableError: ExitCode.rejected,
+  MissingParamError: ExitCode.rejected,
+  ParamShapeError: ExitCode.rejected,
+  ScheduleConfigError: ExitCode.rejected,
+  UnexpectedParamError: ExitCode.rejected,
+  ValidationSetTooSmall: ExitCode.rejected,
+  VocabSizeMismatch: ExitCode.rejected,
+  SaveModesDiverged: ExitCode.failed,
+  CheckpointCorrupt: ExitCode.failed,
+  CheckpointIoError: ExitCode.failed,
+  CheckpointNotFound: ExitCode.failed,
+  CheckpointPathInvalid: ExitCode.failed,
+  DemoError: ExitCode.failed,
+  ExportFailed: ExitCode.failed,
+  InvalidSnapshot: ExitCode.failed,
+  MetricsError: ExitCode.failed,
+  ModelUnloadable: ExitCode.failed,
+  NoValidCheckpoint: ExitCode.failed,
+  NonFiniteLogits: ExitCode.failed,
+  NotByteLevel: ExitCode.failed,
+  ReportError: ExitCode.failed,
+  VerificationFailed: ExitCode.failed
+}
 
 const program = Command.runWith(root, { version: "0.1.0" })(process.argv.slice(2)).pipe(
   Effect.provide(NodeServices.layer)
@@ -32,9 +75,7 @@ if (Exit.isFailure(exit)) {
     // Usage errors were already printed with help by the CLI layer.
     process.exitCode = ExitCode.rejected
   } else {
-    const error: unknown = failure.value
-    process.stderr.write(`error: ${describeError(error)}\n`)
-    const tag = (error as { readonly _tag?: unknown })._tag
-    process.exitCode = typeof tag === "string" && rejectedTags.has(tag) ? ExitCode.rejected : ExitCode.failed
+    process.stderr.write(`error: ${describeError(failure.value)}\n`)
+    process.exitCode = exitCodes[failure.value._tag]
   }
 }

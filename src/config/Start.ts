@@ -1,12 +1,38 @@
 import { Context, Layer } from "effect"
-import type { Lineage } from "../checkpoint/manifest.ts"
-import type { ResolvedSchedule } from "../optim/schedule.ts"
-import type { OptimizerState } from "../optim/optimizer.ts"
-import type { ResumePlan } from "../resume/plan.ts"
+import type { NamedTensors } from "../tensor/namedTensors.ts"
 import type { Tensor } from "../tensor/tensor.ts"
+import type { ResolvedSchedule } from "./scheduleSpec.ts"
+
+/** The checkpoint a run was resumed from, and the policy it was resumed with. */
+export interface Lineage {
+  readonly runId: string
+  readonly step: number
+  readonly policy: string
+}
+
+export type OptimizerKind = "sgd" | "adamw"
 
 /**
- * Where a run starts: step, data cursor and whatever state a resume plan carries over. A fresh run
+ * Everything an optimizer carries between steps. `step` counts completed updates (0 before the
+ * first); `tensors` holds per-parameter buffers named like PyTorch's state entries:
+ * `exp_avg.<param>`, `exp_avg_sq.<param>` (AdamW), `momentum_buffer.<param>` (SGD).
+ * An update mutates the tensors in place and increments `step`.
+ */
+export interface OptimizerState {
+  readonly kind: OptimizerKind
+  step: number
+  readonly tensors: NamedTensors
+}
+
+/** How a resumed run was resumed: the line marking the resume in its metrics. */
+export interface ResumeMarker {
+  readonly policy: string
+  /** What the resume did to the learning-rate schedule (keep, extend, rebuild, restart…). */
+  readonly scheduleAction: string
+}
+
+/**
+ * Where a run starts: step, data cursor and whatever state a resume carries over. A fresh run
  * starts at zero with nothing loaded; the component layers initialise what is absent.
  */
 export interface StartShape {
@@ -19,7 +45,8 @@ export interface StartShape {
   readonly modelTensors: Readonly<Record<string, Tensor>> | undefined
   readonly optimizer: OptimizerState | undefined
   readonly schedule: ResolvedSchedule | undefined
-  readonly plan: ResumePlan | undefined
+  /** Present when the run resumes from a checkpoint or weights file. */
+  readonly resumed: ResumeMarker | undefined
 }
 
 export const newRunId = (): string =>
@@ -36,6 +63,6 @@ export class Start extends Context.Service<Start, StartShape>()("continuum/Start
     modelTensors: undefined,
     optimizer: undefined,
     schedule: undefined,
-    plan: undefined
+    resumed: undefined
   }))
 }

@@ -4,7 +4,7 @@
  */
 import { Context, Effect, Layer, Result, Stream } from "effect"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { plannedStartLayer } from "../resume/plannedStart.ts"
+import { AcceptedPlan, plannedStartLayer } from "../resume/plannedStart.ts"
 import { PlanRejected, type ResumePlan } from "../resume/plan.ts"
 import type { ResumePolicy } from "../resume/policy.ts"
 import type { TrainEvent } from "../train/events.ts"
@@ -60,7 +60,7 @@ export const trainLeg = (options: LegOptions): Effect.Effect<LegResult, DemoErro
         reason: `expected to stop at the checkpoint of step ${stopAt}, but the run ended at step ${lastStep}`
       })
     }
-    return { plan: Context.get(context, Start).plan, lastStep }
+    return { plan: Context.get(context, AcceptedPlan), lastStep }
   })).pipe(
     Effect.mapError((error: unknown) =>
       error instanceof DemoError ? error : new DemoError({ variant: options.variant, reason: describeFailure(error) })

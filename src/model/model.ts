@@ -1,5 +1,6 @@
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
-import type { DType, FloatArray, Tensor } from "../tensor/tensor.ts"
+import type { NamedTensors } from "../tensor/namedTensors.ts"
+import type { DType, FloatArray } from "../tensor/tensor.ts"
 
 export interface LlamaConfig {
   readonly vocabSize: number
@@ -32,8 +33,8 @@ export interface ParamSpec {
   readonly init: ParamInit
 }
 
-/** Named tensors; insertion order is the canonical parameter order (specs order). */
-export type Params = Map<string, Tensor>
+/** Parameters by name, in the order of the specs. */
+export type Params = NamedTensors
 
 export interface LanguageModel {
   readonly kind: "llama" | "mlp"

@@ -7,16 +7,16 @@ import { checkKind, type AdamWHyper, type OptimizerState, stateBuffers, tensorFo
 export const adamw = (hyper: AdamWHyper): UpdateRule => ({
   kind: "adamw",
   init: (params): OptimizerState => ({ kind: "adamw", step: 0, tensors: stateBuffers(params, ["exp_avg", "exp_avg_sq"]) }),
-  update: (k, params, grads, lr, state, specs) => {
+  update: (k, params, grads, lr, state, targets) => {
     checkKind(state, "adamw")
     const step = state.step + 1
     const [beta1, beta2] = hyper.betas
-    for (const spec of specs) {
-      const p = tensorFor(params, "parameter", spec.name, spec)
-      const g = tensorFor(grads, "gradient", spec.name, spec)
-      const m = tensorFor(state.tensors, "state", `exp_avg.${spec.name}`, spec)
-      const v = tensorFor(state.tensors, "state", `exp_avg_sq.${spec.name}`, spec)
-      k.adamw(p.data, g.data, m.data, v.data, lr, beta1, beta2, hyper.eps, spec.decay ? hyper.weightDecay : 0, step)
+    for (const target of targets) {
+      const p = tensorFor(params, "parameter", target.name, target)
+      const g = tensorFor(grads, "gradient", target.name, target)
+      const m = tensorFor(state.tensors, "state", `exp_avg.${target.name}`, target)
+      const v = tensorFor(state.tensors, "state", `exp_avg_sq.${target.name}`, target)
+      k.adamw(p.data, g.data, m.data, v.data, lr, beta1, beta2, hyper.eps, target.decay ? hyper.weightDecay : 0, step)
     }
     state.step = step
   }

@@ -1,5 +1,5 @@
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
-import type { Params } from "../model/model.ts"
+import type { NamedTensors } from "../tensor/namedTensors.ts"
 
 /**
  * Global-norm gradient clipping as torch.nn.utils.clip_grad_norm_: the norm is
@@ -8,7 +8,7 @@ import type { Params } from "../model/model.ts"
  * leaves the gradients untouched (the caller sees it in the returned value and decides).
  * Returns the norm before clipping.
  */
-export const clipGradNorm = (k: KernelsShape, grads: Params, maxNorm: number): number => {
+export const clipGradNorm = (k: KernelsShape, grads: NamedTensors, maxNorm: number): number => {
   let total = 0
   for (const g of grads.values()) total += k.sumSquares(g.data)
   const norm = Math.sqrt(total)

@@ -1,20 +1,20 @@
 import { Schema } from "effect"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
-import type { ParamSpec, Params } from "../model/model.ts"
+import type { OptimizerKind, OptimizerState } from "../config/Start.ts"
+import type { NamedTensors } from "../tensor/namedTensors.ts"
 import { dtypeOf, sameShape, shapeString, type Tensor, zeros } from "../tensor/tensor.ts"
 
-export type OptimizerKind = "sgd" | "adamw"
+// Defined beside the start of a run, which may carry a state loaded from a checkpoint.
+export type { OptimizerKind, OptimizerState } from "../config/Start.ts"
 
 /**
- * Everything an optimizer carries between steps. `step` counts completed updates (0 before the
- * first); `tensors` holds per-parameter buffers named like PyTorch's state entries:
- * `exp_avg.<param>`, `exp_avg_sq.<param>` (AdamW), `momentum_buffer.<param>` (SGD).
- * `update` mutates the tensors in place and increments `step`.
+ * A parameter an update visits: its name and shape, and whether weight decay applies to it
+ * (matrices yes, norm weights no). A model's parameter specs are such targets.
  */
-export interface OptimizerState {
-  readonly kind: OptimizerKind
-  step: number
-  readonly tensors: Map<string, Tensor>
+export interface UpdateTarget {
+  readonly name: string
+  readonly shape: ReadonlyArray<number>
+  readonly decay: boolean
 }
 
 export interface AdamWHyper {
@@ -22,7 +22,7 @@ export interface AdamWHyper {
   readonly lr: number
   readonly betas: readonly [number, number]
   readonly eps: number
-  /** Applied only to parameters whose spec has `decay: true`. */
+  /** Applied only to parameters with `decay: true`. */
   readonly weightDecay: number
 }
 
@@ -31,7 +31,7 @@ export interface SgdHyper {
   readonly lr: number
   readonly momentum: number
   readonly nesterov: boolean
-  /** Applied only to parameters whose spec has `decay: true`. */
+  /** Applied only to parameters with `decay: true`. */
   readonly weightDecay: number
 }
 
@@ -39,9 +39,12 @@ export interface SgdHyper {
 export interface UpdateRule {
   readonly kind: OptimizerKind
   /** Zeroed state for `params`, `step` 0. */
-  init(params: Params): OptimizerState
-  /** One update with learning rate `lr`, over `specs` in order; increments `state.step`. */
-  update(k: KernelsShape, params: Params, grads: Params, lr: number, state: OptimizerState, specs: ReadonlyArray<ParamSpec>): void
+  init(params: NamedTensors): OptimizerState
+  /** One update with learning rate `lr`, over `targets` in order; increments `state.step`. */
+  update(
+    k: KernelsShape, params: NamedTensors, grads: NamedTensors, lr: number, state: OptimizerState,
+    targets: ReadonlyArray<UpdateTarget>
+  ): void
 }
 
 /** The optimizer state (or a parameter/gradient map) does not fit the update being asked for. */
@@ -56,7 +59,7 @@ export class OptimizerStateError extends Schema.TaggedError<OptimizerStateError>
 }
 
 /** Zero buffers named `<prefix>.<param>` for each parameter, in canonical order. */
-export const stateBuffers = (params: Params, prefixes: ReadonlyArray<string>): Map<string, Tensor> => {
+export const stateBuffers = (params: NamedTensors, prefixes: ReadonlyArray<string>): NamedTensors => {
   const tensors = new Map<string, Tensor>()
   for (const prefix of prefixes) {
     for (const [name, t] of params) tensors.set(`${prefix}.${name}`, zeros(t.shape, dtypeOf(t.data)))
@@ -66,7 +69,7 @@ export const stateBuffers = (params: Params, prefixes: ReadonlyArray<string>): M
 
 /** The named tensor of `map`, checked against the parameter's shape. */
 export const tensorFor = (
-  map: ReadonlyMap<string, Tensor>, what: string, name: string, spec: ParamSpec
+  map: ReadonlyMap<string, Tensor>, what: string, name: string, spec: UpdateTarget
 ): Tensor => {
   const t = map.get(name)
   if (t === undefined) {

@@ -7,14 +7,14 @@ import { checkKind, type OptimizerState, type SgdHyper, stateBuffers, tensorFor,
 export const sgd = (hyper: SgdHyper): UpdateRule => ({
   kind: "sgd",
   init: (params): OptimizerState => ({ kind: "sgd", step: 0, tensors: stateBuffers(params, ["momentum_buffer"]) }),
-  update: (k, params, grads, lr, state, specs) => {
+  update: (k, params, grads, lr, state, targets) => {
     checkKind(state, "sgd")
     const step = state.step + 1
-    for (const spec of specs) {
-      const p = tensorFor(params, "parameter", spec.name, spec)
-      const g = tensorFor(grads, "gradient", spec.name, spec)
-      const buf = tensorFor(state.tensors, "state", `momentum_buffer.${spec.name}`, spec)
-      k.sgd(p.data, g.data, buf.data, lr, hyper.momentum, hyper.nesterov, spec.decay ? hyper.weightDecay : 0, step)
+    for (const target of targets) {
+      const p = tensorFor(params, "parameter", target.name, target)
+      const g = tensorFor(grads, "gradient", target.name, target)
+      const buf = tensorFor(state.tensors, "state", `momentum_buffer.${target.name}`, target)
+      k.sgd(p.data, g.data, buf.data, lr, hyper.momentum, hyper.nesterov, target.decay ? hyper.weightDecay : 0, step)
     }
     state.step = step
   }

@@ -3,7 +3,7 @@
  * rejected. Both are Schema data, so a plan can be printed as JSON, stored with a run and read back.
  */
 import { Schema } from "effect"
-import { ResolvedSchedule } from "../optim/schedule.ts"
+import { ResolvedSchedule } from "../config/scheduleSpec.ts"
 import { ConfigChange } from "./changes.ts"
 import { ResumePolicy } from "./policy.ts"
 import {

@@ -1,9 +1,9 @@
-import { Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { RunSettings } from "../config/RunSettings.ts"
+import { newRunId, type OptimizerState, Start } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
-import type { OptimizerState } from "../optim/optimizer.ts"
-import { newRunId, Start } from "../config/Start.ts"
+import type { ResumePlan } from "./plan.ts"
 import { planResume } from "./planner.ts"
 import type { ResumePolicy } from "./policy.ts"
 import { openSource } from "./source.ts"
@@ -37,9 +37,20 @@ export class RunDirConflict extends Schema.TaggedError<RunDirConflict>()("RunDir
   }
 }
 
+/**
+ * The plan a planned start accepted, for whoever reports it (the CLI prints it, tests inspect it);
+ * `undefined` when the run starts fresh. The run itself reads only `Start`.
+ */
+export const AcceptedPlan = Context.Reference<ResumePlan | undefined>("continuum/AcceptedPlan", {
+  defaultValue: () => undefined
+})
+
+/** Why a planned start fails: the plan was rejected, its source unreadable, or the run directory conflicts. */
+export type PlannedStartError = Layer.Error<ReturnType<typeof plannedStartLayer>>
+
+/** A `Start` planned from `policy` and the source `from`; provides the plan as `AcceptedPlan` too. */
 export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined) =>
-  Layer.effect(
-    Start,
+  Layer.effectContext(
     Effect.gen(function*() {
       const { plan, source } = yield* planResumeStart(policy, from)
       const store = yield* CheckpointStore
@@ -59,7 +70,7 @@ export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined
       const manifest = source.manifest
       // Recovering the same run (exact) keeps its identity; any other policy starts a new run.
       const runId = manifest !== undefined && plan.policyName === "exact" ? manifest.runId : newRunId()
-      return {
+      const start = Context.make(Start, {
         runId,
         step: plan.startStep,
         cursor: plan.data.cursor,
@@ -70,7 +81,8 @@ export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined
         modelTensors: plan.model.action === "load" ? modelTensors : undefined,
         optimizer,
         schedule: plan.schedule.schedule,
-        plan
-      }
+        resumed: { policy: plan.policyName, scheduleAction: plan.schedule.action }
+      })
+      return Context.add(start, AcceptedPlan, plan)
     })
   )

@@ -1,10 +1,10 @@
 import * as NodePath from "node:path"
 import { Effect, FileSystem, Option, Schema } from "effect"
-import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore, type ReadError } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
-import { decodeSafetensors, readSafetensorsHeader } from "../checkpoint/safetensors.ts"
+import { decodeSafetensors, readSafetensorsHeader, type SafetensorsError } from "../checkpoint/safetensors.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import type { PlanInput } from "./planner.ts"
 
@@ -14,12 +14,15 @@ export class ResumeSourceError extends Schema.TaggedError<ResumeSourceError>()("
   message: Schema.String
 }) {}
 
+/** Why the tensors of an opened source cannot be read. */
+export type SourceReadError = ReadError | SafetensorsError | ResumeSourceError
+
 /** A resume source, opened: what the planner sees, and how to read its tensors afterwards. */
 export interface OpenedSource {
   readonly input: PlanInput["source"]
   readonly manifest: Manifest | undefined
-  readonly loadModel: Effect.Effect<Record<string, Tensor>, unknown>
-  readonly loadOptimizer: Effect.Effect<Record<string, Tensor>, unknown>
+  readonly loadModel: Effect.Effect<Record<string, Tensor>, SourceReadError>
+  readonly loadOptimizer: Effect.Effect<Record<string, Tensor>, SourceReadError>
 }
 
 const fromCheckpoint = (store: CheckpointStoreShape, step: number) =>

@@ -1,10 +1,11 @@
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
 import { CheckpointStore, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
+import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import type { RunSettings } from "../config/RunSettings.ts"
 import type { DataLoader } from "../data/DataLoader.ts"
-import { plannedStartLayer } from "./plannedStart.ts"
+import { type PlannedStartError, plannedStartLayer } from "./plannedStart.ts"
 import { decodePolicy, PolicyError, presets, type ResumePolicy } from "./policy.ts"
 import { Start } from "../config/Start.ts"
 
@@ -15,8 +16,8 @@ export interface StartRequest {
   readonly from: string | undefined
 }
 
-/** How the run starts; may read the settings, the dataset and the run's checkpoints. */
-export type StartLayer = Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
+/** How the run starts, failing with `E`; may read the settings, the dataset and the run's checkpoints. */
+export type StartLayer<E = never> = Layer.Layer<Start, E, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
 
 /** A fresh start was asked for, but the run directory already holds checkpoints. */
 export class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRefused", {
@@ -43,7 +44,7 @@ export const readPolicy = (resume: string): Effect.Effect<ResumePolicy, PolicyEr
 }
 
 /** Fresh start, refusing to overwrite a run directory that already holds checkpoints. */
-const freshOnly: StartLayer = Layer.unwrap(Effect.gen(function*() {
+const freshOnly: StartLayer<ResumeRefused | CheckpointIoError> = Layer.unwrap(Effect.gen(function*() {
   const store = yield* CheckpointStore
   const existing = (yield* store.list).filter((c) => c.hasManifest)
   if (existing.length > 0) {
@@ -57,7 +58,7 @@ const freshOnly: StartLayer = Layer.unwrap(Effect.gen(function*() {
 }))
 
 /** `auto`: exact recovery when a valid checkpoint exists (or --from is given), a fresh start otherwise. */
-const auto = (from: string | undefined): StartLayer =>
+const auto = (from: string | undefined): StartLayer<PlannedStartError | CheckpointIoError> =>
   Layer.unwrap(Effect.gen(function*() {
     if (from !== undefined) return plannedStartLayer(presets.exact, from)
     const store = yield* CheckpointStore
@@ -77,8 +78,13 @@ export const completedStep = (config: RunConfig) =>
     return Option.isSome(latest) && latest.value.step >= config.steps ? latest.value.step : undefined
   }))
 
+/** Why the start `resolveStart` decides on fails to build. */
+export type ResolvedStartError = PlannedStartError | ResumeRefused | CheckpointIoError
+
 /** Decides how the run starts from `--resume` and `--from`. */
-export const resolveStart = (request: StartRequest): Effect.Effect<StartLayer, PolicyError, FileSystem.FileSystem> =>
+export const resolveStart = (
+  request: StartRequest
+): Effect.Effect<StartLayer<ResolvedStartError>, PolicyError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     if (request.resume === undefined) {
       if (request.from !== undefined) {

@@ -5,21 +5,18 @@
 import * as nodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as os from "node:os"
-import { Context, Effect, FileSystem, Layer, Stream } from "effect"
-import type { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { Context, Effect, Layer, Stream } from "effect"
 import type { RunConfig } from "../config/RunConfig.ts"
-import type { RunSettings } from "../config/RunSettings.ts"
-import type { DataLoader } from "../data/DataLoader.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import type { TrainEvent } from "../train/events.ts"
-import type { Start } from "../config/Start.ts"
+import type { StartLayer } from "../resume/start.ts"
 import { Trainer } from "../train/Trainer.ts"
 import { InvalidStopPoint, ResumeRunFailed } from "./errors.ts"
 
 /** How a run starts (fresh or planned); what `runLayer` takes as its second argument. */
-export type RunStart = Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
+export type RunStart = StartLayer<unknown>
 
 /**
  * A run composition: the layers of a complete run for a configuration and a start. The checks

@@ -26,7 +26,7 @@ interface LoopState {
 
 /** The line a resumed run writes first: which policy resumed it and what became of the schedule. */
 const resumeLine = (start: StartShape): ResumeLine | undefined =>
-  start.plan === undefined ? undefined : { step: start.step, resume: start.plan.policyName, schedule: start.plan.schedule.action }
+  start.resumed === undefined ? undefined : { step: start.step, resume: start.resumed.policy, schedule: start.resumed.scheduleAction }
 
 /**
  * The step loop as a pull-based stream of events: nothing runs until the stream is pulled, and a

@@ -3,13 +3,14 @@ import { type FileSystem, Layer } from "effect"
 import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { RunSettings } from "../config/RunSettings.ts"
+import { Start } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
 import type { Kernels } from "../kernels/Kernels.ts"
 import { kernelsLayerFor } from "../kernels/layers.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
-import { Start } from "../config/Start.ts"
+import type { StartLayer } from "../resume/start.ts"
 import { MetricsSink } from "./MetricsSink.ts"
 import { Trainer } from "./Trainer.ts"
 
@@ -23,29 +24,45 @@ export const dataLayerFor = (config: RunConfig) =>
     batch: config.batch
   })
 
-type StartLayer = Layer.Layer<Start, unknown, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
-
 /**
- * Components of a run that code may replace. Anything left out is built from the configuration:
- * the data from `data.source`, the kernels from `kernels.backend`, the schedule from `schedule`
- * (or from a resume plan), checkpoints under `<runDir>/checkpoints`.
+ * Components of a run that code may replace, each with the errors its layer may fail with.
+ * Anything left out is built from the configuration: the data from `data.source`, the kernels
+ * from `kernels.backend`, the schedule from `schedule` (or from a resume plan), checkpoints under
+ * `<runDir>/checkpoints`.
  */
-export interface RunParts {
-  readonly start?: StartLayer
-  readonly data?: Layer.Layer<DataLoader, unknown, FileSystem.FileSystem>
-  readonly kernels?: Layer.Layer<Kernels, unknown>
-  readonly scheduler?: Layer.Layer<Scheduler, unknown, RunSettings | Start>
-  readonly checkpoints?: Layer.Layer<CheckpointStore, unknown, FileSystem.FileSystem>
-  readonly metrics?: Layer.Layer<MetricsSink, unknown, FileSystem.FileSystem>
+export interface RunParts<
+  EStart = never,
+  EData = never,
+  EKernels = never,
+  ESchedule = never,
+  ECheckpoints = never,
+  EMetrics = never
+> {
+  readonly start?: StartLayer<EStart>
+  readonly data?: Layer.Layer<DataLoader, EData, FileSystem.FileSystem>
+  readonly kernels?: Layer.Layer<Kernels, EKernels>
+  readonly scheduler?: Layer.Layer<Scheduler, ESchedule, RunSettings | Start>
+  readonly checkpoints?: Layer.Layer<CheckpointStore, ECheckpoints, FileSystem.FileSystem>
+  readonly metrics?: Layer.Layer<MetricsSink, EMetrics, FileSystem.FileSystem>
 }
 
+/** The part given, or else the default one: a layer that may fail as either. */
+const orDefault = <A, E1, R1, E2, R2>(
+  part: Layer.Layer<A, E1, R1> | undefined,
+  fallback: () => Layer.Layer<A, E2, R2>
+): Layer.Layer<A, E1 | E2, R1 | R2> => part ?? fallback()
+
 /** Settings, data, checkpoints and the start (fresh or planned) — everything before the model. */
-export const runStartLayer = (config: RunConfig, start: StartLayer = Start.fresh, parts: RunParts = {}) =>
+export const runStartLayer = <EStart = never, EData = never, ECheckpoints = never>(
+  config: RunConfig,
+  start: StartLayer<EStart> = Start.fresh,
+  parts: RunParts<unknown, EData, unknown, unknown, ECheckpoints, unknown> = {}
+) =>
   start.pipe(
     Layer.provideMerge(Layer.mergeAll(
       RunSettings.layer(config),
-      parts.data ?? dataLayerFor(config),
-      parts.checkpoints ?? CheckpointStore.layerFileSystem(config.runDir)
+      orDefault(parts.data, () => dataLayerFor(config)),
+      orDefault(parts.checkpoints, () => CheckpointStore.layerFileSystem(config.runDir))
     )),
     Layer.provideMerge(NodeFileSystem.layer)
   )
@@ -54,13 +71,17 @@ export const runStartLayer = (config: RunConfig, start: StartLayer = Start.fresh
  * A complete run: one layer per component, composed. Model, optimizer and scheduler read the
  * settings and the start; the trainer consumes them all.
  */
-export const composeRun = (config: RunConfig, parts: RunParts = {}) =>
+export const composeRun = <EStart = never, EData = never, EKernels = never, ESchedule = never, ECheckpoints = never, EMetrics = never>(
+  config: RunConfig,
+  parts: RunParts<EStart, EData, EKernels, ESchedule, ECheckpoints, EMetrics> = {}
+) =>
   Trainer.layer.pipe(
-    Layer.provideMerge(Layer.provideMerge(Optimizer.layer, Layer.mergeAll(Model.layer, parts.scheduler ?? Scheduler.layer))),
-    Layer.provideMerge(parts.kernels ?? kernelsLayerFor(config.kernels)),
-    Layer.provideMerge(parts.metrics ?? MetricsSink.layerFileSystem(config.runDir)),
+    Layer.provideMerge(Layer.provideMerge(Optimizer.layer, Layer.mergeAll(Model.layer, orDefault(parts.scheduler, () => Scheduler.layer)))),
+    Layer.provideMerge(orDefault(parts.kernels, () => kernelsLayerFor(config.kernels))),
+    Layer.provideMerge(orDefault(parts.metrics, () => MetricsSink.layerFileSystem(config.runDir))),
     Layer.provideMerge(runStartLayer(config, parts.start ?? Start.fresh, parts))
   )
 
 /** A complete run on the local file system, from the given start (fresh or planned). */
-export const runLayer = (config: RunConfig, start: StartLayer = Start.fresh) => composeRun(config, { start })
+export const runLayer = <EStart = never>(config: RunConfig, start: StartLayer<EStart> = Start.fresh) =>
+  composeRun(config, { start })

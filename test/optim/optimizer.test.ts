@@ -2,25 +2,25 @@ import { assert, describe, it } from "@effect/vitest"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { zerosFor } from "../../src/model/init.ts"
 import { makeMlp } from "../../src/model/mlp.ts"
-import type { ParamSpec, Params } from "../../src/model/model.ts"
 import { adamw } from "../../src/optim/adamw.ts"
 import { clipGradNorm } from "../../src/optim/clip.ts"
-import { OptimizerStateError } from "../../src/optim/optimizer.ts"
+import { OptimizerStateError, type UpdateTarget } from "../../src/optim/optimizer.ts"
 import { sgd } from "../../src/optim/sgd.ts"
+import type { NamedTensors } from "../../src/tensor/namedTensors.ts"
 
 const k = makeCpuKernels()
 
 // A matrix that is decayed and a norm weight that is not, three steps with a changing lr.
-const specs: ReadonlyArray<ParamSpec> = [
-  { name: "w", shape: [2, 2], decay: true, init: { kind: "normal", std: 1 } },
-  { name: "n", shape: [2], decay: false, init: { kind: "ones" } }
+const targets: ReadonlyArray<UpdateTarget> = [
+  { name: "w", shape: [2, 2], decay: true },
+  { name: "n", shape: [2], decay: false }
 ]
-const freshParams = (): Params =>
+const freshParams = (): NamedTensors =>
   new Map([
     ["w", { shape: [2, 2], data: Float64Array.from([0.5, -0.25, 1.0, 2.0]) }],
     ["n", { shape: [2], data: Float64Array.from([1.0, 0.75]) }]
   ])
-const gradSteps: ReadonlyArray<Params> = [
+const gradSteps: ReadonlyArray<NamedTensors> = [
   [[0.1, -0.2, 0.3, 0.0], [0.5, -0.05]],
   [[-0.3, 0.1, 0.3, 0.2], [0.25, 0.05]],
   [[0.05, 0.05, -0.4, 0.1], [-0.5, 0.0]]
@@ -46,7 +46,7 @@ describe("AdamW", () => {
     const params = freshParams()
     const state = rule.init(params)
     assert.deepStrictEqual([...state.tensors.keys()], ["exp_avg.w", "exp_avg.n", "exp_avg_sq.w", "exp_avg_sq.n"])
-    gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, specs))
+    gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, targets))
     assert.strictEqual(state.step, 3)
     expectValues(params.get("w")!.data, [0.4222170161334365, -0.13182701827014695, 0.8314147910728261, 1.913555476904471], "w")
     expectValues(params.get("n")!.data, [0.8508200118565287, 0.8465441935807168], "n")
@@ -58,10 +58,10 @@ describe("AdamW", () => {
     const params = freshParams()
     const rule = adamw({ lr: 0.1, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0 })
     const sgdState = sgd({ lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0 }).init(params)
-    assert.throws(() => rule.update(k, params, gradSteps[0], 0.1, sgdState, specs), OptimizerStateError)
+    assert.throws(() => rule.update(k, params, gradSteps[0], 0.1, sgdState, targets), OptimizerStateError)
     const state = rule.init(params)
     state.tensors.delete("exp_avg_sq.n")
-    assert.throws(() => rule.update(k, params, gradSteps[0], 0.1, state, specs), /exp_avg_sq\.n is missing/)
+    assert.throws(() => rule.update(k, params, gradSteps[0], 0.1, state, targets), /exp_avg_sq\.n is missing/)
   })
 })
 
@@ -70,7 +70,7 @@ describe("SGD", () => {
     const rule = sgd({ lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0.1 })
     const params = freshParams()
     const state = rule.init(params)
-    gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, specs))
+    gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, targets))
     expectValues(params.get("w")!.data, [0.49094035, -0.219540525, 0.9147476, 1.9347938], "w")
     expectValues(params.get("n")!.data, [0.9124, 0.75466], "n")
     expectValues(state.tensors.get("momentum_buffer.w")!.data, [-0.0057675, -0.08484875, 0.37262, 0.81531], "buf.w")
@@ -80,14 +80,14 @@ describe("SGD", () => {
     const rule = sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.1 })
     const params = freshParams()
     const state = rule.init(params)
-    gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, specs))
+    gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, targets))
     expectValues(params.get("w")!.data, [0.48759502615, -0.204790839225, 0.8702251364, 1.8958447682], "w")
     expectValues(params.get("n")!.data, [0.86866, 0.756694], "n")
   })
 })
 
 describe("clipGradNorm", () => {
-  const grads = (): Params =>
+  const grads = (): NamedTensors =>
     new Map([
       ["a", { shape: [2], data: Float32Array.from([3, 0]) }],
       ["b", { shape: [1], data: Float32Array.from([4]) }]

@@ -13,10 +13,9 @@ import { Cause, Context, Effect, Exit, Layer, Option, Stream } from "effect"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
 import type { RunConfig } from "../../src/config/RunConfig.ts"
 import { describeReason, PlanRejected, type RejectionReason, type ResumePlan } from "../../src/resume/plan.ts"
-import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
+import { AcceptedPlan, plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { Start } from "../../src/config/Start.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { readMetrics } from "../../src/train/metricsLine.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
@@ -68,7 +67,7 @@ const assertUnchanged = (runDir: string, before: ReturnType<typeof runDirState>)
 const buildPlanned = (config: RunConfig, policy: ResumePolicy, from?: string) =>
   Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(runLayer(config, plannedStartLayer(policy, from)))
-    return Context.get(context, Start).plan
+    return Context.get(context, AcceptedPlan)
   })).pipe(Effect.exit)
 
 /**

@@ -14,7 +14,7 @@ import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { Model } from "../../src/model/ModelService.ts"
 import { Optimizer } from "../../src/optim/OptimizerService.ts"
 import { lr, resolveSchedule } from "../../src/optim/schedule.ts"
-import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
+import { AcceptedPlan, plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
@@ -45,7 +45,7 @@ const runFrom = (config: RunConfig, start: Layer.Layer<Start, unknown, any>, ste
     const context = yield* Layer.build(runLayer(config, start))
     const optimizer = Context.get(context, Optimizer)
     const params = Context.get(context, Model).params
-    const initial = { start: Context.get(context, Start), params: copy(params), optimizerStep: optimizer.state.step, moments: copy(optimizer.state.tensors) }
+    const initial = { start: Context.get(context, Start), plan: Context.get(context, AcceptedPlan), params: copy(params), optimizerStep: optimizer.state.step, moments: copy(optimizer.state.tensors) }
     const events = Context.get(context, Trainer).events
     const collected = yield* Stream.runCollect(
       steps === undefined ? events : events.pipe(Stream.takeUntil((e) => e._tag === "Step" && e.step === steps))
@@ -82,8 +82,8 @@ describe("transfer from an exported weights file", () => {
 
       const { start } = tuned.initial
       assert.deepInclude(start, { step: 0, cursor: 0, tokensSeen: 0, parent: undefined })
-      assert.deepInclude(start.plan!.source, { kind: "weights", file })
-      assert.strictEqual(start.plan!.schedule.action, "restart")
+      assert.deepInclude(tuned.initial.plan!.source, { kind: "weights", file })
+      assert.strictEqual(tuned.initial.plan!.schedule.action, "restart")
       assertTensorsEqual(tuned.initial.params, weights, "weights before the first step")
       assert.strictEqual(tuned.initial.optimizerStep, 0)
       assert.isTrue(allZero(tuned.initial.moments), "the moments start at zero")
@@ -142,7 +142,7 @@ describe("transfer from an exported weights file", () => {
       const tuned = yield* runFrom(config, plannedStartLayer(policy, file), 1)
       const fresh = modelFromConfig(config.model).init(config.seed)
 
-      assert.deepStrictEqual(tuned.initial.start.plan!.model.init, ["output.weight"])
+      assert.deepStrictEqual(tuned.initial.plan!.model.init, ["output.weight"])
       assert.notDeepEqual(weights["output.weight"]!.data, fresh.get("output.weight")!.data, "trained and fresh differ")
       assert.deepStrictEqual(tuned.initial.params["output.weight"]!.data, fresh.get("output.weight")!.data)
       const { "output.weight": _excluded, ...loaded } = weights

@@ -11,17 +11,12 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { Cause, Context, Effect, Exit, Layer, Stream } from "effect"
 import { resolveStart } from "../../src/resume/start.ts"
-import { ExitCode } from "../../src/cli/exitCodes.ts"
+import { duringSetup, ExitCode, SetupFailed } from "../../src/cli/exitCodes.ts"
 import { runLayer } from "../../src/train/layers.ts"
 import { Start } from "../../src/config/Start.ts"
-import { processSignalsLayer } from "../../src/train/StopSignal.ts"
+import { processSignalsLayer } from "../../src/cli/signals.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { tinyConfig } from "./tinyRun.ts"
-
-class Rejected {
-  readonly _tag = "Rejected"
-  constructor(readonly error: unknown) {}
-}
 
 const [runDir, overridesJson = "{}", resume] = process.argv.slice(2)
 if (runDir === undefined) {
@@ -38,7 +33,7 @@ const program = Effect.scoped(Effect.gen(function*() {
     // Provided to the run, not merged beside it: the trainer reads the stop signal while it is built.
     return yield* Layer.build(runLayer(config, start).pipe(Layer.provideMerge(processSignalsLayer)))
   })
-  const context = yield* setup.pipe(Effect.mapError((error) => new Rejected(error)))
+  const context = yield* duringSetup(setup)
   emit({ _tag: "Started", step: Context.get(context, Start).step, pid: process.pid })
   yield* Context.get(context, Trainer).events.pipe(Stream.runForEach((event) => Effect.sync(() => emit(event))))
   emit({ _tag: "Finished" })
@@ -47,6 +42,6 @@ const program = Effect.scoped(Effect.gen(function*() {
 const exit = await Effect.runPromiseExit(program)
 if (Exit.isFailure(exit)) {
   process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
-  const rejected = exit.cause.reasons.some((r) => Cause.isFailReason(r) && r.error instanceof Rejected)
+  const rejected = exit.cause.reasons.some((r) => Cause.isFailReason(r) && r.error instanceof SetupFailed)
   process.exitCode = rejected ? ExitCode.rejected : ExitCode.failed
 }

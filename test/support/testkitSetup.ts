@@ -17,7 +17,7 @@ export const tampered = (alter: (start: StartShape) => StartShape): RunBuilder =
       Start,
       Effect.gen(function*() {
         const planned = yield* Start
-        return planned.plan === undefined ? planned : alter(planned)
+        return planned.resumed === undefined ? planned : alter(planned)
       })
     ).pipe(Layer.provide(start))
   )

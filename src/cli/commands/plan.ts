@@ -2,29 +2,27 @@ import { Console, Context, Effect, Layer } from "effect"
 import { Command } from "effect/cli"
 import { loadRunConfig } from "../../config/loadConfig.ts"
 import { RunSettings } from "../../config/RunSettings.ts"
+import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
-import { Start } from "../../config/Start.ts"
-import { runStartLayer } from "../../train/layers.ts"
-import { SetupFailed } from "../exitCodes.ts"
-import { runArgs, runFlags } from "../runFlags.ts"
 import { resolveStart } from "../../resume/start.ts"
+import { runStartLayer } from "../../train/layers.ts"
+import { duringSetup } from "../exitCodes.ts"
+import { runArgs, runFlags } from "../runFlags.ts"
 import type { TrainArgs } from "./train.ts"
 
 /** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */
 export const plan = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* Effect.all({
+    const { config, start } = yield* duringSetup(Effect.all({
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
-    }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
-    const context = yield* Layer.build(runStartLayer(config, start)).pipe(
-      Effect.mapError((error) => new SetupFailed({ error }))
-    )
-    const started = Context.get(context, Start)
+    }))
+    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)))
+    const plan = Context.get(context, AcceptedPlan)
     const settings = Context.get(context, RunSettings)
     yield* Console.log(
-      started.plan !== undefined
-        ? renderPlan(started.plan)
+      plan !== undefined
+        ? renderPlan(plan)
         : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
     )
   }))

@@ -3,16 +3,16 @@ import { Command, Flag } from "effect/cli"
 import { loadRunConfig } from "../../config/loadConfig.ts"
 import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
 import { MetricsSink } from "../../train/MetricsSink.ts"
-import { makeProgress } from "../progress.ts"
-import { runLayer } from "../../train/layers.ts"
-import { stopSignalLayer } from "../../train/StopSignal.ts"
-import { Trainer } from "../../train/Trainer.ts"
 import { Kernels } from "../../kernels/Kernels.ts"
-import { SetupFailed } from "../exitCodes.ts"
-import { runArgs, runFlags } from "../runFlags.ts"
+import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
-import { Start } from "../../config/Start.ts"
 import { completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
+import { runLayer } from "../../train/layers.ts"
+import { Trainer } from "../../train/Trainer.ts"
+import { duringSetup } from "../exitCodes.ts"
+import { makeProgress } from "../progress.ts"
+import { runArgs, runFlags } from "../runFlags.ts"
+import { stopOnSignals } from "../signals.ts"
 
 export interface TrainArgs extends StartRequest {
   readonly config: string | undefined
@@ -24,22 +24,22 @@ export interface TrainArgs extends StartRequest {
 /** `continuum train`: plan the start, build the run, and train with progress on stderr. */
 export const train = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* Effect.all({
+    const { config, start } = yield* duringSetup(Effect.all({
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
-    }).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+    }))
     if (args.resume === "auto" && args.from === undefined) {
-      const done = yield* completedStep(config).pipe(Effect.mapError((error) => new SetupFailed({ error })))
+      const done = yield* duringSetup(completedStep(config))
       if (done !== undefined) {
         yield* Console.log(`run already complete: ${config.runDir} has a valid checkpoint at step ${done} (steps = ${config.steps})`)
         return
       }
     }
-    const context = yield* Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopSignalLayer({ until: args.until })))).pipe(
-      Effect.mapError((error) => new SetupFailed({ error }))
+    const context = yield* duringSetup(
+      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until }))))
     )
     const trainer = Context.get(context, Trainer)
-    const plan = Context.get(context, Start).plan
+    const plan = Context.get(context, AcceptedPlan)
     const kernels = Context.get(context, Kernels)
     yield* Console.error(`kernels: ${kernels.backend} (mode ${kernels.mode})`)
     if (plan !== undefined) yield* Console.error(renderPlan(plan))
