@@ -15,10 +15,10 @@
  * Every variant is a run directory under the output directory; the report charts them all.
  */
 import * as path from "node:path"
-import { Effect, FileSystem, Result } from "effect"
+import { Effect, FileSystem } from "effect"
 import { checkpointsDir, stepDirName } from "../checkpoint/layout.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { resolveSchedule, type ResolvedWsd } from "../optim/schedule.ts"
+import { resolveSchedule } from "../optim/schedule.ts"
 import type { PlanRejected, ResumePlan } from "../resume/plan.ts"
 import { presets, type ResumePolicy } from "../resume/policy.ts"
 import { renderRejection } from "../resume/renderPlan.ts"
@@ -106,13 +106,6 @@ export interface DemoHooks {
   readonly onEvent?: ((variant: VariantName, totalSteps: number, event: TrainEvent) => void) | undefined
 }
 
-const baselineSchedule = (config: RunConfig): Effect.Effect<ResolvedWsd, DemoError> => {
-  const resolved = resolveSchedule(config.schedule, config.optimizer.lr, config.steps)
-  return Result.isSuccess(resolved)
-    ? Effect.succeed(resolved.success)
-    : Effect.fail(new DemoError({ variant: "baseline", reason: resolved.failure.message }))
-}
-
 /** Runs every variant, writes the report and `demo.json`, and returns what it found. */
 export const runDemo = (
   options: DemoOptions,
@@ -187,7 +180,7 @@ export const runDemoWith = (
     ]
 
     // (f) the old schedule past its total
-    const clamp = clampRows(yield* baselineSchedule(baselineConfig), N2)
+    const clamp = clampRows(resolveSchedule(baselineConfig.schedule, baselineConfig.optimizer.lr, baselineConfig.steps), N2)
 
     const named = [
       { label: "a", name: "baseline", plan: undefined, totalSteps: N, policy: "fresh", description: "uninterrupted run" },

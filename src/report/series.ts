@@ -4,6 +4,7 @@
  */
 import * as path from "node:path"
 import { Effect, FileSystem, Option, Schema } from "effect"
+import { NonNegativeInt as Step } from "../config/primitives.ts"
 import { ReportError } from "./ReportError.ts"
 
 export interface StepPoint {
@@ -35,7 +36,6 @@ export interface RunSeries {
   readonly resumes: ReadonlyArray<ResumePoint>
 }
 
-const Step = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 // JSON.stringify writes NaN and ±Infinity as null: a diverged loss arrives as null, and must stay
 // visible as a gap rather than make the whole line unreadable.
 const Measured = Schema.NullOr(Schema.Number)
