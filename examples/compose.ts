@@ -8,7 +8,7 @@
 import * as fs from "node:fs"
 import { Console, Effect, Stream } from "effect"
 import {
-  byteStream, composeRun, DataLoader, decodeRunConfig, resolveSchedule, Scheduler, Trainer
+  byteStream, composeRun, DataLoader, decodeRunConfig, decodeSchedule, Scheduler, Trainer
 } from "../src/index.ts"
 
 export const composedRun = (runDir: string, text: Uint8Array, maxSteps: number) =>
@@ -27,10 +27,10 @@ export const composedRun = (runDir: string, text: Uint8Array, maxSteps: number) 
       valFraction: 0.1, seqLen: config.model.seqLen, seed: config.seed, batch: config.batch
     })
     // Swap the schedule: 20 warm-up steps, then cosine decay over the second half of the run.
-    const schedule = yield* Effect.fromResult(resolveSchedule(
+    // Decoded with the run's steps and peak LR, so a schedule that does not fit is refused here.
+    const schedule = yield* Effect.fromResult(decodeSchedule(
       { kind: "wsd", warmupSteps: 20, decayRatio: 0.5, decayShape: "cosine", minLrFactor: 0.05 },
-      config.optimizer.lr,
-      config.steps
+      config
     ))
 
     const steps = Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { NonNegativeInt as Count } from "./manifest.ts"
+import { NonNegativeInt as Count } from "../config/primitives.ts"
 import { ResolvedSchedule } from "../optim/schedule.ts"
 
 /** Data position and geometry: the cursor counts samples, never per-rank positions. */

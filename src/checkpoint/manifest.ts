@@ -6,6 +6,7 @@
  * configuration are plain JSON here; the services that own them decode their own parts.
  */
 import { Effect, Result, Schema } from "effect"
+import { NonNegativeInt } from "../config/primitives.ts"
 import { describeName, tensorNameProblem } from "./safetensors.ts"
 
 export const CHECKPOINT_FORMAT = "continuum-checkpoint"
@@ -40,8 +41,6 @@ export const Sha256Hex = Schema.String.check(
     /^[0-9a-f]{64}$/.test(hash) ? undefined : `expected 64 lowercase hex digits, got ${describe(hash)}`
   )
 )
-
-export const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 const NonEmptyText = Schema.String.check(
   Schema.makeFilter((text: string) =>

@@ -29,7 +29,6 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   SetupFailed: ExitCode.rejected,
   SampleOptionInvalid: ExitCode.rejected,
   // Raised while a run is built, before its first step (bench builds runs without SetupFailed).
-  BatchGeometryInvalid: ExitCode.rejected,
   ConfigError: ExitCode.rejected,
   DataSourceEmpty: ExitCode.rejected,
   DataSourceInvalid: ExitCode.rejected,
@@ -40,7 +39,6 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   GpujsUnavailableError: ExitCode.rejected,
   MissingParamError: ExitCode.rejected,
   ParamShapeError: ExitCode.rejected,
-  ScheduleConfigError: ExitCode.rejected,
   UnexpectedParamError: ExitCode.rejected,
   ValidationSetTooSmall: ExitCode.rejected,
   VocabSizeMismatch: ExitCode.rejected,

@@ -1,20 +1,18 @@
 import { Effect, Schema } from "effect"
-import { ScheduleConfig } from "../optim/schedule.ts"
+import { headsSplitDim, microBatchesFillGlobal, scheduleFitsRun } from "./consistency.ts"
+import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, ProperFraction } from "./primitives.ts"
+import { ScheduleConfig } from "./scheduleConfig.ts"
 
 /**
  * The whole configuration of a run, as Schema data. Every field has a default equal to the
  * reference configuration of DESIGN.md, so `{}` decodes to the reference run. The dotted paths of
- * the fields are part of the CLI contract (`--set model.dim=128`).
+ * the fields are part of the CLI contract (`--set model.dim=128`). The rules that relate fields
+ * (`consistency.ts`) are checks of the sections that hold them, so a decoded `RunConfig` is valid
+ * as a whole.
  */
 
 const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
-
-const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0))
-const NonNegativeNumber = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const Fraction = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true }))
 
 export const ModelConfig = Schema.Struct({
   kind: Schema.Literals(["llama", "mlp"]).pipe(withDefault("llama")),
@@ -25,15 +23,15 @@ export const ModelConfig = Schema.Struct({
   /** Hidden width of the feed-forward block (llama) or of the single hidden layer (mlp). */
   ffnDim: PositiveInt.pipe(withDefault(176)),
   seqLen: PositiveInt.pipe(withDefault(64)),
-  normEps: PositiveNumber.pipe(withDefault(1e-5)),
-  ropeTheta: PositiveNumber.pipe(withDefault(10000))
-})
+  normEps: PositiveFinite.pipe(withDefault(1e-5)),
+  ropeTheta: PositiveFinite.pipe(withDefault(10000))
+}).check(headsSplitDim)
 export type ModelConfig = typeof ModelConfig.Type
 
 export const DataConfig = Schema.Struct({
   /** "moby-dick" (embedded), a text file, a directory of text files, or a uint16 token file (.bin). */
   source: Schema.NonEmptyString.pipe(withDefault("moby-dick")),
-  valFraction: Fraction.pipe(withDefault(0.1))
+  valFraction: ProperFraction.pipe(withDefault(0.1))
 })
 export type DataConfig = typeof DataConfig.Type
 
@@ -44,21 +42,21 @@ export const BatchConfig = Schema.Struct({
   micro: PositiveInt.pipe(withDefault(16)),
   /** Data-parallel degree (P). */
   dp: PositiveInt.pipe(withDefault(1))
-})
+}).check(microBatchesFillGlobal)
 export type BatchConfig = typeof BatchConfig.Type
 
 export const OptimizerConfig = Schema.Struct({
   kind: Schema.Literals(["adamw", "sgd"]).pipe(withDefault("adamw")),
   /** Peak learning rate; the schedule scales it. */
-  lr: PositiveNumber.pipe(withDefault(3e-3)),
-  betas: Schema.Tuple([Fraction, Fraction]).pipe(withDefault([0.9, 0.95])),
-  eps: PositiveNumber.pipe(withDefault(1e-8)),
+  lr: PositiveFinite.pipe(withDefault(3e-3)),
+  betas: Schema.Tuple([ProperFraction, ProperFraction]).pipe(withDefault([0.9, 0.95])),
+  eps: PositiveFinite.pipe(withDefault(1e-8)),
   /** Decoupled weight decay, applied to matrices only. */
-  weightDecay: NonNegativeNumber.pipe(withDefault(0.1)),
-  momentum: Fraction.pipe(withDefault(0.9)),
+  weightDecay: NonNegativeFinite.pipe(withDefault(0.1)),
+  momentum: ProperFraction.pipe(withDefault(0.9)),
   nesterov: Schema.Boolean.pipe(withDefault(false)),
   /** Global-norm gradient clipping threshold; 0 disables clipping. */
-  clipNorm: NonNegativeNumber.pipe(withDefault(1.0))
+  clipNorm: NonNegativeFinite.pipe(withDefault(1.0))
 })
 export type OptimizerConfig = typeof OptimizerConfig.Type
 
@@ -100,6 +98,6 @@ export const RunConfig = Schema.Struct({
   eval: EvalConfig.pipe(withDefault({})),
   checkpoint: CheckpointConfig.pipe(withDefault({})),
   kernels: KernelsConfig.pipe(withDefault({}))
-})
+}).check(scheduleFitsRun)
 export type RunConfig = typeof RunConfig.Type
 export type RunConfigEncoded = typeof RunConfig.Encoded

@@ -1,26 +1,37 @@
-import { Effect } from "effect"
-import { ConfigError } from "./ConfigError.ts"
-import type { RunConfig } from "./RunConfig.ts"
+/**
+ * Rules that relate several fields, as schema checks. The run configuration's sections carry
+ * them, so a decoded configuration satisfies them by construction, and what is built from it
+ * (the model, the batch geometry, the schedule) cannot fail. Each rule reports at the field to
+ * blame; its message names the other fields involved, with their values.
+ */
+import { Schema } from "effect"
+import { runLengthProblem, type ScheduleConfig, scheduleIssue } from "./scheduleConfig.ts"
 
-/** Cross-field rules that a per-field schema cannot express. */
-export const checkConsistency = (config: RunConfig): Effect.Effect<RunConfig, ConfigError> => {
-  const fail = (path: string, value: unknown, message: string) =>
-    Effect.fail(new ConfigError({ path, value: JSON.stringify(value), reason: message }))
-  const { model, batch } = config
-  if (model.kind === "llama") {
-    if (model.dim % model.heads !== 0) {
-      return fail("model.heads", model.heads, `must divide model.dim = ${model.dim}`)
-    }
-    if ((model.dim / model.heads) % 2 !== 0) {
-      return fail("model.heads", model.heads, `head size model.dim / model.heads = ${model.dim / model.heads} must be even for RoPE`)
-    }
+/** A llama splits `dim` into `heads` heads of equal, even size (RoPE rotates pairs). An mlp has no heads. */
+export const headsSplitDim = Schema.makeFilter(
+  (model: { readonly kind: string; readonly dim: number; readonly heads: number }) => {
+    if (model.kind !== "llama") return undefined
+    if (model.dim % model.heads !== 0) return { path: ["heads"], issue: `must divide model.dim = ${model.dim}` }
+    const headSize = model.dim / model.heads
+    return headSize % 2 === 0
+      ? undefined
+      : { path: ["heads"], issue: `head size model.dim / model.heads = ${headSize} must be even for RoPE` }
   }
-  if (batch.global % (batch.micro * batch.dp) !== 0) {
-    return fail(
-      "batch.global",
-      batch.global,
-      `must be a multiple of batch.micro × batch.dp = ${batch.micro} × ${batch.dp} (B = μ·A·P)`
-    )
-  }
-  return Effect.succeed(config)
-}
+)
+
+/** `B = μ·A·P`: every rank accumulates the same whole number `A` of micro-batches per step. */
+export const microBatchesFillGlobal = Schema.makeFilter(
+  (batch: { readonly global: number; readonly micro: number; readonly dp: number }) =>
+    batch.global % (batch.micro * batch.dp) === 0
+      ? undefined
+      : {
+        path: ["global"],
+        issue: `must be a multiple of batch.micro × batch.dp = ${batch.micro} × ${batch.dp} (B = μ·A·P)`
+      }
+)
+
+/** The schedule fits the run's `steps` (see `runLengthProblem`). */
+export const scheduleFitsRun = Schema.makeFilter(
+  (run: { readonly steps: number; readonly schedule: ScheduleConfig }) =>
+    scheduleIssue(["schedule"], runLengthProblem(run.schedule, run.steps))
+)

@@ -1,7 +1,6 @@
-import { Effect, FileSystem, Schema, SchemaIssue } from "effect"
+import { Effect, FileSystem, Option, Result, Schema, SchemaIssue } from "effect"
 import { ConfigError } from "./ConfigError.ts"
 import { RunConfig } from "./RunConfig.ts"
-import { checkConsistency } from "./consistency.ts"
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -16,20 +15,38 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
 
 const show = (value: unknown): string => (value === undefined ? "(missing)" : JSON.stringify(value))
 
-/** Decodes an encoded configuration (JSON object) into a RunConfig; unknown keys are errors. */
-export const decodeRunConfig = (input: unknown): Effect.Effect<RunConfig, ConfigError> =>
-  Schema.decodeUnknownEffect(RunConfig)(input, { onExcessProperty: "error" }).pipe(
-    Effect.mapError((error) => {
-      const first = formatIssues(error.issue).issues[0]
-      const path = (first?.path ?? []).map((segment) => (typeof segment === "object" ? segment.key : segment))
-      return new ConfigError({
-        path: path.length === 0 ? "(root)" : path.map(String).join("."),
-        value: show(valueAt(input, path)),
-        reason: (first?.message ?? error.message).replace("Expected no excess property", "unknown configuration key")
-      })
-    }),
-    Effect.flatMap(checkConsistency)
+/**
+ * The input with its defaults filled in and no rule checked. A rule that relates fields may blame
+ * one the input leaves out; the value shown is then the default that the rule saw.
+ */
+const withDefaults = (input: unknown): unknown =>
+  Option.getOrUndefined(Schema.decodeUnknownOption(RunConfig)(input, { disableChecks: true }))
+
+/** The first issue of a failed decoding: the path it names, the value there and what is wrong. */
+const configErrorOf = (input: unknown, error: Schema.SchemaError): ConfigError => {
+  const first = formatIssues(error.issue).issues[0]
+  const path = (first?.path ?? []).map((segment) => (typeof segment === "object" ? segment.key : segment))
+  const given = valueAt(input, path)
+  return new ConfigError({
+    path: path.length === 0 ? "(root)" : path.map(String).join("."),
+    value: show(given === undefined ? valueAt(withDefaults(input), path) : given),
+    reason: (first?.message ?? error.message).replace("Expected no excess property", "unknown configuration key")
+  })
+}
+
+/**
+ * Decodes an encoded configuration (a JSON object) into a RunConfig, checking every field and
+ * every rule between fields; unknown keys are errors.
+ */
+export const decodeRunConfigResult = (input: unknown): Result.Result<RunConfig, ConfigError> =>
+  Result.mapError(
+    Schema.decodeUnknownResult(RunConfig)(input, { onExcessProperty: "error" }),
+    (error) => configErrorOf(input, error)
   )
+
+/** `decodeRunConfigResult` as an Effect. */
+export const decodeRunConfig = (input: unknown): Effect.Effect<RunConfig, ConfigError> =>
+  Effect.fromResult(decodeRunConfigResult(input))
 
 export const encodeRunConfig = (config: RunConfig): typeof RunConfig.Encoded => Schema.encodeSync(RunConfig)(config)
 
@@ -42,7 +59,6 @@ export const parseOverride = (text: string): Effect.Effect<{ path: Array<string>
   if (eq <= 0) {
     return Effect.fail(new ConfigError({ path: text, value: "(none)", reason: "expected --set path=value" }))
   }
-  const path = text.slice(0, eq).split(".")
   const raw = text.slice(eq + 1)
   let value: unknown = raw
   try {
@@ -50,30 +66,43 @@ export const parseOverride = (text: string): Effect.Effect<{ path: Array<string>
   } catch {
     // not JSON: keep the plain string (e.g. data.source=books/ or kernels.backend=gpujs)
   }
-  if (path.some((key) => key === "" || key === "__proto__" || key === "constructor" || key === "prototype")) {
-    return Effect.fail(new ConfigError({ path: path.join("."), value: show(value), reason: "not a configuration path" }))
-  }
-  return Effect.succeed({ path, value })
+  return Effect.succeed({ path: text.slice(0, eq).split("."), value })
 }
 
-/** Writes overrides into a copy of the encoded configuration. Unknown paths are rejected by decoding. */
+/**
+ * Keys no path may use. `__proto__` (and, through it, `constructor.prototype`) would write to an
+ * object's prototype rather than into a section; no configuration key is named like these.
+ */
+const isConfigKey = (key: string): boolean =>
+  key !== "" && key !== "__proto__" && key !== "constructor" && key !== "prototype"
+
+const isSection = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+
+/**
+ * Writes overrides into a copy of the encoded configuration. Unknown paths are rejected by
+ * decoding; paths through an object's prototype are refused here, where the writing happens.
+ */
 export const applyOverrides = (
   encoded: unknown,
   overrides: ReadonlyArray<{ path: ReadonlyArray<string>; value: unknown }>
 ): Effect.Effect<Record<string, unknown>, ConfigError> =>
   Effect.gen(function*() {
-    const root: Record<string, unknown> = structuredClone((encoded ?? {}) as Record<string, unknown>)
+    const root: unknown = structuredClone(encoded ?? {})
+    if (!isSection(root)) {
+      return yield* new ConfigError({ path: "(root)", value: show(encoded), reason: "expected a JSON object" })
+    }
     for (const { path, value } of overrides) {
-      let node = root
+      const refuse = (reason: string) => new ConfigError({ path: path.join("."), value: show(value), reason })
+      if (!path.every(isConfigKey)) return yield* refuse("not a configuration path")
+      let section = root
       for (const key of path.slice(0, -1)) {
-        const next = node[key]
-        if (next === undefined) node[key] = {}
-        else if (next === null || typeof next !== "object" || Array.isArray(next)) {
-          return yield* new ConfigError({ path: path.join("."), value: show(value), reason: `${key} is not a section` })
-        }
-        node = node[key] as Record<string, unknown>
+        if (!Object.hasOwn(section, key)) section[key] = {}
+        const next = section[key]
+        if (!isSection(next)) return yield* refuse(`${key} is not a section`)
+        section = next
       }
-      node[path[path.length - 1]!] = value
+      section[path[path.length - 1]!] = value
     }
     return root
   })

@@ -13,6 +13,7 @@
  * `decayRatio: 0.2` (the reference configuration).
  */
 import { Effect, Schema, SchemaTransformation } from "effect"
+import { NonNegativeInt, UnitInterval } from "./primitives.ts"
 
 export const ScheduleKind = Schema.Literals(["constant", "wsd", "warmup-decay"])
 export type ScheduleKind = typeof ScheduleKind.Type
@@ -21,27 +22,7 @@ export const DecayShape = Schema.Literals(["linear", "sqrt", "cosine"])
 export type DecayShape = typeof DecayShape.Type
 
 /** Decay fraction used by `wsd` when neither `decaySteps` nor `decayRatio` is given. */
-export const DEFAULT_DECAY_RATIO = 0.2
-
-/**
- * A configuration that cannot be resolved: `field` is the configuration path (e.g.
- * `schedule.warmupSteps`), `value` the offending value, `reason` what is wrong with it (naming any
- * other field involved, with its value).
- */
-export class ScheduleConfigError extends Schema.TaggedError<ScheduleConfigError>()("ScheduleConfigError", {
-  field: Schema.String,
-  value: Schema.Unknown,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `${this.field} = ${formatValue(this.value)}: ${this.reason}`
-  }
-}
-
-const formatValue = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
-
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const UnitInterval = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+const DEFAULT_DECAY_RATIO = 0.2
 
 const ScheduleConfigFields = Schema.Struct({
   kind: ScheduleKind.pipe(Schema.withDecodingDefault(Effect.succeed("wsd" as const))),
@@ -54,34 +35,64 @@ const ScheduleConfigFields = Schema.Struct({
 
 export type ScheduleConfig = typeof ScheduleConfigFields.Type
 
-/**
- * Checks that relate several fields, independent of the run length. Shared by decoding and by
- * `resolveSchedule`, so a configuration built in code is held to the same rules as a decoded one.
- */
-export const checkScheduleFields = (config: ScheduleConfig): ScheduleConfigError | undefined => {
+/** A rule the schedule breaks: the field to blame and why, naming any other field involved with its value. */
+export interface ScheduleProblem {
+  readonly field: "warmupSteps" | "decaySteps" | "decayRatio"
+  readonly reason: string
+}
+
+/** The problem as a schema issue at `schedule.<field>`, `prefix` being the path to the schedule section. */
+export const scheduleIssue = (prefix: ReadonlyArray<string>, problem: ScheduleProblem | undefined) =>
+  problem && { path: [...prefix, problem.field], issue: problem.reason }
+
+/** Rules that relate the schedule's own fields, whatever the run length. */
+const fieldsProblem = (config: ScheduleConfig): ScheduleProblem | undefined => {
   const { kind, decaySteps, decayRatio } = config
   if (decaySteps !== undefined && decayRatio !== undefined) {
-    return new ScheduleConfigError({
-      field: "schedule.decaySteps",
-      value: decaySteps,
-      reason: `decaySteps and decayRatio (${decayRatio}) are both set; set only one`
-    })
+    return { field: "decaySteps", reason: `decaySteps and decayRatio (${decayRatio}) are both set; set only one` }
   }
   if (kind !== "wsd") {
     const implied = kind === "constant" ? "has no decay" : "decays from the end of the warm-up to the last step"
-    if (decaySteps !== undefined) {
-      return new ScheduleConfigError({
-        field: "schedule.decaySteps",
-        value: decaySteps,
-        reason: `schedule.kind ${kind} ${implied}; the decay length cannot be set`
-      })
-    }
-    if (decayRatio !== undefined) {
-      return new ScheduleConfigError({
-        field: "schedule.decayRatio",
-        value: decayRatio,
-        reason: `schedule.kind ${kind} ${implied}; the decay length cannot be set`
-      })
+    const reason = `schedule.kind ${kind} ${implied}; the decay length cannot be set`
+    if (decaySteps !== undefined) return { field: "decaySteps", reason }
+    if (decayRatio !== undefined) return { field: "decayRatio", reason }
+  }
+  return undefined
+}
+
+/** `D`, the decay length in a run of `totalSteps` (`N`) steps; `decayRatio·N` is rounded to the nearest step. */
+export const decayStepsOf = (config: ScheduleConfig, totalSteps: number): number => {
+  switch (config.kind) {
+    case "constant":
+      return 0
+    case "warmup-decay":
+      return totalSteps - config.warmupSteps
+    case "wsd":
+      return config.decaySteps ?? Math.round((config.decayRatio ?? DEFAULT_DECAY_RATIO) * totalSteps)
+  }
+}
+
+/**
+ * How the schedule fails to fit a run of `totalSteps` steps, if it does: a warm-up or a decay
+ * longer than the run, or a warm-up that ends after the decay starts (`W > N − D`). A run
+ * configuration checks this when it is decoded (see `consistency.ts`), so resolving a decoded
+ * configuration cannot fail.
+ */
+export const runLengthProblem = (config: ScheduleConfig, totalSteps: number): ScheduleProblem | undefined => {
+  const W = config.warmupSteps
+  if (W > totalSteps) return { field: "warmupSteps", reason: `longer than the run (steps ${totalSteps})` }
+  if (config.kind !== "wsd") return undefined
+  const D = decayStepsOf(config, totalSteps)
+  if (config.decaySteps !== undefined && D > totalSteps) {
+    return { field: "decaySteps", reason: `longer than the run (steps ${totalSteps})` }
+  }
+  if (W > totalSteps - D) {
+    const decay = config.decaySteps !== undefined
+      ? `decaySteps ${D}`
+      : `decayRatio ${config.decayRatio ?? DEFAULT_DECAY_RATIO} → ${D} steps`
+    return {
+      field: "warmupSteps",
+      reason: `the warm-up ends after the decay starts at step ${totalSteps - D} (steps ${totalSteps}, ${decay})`
     }
   }
   return undefined
@@ -99,7 +110,7 @@ const fillDecayDefault = (config: ScheduleConfig): ScheduleConfig =>
 export const ScheduleConfig = ScheduleConfigFields.pipe(
   Schema.decodeTo(
     Schema.toType(ScheduleConfigFields).check(
-      Schema.makeFilter((config: ScheduleConfig) => checkScheduleFields(config)?.message)
+      Schema.makeFilter((config: ScheduleConfig) => scheduleIssue([], fieldsProblem(config)))
     ),
     SchemaTransformation.transform({
       decode: fillDecayDefault,

@@ -20,13 +20,8 @@
  *   at `p = 0`; `floor` past the end (a zero `length` is the floor at once).
  */
 import { Schema } from "effect"
+import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, UnitInterval } from "./primitives.ts"
 import { DecayShape } from "./scheduleConfig.ts"
-
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-const PositiveFinite = Schema.Finite.check(Schema.isGreaterThan(0))
-const NonNegativeFinite = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const UnitInterval = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 
 export const ResolvedWsd = Schema.TaggedStruct("wsd", {
   /** `N`, the run's total number of updates. */

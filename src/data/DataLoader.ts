@@ -5,10 +5,11 @@
  */
 import { Context, Effect, FileSystem, Layer } from "effect"
 import { type Batch, consecutiveWindows } from "./batch.ts"
-import type { DataLoaderError, DataSplitInvalid, DatasetTooSmall, BatchGeometryInvalid } from "./errors.ts"
+import type { BatchConfig } from "../config/RunConfig.ts"
+import type { DataLoaderError, DataSplitInvalid, DatasetTooSmall } from "./errors.ts"
 import { ValidationSetTooSmall, VocabSizeMismatch } from "./errors.ts"
 import { datasetFingerprint } from "./fingerprint.ts"
-import { type BatchGeometry, microBatchRange, rankMicroBatches, resolveGeometry, type ResolvedGeometry } from "./geometry.ts"
+import { microBatchRange, rankMicroBatches, resolveGeometry, type ResolvedGeometry } from "./geometry.ts"
 import { makeSampler } from "./sampler.ts"
 import { loadSource } from "./sources/loadSource.ts"
 import { splitDataset } from "./split.ts"
@@ -21,7 +22,7 @@ export interface DataLoaderConfig {
   readonly valFraction: number
   readonly seqLen: number
   readonly seed: number
-  readonly batch: BatchGeometry
+  readonly batch: BatchConfig
 }
 
 export interface DataLoaderShape {
@@ -58,8 +59,8 @@ export interface DataLoaderShape {
 export const makeDataLoader = Effect.fnUntraced(function*(
   stream: TokenStream,
   config: Omit<DataLoaderConfig, "source">
-): Effect.fn.Return<DataLoaderShape, DataSplitInvalid | DatasetTooSmall | BatchGeometryInvalid> {
-  const geometry = yield* resolveGeometry(config.batch)
+): Effect.fn.Return<DataLoaderShape, DataSplitInvalid | DatasetTooSmall> {
+  const geometry = resolveGeometry(config.batch)
   const split = yield* splitDataset(stream, { valFraction: config.valFraction, seqLen: config.seqLen })
   const sampler = makeSampler(config.seed, split.train)
   const fingerprint = datasetFingerprint(stream.tokens, split.params)
@@ -110,6 +111,6 @@ export class DataLoader extends Context.Service<DataLoader, DataLoaderShape>()("
   static readonly layerTokens = (
     stream: TokenStream,
     config: Omit<DataLoaderConfig, "source">
-  ): Layer.Layer<DataLoader, DataSplitInvalid | DatasetTooSmall | BatchGeometryInvalid> =>
+  ): Layer.Layer<DataLoader, DataSplitInvalid | DatasetTooSmall> =>
     Layer.effect(DataLoader, makeDataLoader(stream, config))
 }

@@ -70,18 +70,6 @@ export class DatasetTooSmall extends Schema.TaggedError<DatasetTooSmall>()("Data
   }
 }
 
-/** `batch.{global, micro, dp}` do not satisfy `global = micro · accumulation · dp`. */
-export class BatchGeometryInvalid extends Schema.TaggedError<BatchGeometryInvalid>()("BatchGeometryInvalid", {
-  global: Schema.Number,
-  micro: Schema.Number,
-  dp: Schema.Number,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `batch.global = ${this.global}, batch.micro = ${this.micro}, batch.dp = ${this.dp}: ${this.reason}`
-  }
-}
-
 /** The tokens of the source do not fit the model's vocabulary. */
 export class VocabSizeMismatch extends Schema.TaggedError<VocabSizeMismatch>()("VocabSizeMismatch", {
   source: Schema.String,
@@ -106,4 +94,4 @@ export class ValidationSetTooSmall extends Schema.TaggedError<ValidationSetTooSm
   }
 }
 
-export type DataLoaderError = DataSourceError | DataSplitInvalid | DatasetTooSmall | BatchGeometryInvalid
+export type DataLoaderError = DataSourceError | DataSplitInvalid | DatasetTooSmall

@@ -7,39 +7,22 @@
  * j ∈ [r·A, (r+1)·A) — and the step gradient is summed in order of j, so the trajectory depends
  * on (B, μ) only and P or A may change under exact resume.
  */
-import { Effect, Schema } from "effect"
-import { BatchGeometryInvalid } from "./errors.ts"
+import type { BatchConfig } from "../config/RunConfig.ts"
 
-export const BatchGeometry = Schema.Struct({
-  global: Schema.Int,
-  micro: Schema.Int,
-  dp: Schema.Int
-})
-export type BatchGeometry = typeof BatchGeometry.Type
-
-export interface ResolvedGeometry extends BatchGeometry {
+export interface ResolvedGeometry extends BatchConfig {
   /** A = B / (μ·P): micro-batches each rank accumulates per step. */
   readonly accumulation: number
   /** B / μ = A·P: micro-batches per step over all ranks. */
   readonly microBatches: number
 }
 
-const positive = (value: number): boolean => Number.isSafeInteger(value) && value >= 1
-
-export const resolveGeometry = (geometry: BatchGeometry): Effect.Effect<ResolvedGeometry, BatchGeometryInvalid> => {
-  const { global, micro, dp } = geometry
-  const fail = (reason: string) => Effect.fail(new BatchGeometryInvalid({ global, micro, dp, reason }))
-  if (!positive(global)) return fail("batch.global must be a positive integer")
-  if (!positive(micro)) return fail("batch.micro must be a positive integer")
-  if (!positive(dp)) return fail("batch.dp must be a positive integer")
-  if (global % (micro * dp) !== 0) {
-    return fail(
-      `batch.global must be a multiple of batch.micro × batch.dp = ${micro} × ${dp} = ${micro * dp} ` +
-        `(accumulation = batch.global / (batch.micro × batch.dp) must be a whole number)`
-    )
-  }
+/**
+ * The geometry of a decoded `batch` section, whose checks guarantee a whole accumulation:
+ * `global` is a multiple of `micro · dp` (`config/consistency.ts`).
+ */
+export const resolveGeometry = ({ global, micro, dp }: BatchConfig): ResolvedGeometry => {
   const accumulation = global / (micro * dp)
-  return Effect.succeed({ global, micro, dp, accumulation, microBatches: accumulation * dp })
+  return { global, micro, dp, accumulation, microBatches: accumulation * dp }
 }
 
 /** Global sample range [start, end) of micro-batch j of the step starting at `cursor`. */
@@ -64,4 +47,4 @@ export const rankMicroBatches = (geometry: ResolvedGeometry, rank: number): Read
 }
 
 /** The sample cursor after the step that starts at `cursor`. */
-export const nextCursor = (geometry: BatchGeometry, cursor: number): number => cursor + geometry.global
+export const nextCursor = (geometry: BatchConfig, cursor: number): number => cursor + geometry.global

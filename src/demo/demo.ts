@@ -15,7 +15,7 @@
  * Every variant is a run directory under the output directory; the report charts them all.
  */
 import * as path from "node:path"
-import { Effect, FileSystem, Result } from "effect"
+import { Effect, FileSystem } from "effect"
 import { checkpointsDir, stepDirName } from "../checkpoint/layout.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { resolveSchedule, type ResolvedWsd } from "../optim/schedule.ts"
@@ -55,13 +55,6 @@ export interface DemoHooks {
   readonly onStage?: ((line: string) => void) | undefined
   /** Every training event of a leg that trains to `totalSteps` (progress display). */
   readonly onEvent?: ((variant: VariantName, totalSteps: number, event: TrainEvent) => void) | undefined
-}
-
-const baselineSchedule = (config: RunConfig): Effect.Effect<ResolvedWsd, DemoError> => {
-  const resolved = resolveSchedule(config.schedule, config.optimizer.lr, config.steps)
-  return Result.isSuccess(resolved)
-    ? Effect.succeed(resolved.success)
-    : Effect.fail(new DemoError({ variant: "baseline", reason: resolved.failure.message }))
 }
 
 /** Runs every variant, writes the report and `demo.json`, and returns what it found. */
@@ -138,7 +131,7 @@ export const runDemoWith = (
     ]
 
     // (f) the old schedule past its total
-    const clamp = clampRows(yield* baselineSchedule(baselineConfig), N2)
+    const clamp = clampRows(resolveSchedule(baselineConfig.schedule, baselineConfig.optimizer.lr, baselineConfig.steps), N2)
 
     const named = [
       { label: "a", name: "baseline", plan: undefined, totalSteps: N, policy: "fresh", description: "uninterrupted run" },

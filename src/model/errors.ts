@@ -1,16 +1,5 @@
 import { Schema } from "effect"
 
-/** A model configuration value that cannot build a model (e.g. dim not divisible by heads). */
-export class ModelConfigError extends Schema.TaggedError<ModelConfigError>()("ModelConfigError", {
-  field: Schema.String,
-  value: Schema.Number,
-  expected: Schema.String
-}) {
-  override get message(): string {
-    return `model config: ${this.field} = ${this.value}, expected ${this.expected}`
-  }
-}
-
 /** A batch handed to a model does not have the geometry it was called with. */
 export class ModelInputError extends Schema.TaggedError<ModelInputError>()("ModelInputError", {
   field: Schema.String,

@@ -1,6 +1,5 @@
 export {
   MissingParamError,
-  ModelConfigError,
   ModelInputError,
   type ParamMapError,
   ParamShapeError,

@@ -3,7 +3,6 @@ import { add, mul, silu } from "../autograd/ops/elementwise.ts"
 import { embedding } from "../autograd/ops/embedding.ts"
 import { linear } from "../autograd/ops/linalg.ts"
 import { rmsnorm } from "../autograd/ops/norm.ts"
-import { ModelConfigError } from "./errors.ts"
 import type { LanguageModel, LlamaConfig, ParamSpec } from "./model.ts"
 import { type Forward, languageModel } from "./runner.ts"
 
@@ -40,30 +39,14 @@ export const llamaParams = (c: LlamaConfig): ReadonlyArray<ParamSpec> => {
   return specs
 }
 
-const validate = (c: LlamaConfig): void => {
-  const positive = ["vocabSize", "dim", "layers", "heads", "ffnDim", "seqLen"] as const
-  for (const field of positive) {
-    if (!Number.isInteger(c[field]) || c[field] < 1) {
-      throw new ModelConfigError({ field, value: c[field], expected: "a positive integer" })
-    }
-  }
-  if (c.dim % c.heads !== 0) {
-    throw new ModelConfigError({ field: "dim", value: c.dim, expected: `a multiple of heads (${c.heads})` })
-  }
-  if ((c.dim / c.heads) % 2 !== 0) {
-    throw new ModelConfigError({ field: "dim", value: c.dim, expected: `dim/heads even for RoPE pairs (heads = ${c.heads})` })
-  }
-  if (!(c.normEps > 0)) throw new ModelConfigError({ field: "normEps", value: c.normEps, expected: "> 0" })
-  if (!(c.ropeTheta > 0)) throw new ModelConfigError({ field: "ropeTheta", value: c.ropeTheta, expected: "> 0" })
-}
-
 /**
  * The reference decoder. Per layer:
  * `h = x + wo(attn(rope(wq·n1(x)), rope(wk·n1(x)), wv·n1(x)))`,
  * `out = h + w2(silu(w1·n2(h)) ⊙ w3·n2(h))`; then a final RMSNorm and the untied output head.
+ * `c` holds the values of a decoded model configuration, whose checks guarantee positive sizes
+ * and `heads` splitting `dim` into heads of even size (`config/consistency.ts`).
  */
 export const makeLlama = (c: LlamaConfig): LanguageModel => {
-  validate(c)
   const headDim = c.dim / c.heads
   const forward: Forward = (t, param, ids, batch, len) => {
     const layout: HeadLayout = { batch, seqLen: len, heads: c.heads, headDim }

@@ -1,7 +1,6 @@
 import { silu } from "../autograd/ops/elementwise.ts"
 import { embedding } from "../autograd/ops/embedding.ts"
 import { linear } from "../autograd/ops/linalg.ts"
-import { ModelConfigError } from "./errors.ts"
 import type { LanguageModel, MlpConfig, ParamSpec } from "./model.ts"
 import { type Forward, languageModel } from "./runner.ts"
 
@@ -20,12 +19,8 @@ export const mlpParams = (c: MlpConfig): ReadonlyArray<ParamSpec> => {
   ]
 }
 
+/** `c` holds the positive sizes of a decoded model configuration (`hidden` is its `ffnDim`). */
 export const makeMlp = (c: MlpConfig): LanguageModel => {
-  for (const field of ["vocabSize", "dim", "hidden", "seqLen"] as const) {
-    if (!Number.isInteger(c[field]) || c[field] < 1) {
-      throw new ModelConfigError({ field, value: c[field], expected: "a positive integer" })
-    }
-  }
   const forward: Forward = (t, param, ids) => {
     const x = embedding(t, param("tok_embeddings.weight"), ids)
     const h = silu(t, linear(t, x, param("hidden.weight")))

@@ -19,9 +19,7 @@ export class Scheduler extends Context.Service<Scheduler, SchedulerShape>()("con
     Effect.gen(function*() {
       const config = yield* RunSettings
       const start = yield* Start
-      if (start.schedule !== undefined) return fromSchedule(start.schedule)
-      const schedule = yield* Effect.fromResult(resolveSchedule(config.schedule, config.optimizer.lr, config.steps))
-      return fromSchedule(schedule)
+      return fromSchedule(start.schedule ?? resolveSchedule(config.schedule, config.optimizer.lr, config.steps))
     })
   )
 

@@ -37,8 +37,5 @@ export const paramsFingerprint = (kind: string, params: ReadonlyArray<Pick<Param
     })
   )
 
-/**
- * The architecture fingerprint of a model configuration. Throws `ModelConfigError` for a
- * configuration that describes no model (a decoded, consistency-checked RunConfig always does).
- */
+/** The architecture fingerprint of a decoded model configuration. */
 export const modelFingerprint = (config: ModelConfig): string => paramsFingerprint(config.kind, modelFromConfig(config).params)

@@ -3,6 +3,7 @@
  * rejected. Both are Schema data, so a plan can be printed as JSON, stored with a run and read back.
  */
 import { Schema } from "effect"
+import { NonNegativeInt as Count } from "../config/primitives.ts"
 import { ResolvedSchedule } from "../config/scheduleSpec.ts"
 import { ConfigChange } from "./changes.ts"
 import { ResumePolicy } from "./policy.ts"
@@ -15,7 +16,6 @@ import {
   ScheduleKeepMismatch
 } from "./reconcile.ts"
 
-const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Shape = Schema.Array(Count)
 
 const OptimizerKind = Schema.Literals(["adamw", "sgd"])
@@ -130,8 +130,6 @@ export const RejectionReason = Schema.TaggedUnion({
     action: Schema.String,
     file: Schema.String
   },
-  /** The new model configuration describes no model. */
-  ModelConfigInvalid: { field: Schema.String, value: Schema.Number, expected: Schema.String },
   /** A selected parameter that the source does not hold (strict selection). */
   ModelTensorMissing: { tensor: Schema.String, shape: Shape },
   /** A selected parameter whose shape differs in the source (strict selection). */
@@ -147,8 +145,6 @@ export const RejectionReason = Schema.TaggedUnion({
   DatasetChanged: { old: Schema.String, new: Schema.String },
   /** The sample permutation is a function of the seed: a new seed makes the cursor meaningless. */
   DataSeedChanged: { old: Count, new: Count },
-  /** The new configuration's schedule cannot be resolved. */
-  ScheduleConfigInvalid: { field: Schema.String, value: Schema.String, reason: Schema.String },
   ScheduleKeepMismatch: { resumeStep: Count, differences: Schema.Array(ScheduleDifference) },
   ScheduleDiscontinuity: {
     resumeStep: Count,
@@ -186,7 +182,6 @@ export const describeReason = (reason: RejectionReason): string =>
     CheckpointStateInvalid: (r) => `the checkpoint's state does not decode: ${r.detail}`,
     ComponentCorrupt: (r) => `${r.component} file ${r.file} is unusable (${r.reason}): ${r.detail}`,
     ComponentNotInWeights: (r) => `${r.component} ${r.action} needs a checkpoint; ${r.file} holds weights only`,
-    ModelConfigInvalid: (r) => `model.${r.field} = ${r.value}: expected ${r.expected}`,
     ModelTensorMissing: (r) => `model load: parameter ${r.tensor} ${showShape(r.shape)} is not in the source`,
     ModelShapeMismatch: (r) =>
       `model load: parameter ${r.tensor} has shape ${showShape(r.old)} in the source and ${showShape(r.new)} in the new model`,
@@ -206,7 +201,6 @@ export const describeReason = (reason: RejectionReason): string =>
       }`,
     DatasetChanged: (r) => `data load: the dataset fingerprint changed (${r.old} → ${r.new}); the cursor means other samples`,
     DataSeedChanged: (r) => `data load: seed ${r.old} → ${r.new}; the sample permutation depends on the seed`,
-    ScheduleConfigInvalid: (r) => `${r.field} = ${r.value}: ${r.reason}`,
     // The schedule reasons carry the fields of reconcile.ts's errors; their wording is reused.
     ScheduleKeepMismatch: ({ _tag, ...fields }) => new ScheduleKeepMismatch(fields).message,
     ScheduleDiscontinuity: ({ _tag, ...fields }) => new ScheduleDiscontinuity(fields).message,

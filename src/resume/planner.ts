@@ -9,6 +9,8 @@
  */
 import { Effect, Result } from "effect"
 import type { CheckpointState } from "../checkpoint/checkpointState.ts"
+import { modelFromConfig } from "../model/fromConfig.ts"
+import { resolveSchedule } from "../optim/schedule.ts"
 import { type ConfigChange, diffConfigs } from "./changes.ts"
 import { PlanRejected, type PlanSource, type ResumePlan } from "./plan.ts"
 import { policyName } from "./policy.ts"
@@ -18,7 +20,6 @@ import { planData } from "./planner/data.ts"
 import type { Findings } from "./planner/findings.ts"
 import type { PlanInput, Shape } from "./planner/input.ts"
 import { planModel } from "./planner/model.ts"
-import { newModelParams, newSchedule } from "./planner/newRun.ts"
 import { planOptimizer } from "./planner/optimizer.ts"
 import { planSchedule } from "./planner/schedule.ts"
 import { planStep } from "./planner/step.ts"
@@ -33,8 +34,9 @@ export const computePlan = (input: PlanInput): Result.Result<ResumePlan, PlanRej
   const findings: Findings = { reasons: [], warnings: [] }
   const actions = checkPolicy(policy, findings)
   const name = policyName(policy)
-  const params = newModelParams(config, findings)
-  const next = newSchedule(config, findings)
+  // The configuration is decoded: it describes a model, and a schedule that fits the run.
+  const params = modelFromConfig(config.model).params
+  const next = resolveSchedule(config.schedule, config.optimizer.lr, config.steps)
 
   let k = 0
   let state: CheckpointState | undefined

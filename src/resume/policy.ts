@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { NonNegativeFinite } from "../config/primitives.ts"
 
 /**
  * A resume policy: one action per component. The named policies (exact, continue, transfer) are
@@ -26,7 +27,7 @@ const common = {
   data: DataAction,
   tensors: Schema.optionalKey(TensorSelection),
   /** Largest accepted |S'(k)/S(k) − 1| for schedule `rebuild` (default 0.01). */
-  tolerance: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
+  tolerance: Schema.optionalKey(NonNegativeFinite),
   /** Accept a `rebuild` whose LR jumps at the resume step by more than the tolerance. */
   allowDiscontinuity: Schema.optionalKey(Schema.Boolean)
 }

@@ -22,9 +22,6 @@ export interface LoadedModel {
   readonly params: Params
 }
 
-const describe = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
-
 /** Loads (and so verifies) the model weights of checkpoint `step` and builds its model. */
 export const loadModelAt = Effect.fnUntraced(function*(
   store: CheckpointStoreShape,
@@ -35,10 +32,7 @@ export const loadModelAt = Effect.fnUntraced(function*(
   const config = yield* decodeRunConfig(checkpoint.manifest.config).pipe(
     Effect.mapError((e) => unloadable(`the stored configuration does not decode: ${e.message}`))
   )
-  const model = yield* Effect.try({
-    try: () => modelFromConfig(config.model),
-    catch: (e) => unloadable(`model configuration: ${describe(e)}`)
-  })
+  const model = modelFromConfig(config.model)
   const params = yield* loadParams(model, checkpoint.tensors.model).pipe(
     Effect.mapError((e) => unloadable(`model.safetensors does not fit the configured model: ${e.message}`))
   )

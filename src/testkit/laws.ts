@@ -164,8 +164,7 @@ const lrAtResume = (
       }
     }
   } else {
-    const resolved = resolveSchedule(next.schedule, next.optimizer.lr, next.steps)
-    const restartLr = resolved._tag === "Success" ? lr(resolved.success, 0) : NaN
+    const restartLr = lr(resolveSchedule(next.schedule, next.optimizer.lr, next.steps), 0)
     if (!(Math.abs(lrAfter - restartLr) <= tolerance)) {
       return { law: "lr-restart", difference: { step: 1, field: "lr", expected: show(restartLr), actual: show(lrAfter) } }
     }

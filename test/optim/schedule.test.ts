@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import fc from "fast-check"
+import { defaultRunConfig } from "../../src/config/loadConfig.ts"
 import {
   decayFactor,
+  decodeSchedule,
   lr,
   lrSegments,
   referenceScheduleConfig,
@@ -10,22 +12,11 @@ import {
   resolveSchedule,
   ScheduleConfig,
   type ScheduleConfig as ScheduleConfigType,
-  ScheduleConfigError,
   type ResolvedWsd,
   wsdSegments
 } from "../../src/optim/schedule.ts"
 
 const decodeConfig = Schema.decodeUnknownSync(ScheduleConfig)
-const resolveOrThrow = (config: ScheduleConfigType, peak: number, total: number): ResolvedWsd =>
-  Result.getOrThrow(resolveSchedule(config, peak, total))
-
-const configError = (config: ScheduleConfigType, peak: number, total: number): ScheduleConfigError => {
-  const result = resolveSchedule(config, peak, total)
-  assert.isTrue(Result.isFailure(result), "expected a rejection")
-  if (Result.isSuccess(result)) throw new Error("unreachable")
-  assert.instanceOf(result.failure, ScheduleConfigError)
-  return result.failure
-}
 
 /** A resolved spec over the whole parameter space, through `resolveSchedule` with every kind. */
 const resolvedArb: fc.Arbitrary<ResolvedWsd> = fc
@@ -46,7 +37,7 @@ const resolvedArb: fc.Arbitrary<ResolvedWsd> = fc
     const config: ScheduleConfigType = kind === "wsd"
       ? { ...base, kind, decaySteps: Math.floor(split * (N - W)) }
       : { ...base, kind }
-    return resolveOrThrow(config, peak, N)
+    return resolveSchedule(config, peak, N)
   })
 
 /**
@@ -116,8 +107,8 @@ describe("ScheduleConfig", () => {
   it("rejects both decay lengths, decay lengths for kinds that imply them, and out-of-range values", () => {
     const rejected = [
       [{ decaySteps: 10, decayRatio: 0.1 }, "decaySteps and decayRatio"],
-      [{ kind: "warmup-decay", decayRatio: 0.3 }, "schedule.decayRatio"],
-      [{ kind: "constant", decaySteps: 3 }, "schedule.decaySteps"],
+      [{ kind: "warmup-decay", decayRatio: 0.3 }, "decayRatio"],
+      [{ kind: "constant", decaySteps: 3 }, "decaySteps"],
       [{ warmupSteps: -1 }, "warmupSteps"],
       [{ warmupSteps: 2.5 }, "warmupSteps"],
       [{ decayRatio: 1.5 }, "decayRatio"],
@@ -135,7 +126,7 @@ describe("ScheduleConfig", () => {
 
 describe("resolveSchedule", () => {
   it("resolves the reference run: 600 steps, decay over the last 120", () => {
-    const s = resolveOrThrow(referenceScheduleConfig, 3e-3, 600)
+    const s = resolveSchedule(referenceScheduleConfig, 3e-3, 600)
     assert.deepStrictEqual(s, {
       _tag: "wsd",
       totalSteps: 600,
@@ -157,14 +148,14 @@ describe("resolveSchedule", () => {
   })
 
   it("resolves warmup-decay with the decay starting right after the warm-up", () => {
-    const s = resolveOrThrow({ ...referenceScheduleConfig, kind: "warmup-decay", decayRatio: undefined, warmupSteps: 10 }, 1e-3, 100)
+    const s = resolveSchedule({ ...referenceScheduleConfig, kind: "warmup-decay", decayRatio: undefined, warmupSteps: 10 }, 1e-3, 100)
     assert.strictEqual(s.decaySteps, 90)
     assert.strictEqual(lr(s, 9), 1e-3)
     assert.isBelow(lr(s, 11), lr(s, 10))
   })
 
   it("resolves constant to the peak after the warm-up, with no decay and no floor", () => {
-    const s = resolveOrThrow({ kind: "constant", warmupSteps: 4, decayShape: "linear", minLrFactor: 0.1 }, 2e-3, 50)
+    const s = resolveSchedule({ kind: "constant", warmupSteps: 4, decayShape: "linear", minLrFactor: 0.1 }, 2e-3, 50)
     assert.strictEqual(s.decaySteps, 0)
     assert.strictEqual(s.minLrFactor, 1)
     assert.strictEqual(lr(s, 0), 2e-3 / 4)
@@ -172,42 +163,30 @@ describe("resolveSchedule", () => {
   })
 
   it("rounds decayRatio·N to the nearest step", () => {
-    const s = resolveOrThrow({ ...referenceScheduleConfig, warmupSteps: 0, decayRatio: 0.25 }, 1, 10)
+    const s = resolveSchedule({ ...referenceScheduleConfig, warmupSteps: 0, decayRatio: 0.25 }, 1, 10)
     assert.strictEqual(s.decaySteps, 3)
   })
 
-  it("rejects invalid combinations, naming the field and the value", () => {
-    const wsd = (over: Partial<ScheduleConfigType>): ScheduleConfigType => ({ ...referenceScheduleConfig, ...over })
-    const cases: Array<[ScheduleConfigType, number, number, string, unknown, string]> = [
-      [wsd({}), 0, 600, "optimizer.lr", 0, "positive"],
-      [wsd({}), Number.NaN, 600, "optimizer.lr", Number.NaN, "positive"],
-      [wsd({}), 1e-3, 0, "steps", 0, "positive integer"],
-      [wsd({}), 1e-3, 10.5, "steps", 10.5, "positive integer"],
-      [wsd({ warmupSteps: 90 }), 1e-3, 100, "schedule.warmupSteps", 90, "decay starts at step 80"],
-      [wsd({ warmupSteps: 101, decayRatio: undefined, decaySteps: 0 }), 1e-3, 100, "schedule.warmupSteps", 101, "longer than the run"],
-      [wsd({ decayRatio: undefined, decaySteps: 101, warmupSteps: 0 }), 1e-3, 100, "schedule.decaySteps", 101, "longer than the run"],
-      [wsd({ decayRatio: undefined, decaySteps: 30, warmupSteps: 71 }), 1e-3, 100, "schedule.warmupSteps", 71, "decaySteps 30"],
-      [wsd({ warmupSteps: -3 }), 1e-3, 100, "schedule.warmupSteps", -3, "non-negative integer"],
-      [wsd({ decaySteps: 5 }), 1e-3, 100, "schedule.decaySteps", 5, "both set"],
-      [wsd({ decayRatio: 2 }), 1e-3, 100, "schedule.decayRatio", 2, "between 0 and 1"],
-      [wsd({ minLrFactor: 1.5 }), 1e-3, 100, "schedule.minLrFactor", 1.5, "between 0 and 1"],
-      [{ ...wsd({ kind: "warmup-decay" }), decayRatio: 0.2 }, 1e-3, 100, "schedule.decayRatio", 0.2, "warmup-decay"],
-      [{ ...wsd({ kind: "warmup-decay", decayRatio: undefined }), warmupSteps: 120 }, 1e-3, 100, "schedule.warmupSteps", 120, "longer"]
-    ]
-    for (const [config, peak, total, field, value, reason] of cases) {
-      const error = configError(config, peak, total)
-      assert.strictEqual(error.field, field, error.message)
-      assert.deepStrictEqual(error.value, value)
-      assert.include(error.message, reason)
-      assert.include(error.message, field)
-    }
+})
+
+describe("decodeSchedule", () => {
+  // Every rejection it shares with `--set schedule.…` is tested in test/config/consistency.test.ts.
+  const run = { ...defaultRunConfig(), steps: 300 }
+
+  it("resolves a schedule written in code against the run's steps and peak LR", () => {
+    const resolved = decodeSchedule({ warmupSteps: 20, decayRatio: 0.5, decayShape: "cosine" }, run)
+    assert.deepStrictEqual(
+      Result.getOrThrow(resolved),
+      resolveSchedule({ ...referenceScheduleConfig, warmupSteps: 20, decayRatio: 0.5, decayShape: "cosine" }, 3e-3, 300)
+    )
+    assert.strictEqual(Result.getOrThrow(resolved).decaySteps, 150)
   })
 
-  it.effect("is usable from Effect code through Effect.fromResult", () =>
+  it.effect("refuses a schedule that does not fit the run, naming the field and value", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.fromResult(resolveSchedule(referenceScheduleConfig, 1e-3, 10)))
-      assert.strictEqual(error._tag, "ScheduleConfigError")
-      assert.strictEqual(error.field, "schedule.warmupSteps")
+      const error = yield* Effect.flip(Effect.fromResult(decodeSchedule({ warmupSteps: 400 }, run)))
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.strictEqual(error.message, "schedule.warmupSteps = 400: longer than the run (steps 300)")
     }))
 })
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { Manifest } from "../../src/checkpoint/manifest.ts"
 import { RunConfig } from "../../src/config/RunConfig.ts"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
@@ -52,7 +52,7 @@ const optimizerShapesOf = (c: RunConfig): Record<string, Array<number>> => {
 
 /** A checkpoint after `k` uninterrupted updates of a run configured as `c`. */
 const checkpoint = (c: RunConfig, k: number, problems: CheckpointSource["problems"] = []): CheckpointSource => {
-  const schedule = Result.getOrThrow(resolveSchedule(c.schedule, c.optimizer.lr, c.steps))
+  const schedule = resolveSchedule(c.schedule, c.optimizer.lr, c.steps)
   const B = c.batch.global
   const state: CheckpointState = {
     step: k,
@@ -292,13 +292,6 @@ describe("schedule reconciliation", () => {
       const e = yield* rejected(input(policy, checkpoint(old600, 300), config({ schedule: { warmupSteps: 0 } })))
       assert.deepStrictEqual(tags(e), ["RewarmDoesNotFit"])
       assert.include(e.message, "schedule rewarm at step 300 with schedule.warmupSteps = 0")
-    }))
-
-  it.effect("an unresolvable new schedule is rejected naming the field", () =>
-    Effect.gen(function*() {
-      const e = yield* rejected(input(presets.continue, checkpoint(old600, 300), config({ schedule: { decaySteps: 700 } })))
-      assert.include(tags(e), "ScheduleConfigInvalid")
-      assert.strictEqual(reason(e, "ScheduleConfigInvalid").field, "schedule.decaySteps")
     }))
 })
 

@@ -29,7 +29,7 @@ const strict = { tolerance: DEFAULT_LR_JUMP_TOLERANCE, allowDiscontinuity: false
 const lenient = { tolerance: DEFAULT_LR_JUMP_TOLERANCE, allowDiscontinuity: true }
 
 const resolve = (config: ScheduleConfig, peak: number, total: number): ResolvedWsd =>
-  Result.getOrThrow(resolveSchedule(config, peak, total))
+  resolveSchedule(config, peak, total)
 
 const succeed = (result: Result.Result<ScheduleReconciliation, ScheduleReconcileError>): ScheduleReconciliation => {
   if (Result.isFailure(result)) throw new Error(`expected success, got ${result.failure.message}`)

@@ -90,7 +90,7 @@ describe("transfer from an exported weights file", () => {
 
       const steps = stepEvents(tuned.events)
       assert.deepStrictEqual(steps.map((e) => e.step), [1, 2, 3, 4, 5, 6])
-      const schedule = Result.getOrThrow(resolveSchedule(config.schedule, config.optimizer.lr, config.steps))
+      const schedule = resolveSchedule(config.schedule, config.optimizer.lr, config.steps)
       assert.deepStrictEqual(steps.map((e) => e.lr), [0, 1, 2, 3, 4, 5].map((t) => lr(schedule, t)))
       assert.strictEqual(tuned.optimizerStep, 6)
 
