@@ -74,7 +74,8 @@ module.exports = {
     },
     {
       name: "kernels-know-no-effect-service",
-      comment: "Only the Kernels service, its layers and the gpujs backend's scoped resources (the GPU, the X display, " +
+      comment:
+        "Only the Kernels service, its layers and the gpujs backend's scoped resources (the GPU, the X display, " +
         "the mode probe) use Effect; the kernel math does not (cpu/errors.ts declares the KernelArgumentError class " +
         "the kernels throw).",
       severity: "error",

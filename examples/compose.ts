@@ -5,10 +5,16 @@
  *
  *   node --import tsx examples/compose.ts [TEXT_FILE]
  */
-import * as fs from "node:fs"
 import { Console, Effect, Stream } from "effect"
+import * as fs from "node:fs"
 import {
-  byteStream, composeRun, DataLoader, decodeRunConfig, decodeSchedule, Scheduler, Trainer
+  byteStream,
+  composeRun,
+  DataLoader,
+  decodeRunConfig,
+  decodeSchedule,
+  Scheduler,
+  Trainer
 } from "../src/index.ts"
 
 export const composedRun = (runDir: string, text: Uint8Array, maxSteps: number) =>
@@ -24,7 +30,10 @@ export const composedRun = (runDir: string, text: Uint8Array, maxSteps: number) 
 
     // Swap the data source: any bytes, here a text already in memory.
     const data = DataLoader.layerTokens(byteStream("inline text", text), {
-      valFraction: 0.1, seqLen: config.model.seqLen, seed: config.seed, batch: config.batch
+      valFraction: 0.1,
+      seqLen: config.model.seqLen,
+      seed: config.seed,
+      batch: config.batch
     })
     // Swap the schedule: 20 warm-up steps, then cosine decay over the second half of the run.
     // Decoded with the run's steps and peak LR, so a schedule that does not fit is refused here.
@@ -37,7 +46,9 @@ export const composedRun = (runDir: string, text: Uint8Array, maxSteps: number) 
       const trainer = yield* Trainer
       return yield* trainer.events.pipe(
         Stream.filter((event) => event._tag === "Step"),
-        Stream.tap((event) => event.step % 10 === 0 ? Console.log(`step ${event.step} loss ${event.loss.toFixed(3)}`) : Effect.void),
+        Stream.tap((event) =>
+          event.step % 10 === 0 ? Console.log(`step ${event.step} loss ${event.loss.toFixed(3)}`) : Effect.void
+        ),
         Stream.takeUntil((event) => event.loss < 1.5), // stop early: no more steps are computed
         Stream.take(maxSteps),
         Stream.runCollect

@@ -2,36 +2,49 @@
  * continuum's public API: configuration, the run's services and layers, resume policies and the
  * planner, checkpoints, and the resume test kit.
  */
-export { decodeRunConfig, defaultRunConfig, encodeRunConfig, loadRunConfig } from "./config/loadConfig.ts"
+export { CheckpointStore } from "./checkpoint/CheckpointStore.ts"
+export { processSignalsLayer } from "./cli/signals.ts"
 export { ConfigError } from "./config/ConfigError.ts"
+export { decodeRunConfig, defaultRunConfig, encodeRunConfig, loadRunConfig } from "./config/loadConfig.ts"
 export { RunConfig } from "./config/RunConfig.ts"
 export { RunSettings } from "./config/RunSettings.ts"
+export { Start } from "./config/Start.ts"
+export { DataLoader } from "./data/DataLoader.ts"
+export { byteStream } from "./data/TokenStream.ts"
+export { gpujsKernelsLayer, makeGpujsKernels } from "./kernels/gpujs/index.ts"
 export { Kernels } from "./kernels/Kernels.ts"
 export type { KernelsShape } from "./kernels/KernelsShape.ts"
 export { cpuKernelsLayer, kernelsLayerFor } from "./kernels/layers.ts"
-export { gpujsKernelsLayer, makeGpujsKernels } from "./kernels/gpujs/index.ts"
-export { DataLoader } from "./data/DataLoader.ts"
-export { byteStream } from "./data/TokenStream.ts"
-export { Model } from "./model/ModelService.ts"
-export { Parameters } from "./tensor/namedTensors.ts"
 export { modelFromConfig } from "./model/fromConfig.ts"
+export { Model } from "./model/ModelService.ts"
 export { Optimizer } from "./optim/OptimizerService.ts"
+export { decodeSchedule, lr, ResolvedSchedule, resolveSchedule, ScheduleConfig } from "./optim/schedule.ts"
 export { Scheduler } from "./optim/Scheduler.ts"
-export { decodeSchedule, lr, resolveSchedule, ResolvedSchedule, ScheduleConfig } from "./optim/schedule.ts"
-export { CheckpointStore } from "./checkpoint/CheckpointStore.ts"
-export { Start } from "./config/Start.ts"
-export { Trainer } from "./train/Trainer.ts"
-export type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./train/events.ts"
-export { StopSignal } from "./train/StopSignal.ts"
-export { processSignalsLayer } from "./cli/signals.ts"
-export { composeRun, dataLayerFor, runLayer, type RunParts } from "./train/layers.ts"
-export { decodePolicy, policyName, presets, ResumePolicy } from "./resume/policy.ts"
-export { planResume } from "./resume/planner.ts"
 export { PlanRejected, ResumePlan } from "./resume/plan.ts"
 export { AcceptedPlan, plannedStartLayer } from "./resume/plannedStart.ts"
+export { planResume } from "./resume/planner.ts"
+export { decodePolicy, policyName, presets, ResumePolicy } from "./resume/policy.ts"
 export { renderPlan } from "./resume/renderPlan.ts"
+export { Parameters } from "./tensor/namedTensors.ts"
 export {
-  applyChanges, checkExactResume, checkPolicyLaws, checkRejected, InvalidStopPoint, PolicyLawViolated,
-  RejectionWroteFiles, ResumeMismatch, ResumeNotRejected, ResumeRunFailed,
-  type ConfigChanges, type ExactResumeReport, type PolicyLaw, type PolicyLawReport, type RunBuilder, type RunStart
+  applyChanges,
+  checkExactResume,
+  checkPolicyLaws,
+  checkRejected,
+  type ConfigChanges,
+  type ExactResumeReport,
+  InvalidStopPoint,
+  type PolicyLaw,
+  type PolicyLawReport,
+  PolicyLawViolated,
+  RejectionWroteFiles,
+  ResumeMismatch,
+  ResumeNotRejected,
+  ResumeRunFailed,
+  type RunBuilder,
+  type RunStart
 } from "./testkit/index.ts"
+export type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./train/events.ts"
+export { composeRun, dataLayerFor, runLayer, type RunParts } from "./train/layers.ts"
+export { StopSignal } from "./train/StopSignal.ts"
+export { Trainer } from "./train/Trainer.ts"

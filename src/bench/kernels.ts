@@ -17,7 +17,12 @@
 import { Effect } from "effect"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import {
-  type GpujsKernels, type GpujsMode, gpujsModes, makeGpujsKernels, type Stage, type StageTimes
+  type GpujsKernels,
+  type GpujsMode,
+  gpujsModes,
+  makeGpujsKernels,
+  type Stage,
+  type StageTimes
 } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { uniform } from "../tensor/rng.ts"
@@ -27,12 +32,30 @@ import { median, timeSync } from "./timing.ts"
 const cpuKernels = makeCpuKernels()
 
 export type KernelFamily =
-  | "matmul" | "add" | "silu" | "softmax" | "rmsnorm" | "rmsnormBackward" | "rope"
-  | "attention" | "attentionBackward" | "crossEntropy" | "adamw"
+  | "matmul"
+  | "add"
+  | "silu"
+  | "softmax"
+  | "rmsnorm"
+  | "rmsnormBackward"
+  | "rope"
+  | "attention"
+  | "attentionBackward"
+  | "crossEntropy"
+  | "adamw"
 
 export const kernelFamilies: ReadonlyArray<KernelFamily> = [
-  "matmul", "add", "silu", "softmax", "rmsnorm", "rmsnormBackward", "rope",
-  "attention", "attentionBackward", "crossEntropy", "adamw"
+  "matmul",
+  "add",
+  "silu",
+  "softmax",
+  "rmsnorm",
+  "rmsnormBackward",
+  "rope",
+  "attention",
+  "attentionBackward",
+  "crossEntropy",
+  "adamw"
 ]
 
 export interface KernelBenchOptions {
@@ -153,7 +176,11 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
     const w = values(2, dim)
     const out = new Float32Array(rows * dim)
     const rstd = new Float32Array(rows)
-    return { size: `${rows}×${dim}`, bytes: (2 * rows * dim + dim + rows) * F, run: (k) => k.rmsnorm(x, w, out, rstd, rows, dim, 1e-5) }
+    return {
+      size: `${rows}×${dim}`,
+      bytes: (2 * rows * dim + dim + rows) * F,
+      run: (k) => k.rmsnorm(x, w, out, rstd, rows, dim, 1e-5)
+    }
   }),
   rmsnormBackward: [64, 256, 1024, 4096, 16384].map((rows) => () => {
     const dim = 64
@@ -174,7 +201,11 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
     const T = 64, H = 4, hd = 16
     const x = values(1, rows * H * hd)
     const out = new Float32Array(rows * H * hd)
-    return { size: `${rows}×${H}×${hd}`, bytes: 2 * rows * H * hd * F, run: (k) => k.rope(x, out, rows, T, H, hd, 10000, false) }
+    return {
+      size: `${rows}×${H}×${hd}`,
+      bytes: 2 * rows * H * hd * F,
+      run: (k) => k.rope(x, out, rows, T, H, hd, 10000, false)
+    }
   }),
   attention: [[1, 64], [4, 64], [16, 64], [16, 128], [16, 256]].map(([B, T]) => () => {
     const H = 4, hd = 16, n = B * T * H * hd
@@ -206,7 +237,11 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
     const logits = values(1, rows * vocab, 4)
     const targets = Int32Array.from({ length: rows }, (_, r) => Math.floor(uniform(1234, 2, r) * vocab))
     const d = new Float32Array(rows * vocab)
-    return { size: `${rows}×${vocab}`, bytes: (2 * rows * vocab + rows) * F, run: (k) => void k.crossEntropy(logits, targets, d, rows, vocab, 1 / rows) }
+    return {
+      size: `${rows}×${vocab}`,
+      bytes: (2 * rows * vocab + rows) * F,
+      run: (k) => void k.crossEntropy(logits, targets, d, rows, vocab, 1 / rows)
+    }
   }),
   adamw: [1e3, 1e4, 1e5, 1e6].map((n) => () => {
     const p = values(1, n), g = values(2, n), m = new Float32Array(n), v = new Float32Array(n)
@@ -238,8 +273,11 @@ const timeCase = (call: () => void, g: GpujsKernels | undefined, reps: number, w
   }, { iterations: reps, timeMs: MIN_PHASE_MS, warmupIterations: warmup, warmupMs: MIN_PHASE_MS })
   const stage = (s: Stage) => g === undefined ? undefined : median(stages.map((t) => t[s]))
   return {
-    total: latency.p50, reps: latency.samplesCount,
-    upload: stage("upload"), compute: stage("compute"), readback: stage("readback")
+    total: latency.p50,
+    reps: latency.samplesCount,
+    upload: stage("upload"),
+    compute: stage("compute"),
+    readback: stage("readback")
   }
 }
 
@@ -273,10 +311,16 @@ const peerContender = (peerCase: (p: TfjsPeer) => PreparedMatmul, peer: TfjsPeer
 
 const crossoversOf = (rows: ReadonlyArray<KernelBenchRow>): Array<KernelBenchCrossover> => {
   const out: Array<KernelBenchCrossover> = []
-  const keys = new Set(rows.filter((r) => r.backend !== "cpu" && !r.backend.startsWith(PEER_PREFIX)).map((r) => `${r.family}\u0000${r.backend}`))
+  const keys = new Set(
+    rows.filter((r) => r.backend !== "cpu" && !r.backend.startsWith(PEER_PREFIX)).map((r) =>
+      `${r.family}\u0000${r.backend}`
+    )
+  )
   for (const key of keys) {
     const [family, backend] = key.split("\u0000") as [KernelFamily, string]
-    const mine = rows.filter((r) => r.family === family && r.backend === backend).sort((a, b) => a.sizeIndex - b.sizeIndex)
+    const mine = rows.filter((r) => r.family === family && r.backend === backend).sort((a, b) =>
+      a.sizeIndex - b.sizeIndex
+    )
     let size: string | undefined
     for (let i = mine.length - 1; i >= 0; i--) {
       const s = mine[i].speedupVsCpu
@@ -339,8 +383,15 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
           const base = { family, size: c.size, sizeIndex, backend: name }
           if (tooSlow.has(name)) {
             emit({
-              ...base, reps: 0, msPerCall: undefined, uploadMs: undefined, computeMs: undefined, readbackMs: undefined,
-              gflops: undefined, gbps: undefined, speedupVsCpu: undefined,
+              ...base,
+              reps: 0,
+              msPerCall: undefined,
+              uploadMs: undefined,
+              computeMs: undefined,
+              readbackMs: undefined,
+              gflops: undefined,
+              gbps: undefined,
+              speedupVsCpu: undefined,
               skipped: `a smaller size took over ${maxCallMs} ms per call`
             })
             continue
@@ -377,19 +428,34 @@ export const formatKernelBench = (result: KernelBenchResult): string => {
     r.skipped !== undefined
       ? [r.family, r.size, r.backend, "skipped", "", "", "", "", "", ""]
       : [
-        r.family, r.size, r.backend, fmt(r.msPerCall, 3), fmt(r.uploadMs, 3), fmt(r.computeMs, 3), fmt(r.readbackMs, 3),
-        fmt(r.gflops), fmt(r.gbps), r.speedupVsCpu === undefined || r.backend === "cpu" ? "" : `${fmt(r.speedupVsCpu)}×`
+        r.family,
+        r.size,
+        r.backend,
+        fmt(r.msPerCall, 3),
+        fmt(r.uploadMs, 3),
+        fmt(r.computeMs, 3),
+        fmt(r.readbackMs, 3),
+        fmt(r.gflops),
+        fmt(r.gbps),
+        r.speedupVsCpu === undefined || r.backend === "cpu" ? "" : `${fmt(r.speedupVsCpu)}×`
       ]
   )
   const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-    return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ")).join("\n")
+    return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "))
+      .join("\n")
   }
   const lines = [table([header, ...body]), ""]
-  lines.push(`crossover (smallest size from which the mode beats cpu at every larger measured size; ${PEER_PREFIX}* rows are references, not part of it):`)
-  lines.push(table([["family", "backend", "crossover"], ...result.crossovers.map((c) => [c.family, c.backend, c.size ?? "never (in range)"])]))
+  lines.push(
+    `crossover (smallest size from which the mode beats cpu at every larger measured size; ${PEER_PREFIX}* rows are references, not part of it):`
+  )
+  lines.push(
+    table([
+      ["family", "backend", "crossover"],
+      ...result.crossovers.map((c) => [c.family, c.backend, c.size ?? "never (in range)"])
+    ])
+  )
   lines.push("", "backends:")
   for (const b of result.backends) lines.push(`  ${b.requested} → ${b.backend}${b.reason ? ` (${b.reason})` : ""}`)
   return lines.join("\n")
 }
-

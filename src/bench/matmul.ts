@@ -20,82 +20,93 @@ export type MatmulRow = Record<string, string | number>
 
 /** The table of products for operands of `dtype`; the caption says what "backend" runs. */
 export const runMatmulBench = (dtype: DType): { readonly caption: string; readonly rows: ReadonlyArray<MatmulRow> } => {
-const k = makeCpuKernels()
-const gemm = makeGemm()
-const filled = (n: number, stream: number): FloatArray => {
-  const x = allocate(dtype, n)
-  for (let i = 0; i < n; i++) x[i] = uniform(3, stream, i) - 0.5
-  return x
-}
+  const k = makeCpuKernels()
+  const gemm = makeGemm()
+  const filled = (n: number, stream: number): FloatArray => {
+    const x = allocate(dtype, n)
+    for (let i = 0; i < n; i++) x[i] = uniform(3, stream, i) - 0.5
+    return x
+  }
 
-type Product = (a: FloatArray, b: FloatArray, c: FloatArray) => void
+  type Product = (a: FloatArray, b: FloatArray, c: FloatArray) => void
 
-const gflops = (m: number, n: number, kk: number, run: Product): number => {
-  const a = filled(m * kk, 1)
-  const b = filled(kk * n, 2)
-  const c = allocate(dtype, m * n)
-  const flops = 2 * m * n * kk
-  const reps = Math.max(2, Math.ceil(2e7 / flops))
-  // A sample is one batch (the mean call in it); the best batch is the least disturbed one.
-  const best = timeSync(() => {
-    const t0 = performance.now()
-    for (let i = 0; i < reps; i++) run(a, b, c)
-    return { overriddenDuration: (performance.now() - t0) / reps }
-  }, { iterations: 7, warmupIterations: 1 }).min
-  return flops / (best * 1e6)
-}
+  const gflops = (m: number, n: number, kk: number, run: Product): number => {
+    const a = filled(m * kk, 1)
+    const b = filled(kk * n, 2)
+    const c = allocate(dtype, m * n)
+    const flops = 2 * m * n * kk
+    const reps = Math.max(2, Math.ceil(2e7 / flops))
+    // A sample is one batch (the mean call in it); the best batch is the least disturbed one.
+    const best = timeSync(() => {
+      const t0 = performance.now()
+      for (let i = 0; i < reps; i++) run(a, b, c)
+      return { overriddenDuration: (performance.now() - t0) / reps }
+    }, { iterations: 7, warmupIterations: 1 }).min
+    return flops / (best * 1e6)
+  }
 
-/** The textbook cache-friendly loop, as the baseline the tiled kernel is measured against. */
-const ikj = (m: number, n: number, kk: number): Product => (a, b, c) => {
-  c.fill(0)
-  for (let i = 0; i < m; i++) {
-    for (let p = 0; p < kk; p++) {
-      const x = a[i * kk + p]
-      for (let j = 0; j < n; j++) c[i * n + j] += x * b[p * n + j]
+  /** The textbook cache-friendly loop, as the baseline the tiled kernel is measured against. */
+  const ikj = (m: number, n: number, kk: number): Product => (a, b, c) => {
+    c.fill(0)
+    for (let i = 0; i < m; i++) {
+      for (let p = 0; p < kk; p++) {
+        const x = a[i * kk + p]
+        for (let j = 0; j < n; j++) c[i * n + j] += x * b[p * n + j]
+      }
     }
   }
-}
 
-const mm = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
-  k.matmul(a, b, c, m, n, kk, ta, tb, false)
+  const mm = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
+    k.matmul(a, b, c, m, n, kk, ta, tb, false)
 
-/** The TypeScript kernel directly, whatever the dtype. */
-const ts = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
-  gemm(a, 0, ta ? m : kk, ta, b, 0, tb ? kk : n, tb, c, 0, n, m, n, kk, false, "none")
+  /** The TypeScript kernel directly, whatever the dtype. */
+  const ts = (m: number, n: number, kk: number, ta: boolean, tb: boolean): Product => (a, b, c) =>
+    gemm(a, 0, ta ? m : kk, ta, b, 0, tb ? kk : n, tb, c, 0, n, m, n, kk, false, "none")
 
-const rows: Array<MatmulRow> = []
-const round = (x: number): number => +x.toFixed(2)
-/** One row; `typescript`, when given, is timed too (for float64 the backend already is gemm.ts). */
-const add = (shape: string, op: string, m: number, n: number, kk: number, run: Product, typescript?: Product) => {
-  const backend = gflops(m, n, kk, run)
-  const row: Record<string, string | number> = { shape, op, "backend GFLOP/s": round(backend) }
-  if (typescript !== undefined && dtype === "f32") {
-    const base = gflops(m, n, kk, typescript)
-    row["TypeScript GFLOP/s"] = round(base)
-    row.speedup = round(backend / base)
+  const rows: Array<MatmulRow> = []
+  const round = (x: number): number => +x.toFixed(2)
+  /** One row; `typescript`, when given, is timed too (for float64 the backend already is gemm.ts). */
+  const add = (shape: string, op: string, m: number, n: number, kk: number, run: Product, typescript?: Product) => {
+    const backend = gflops(m, n, kk, run)
+    const row: Record<string, string | number> = { shape, op, "backend GFLOP/s": round(backend) }
+    if (typescript !== undefined && dtype === "f32") {
+      const base = gflops(m, n, kk, typescript)
+      row["TypeScript GFLOP/s"] = round(base)
+      row.speedup = round(backend / base)
+    }
+    rows.push(row)
   }
-  rows.push(row)
-}
-const both = (m: number, n: number, kk: number, ta: boolean, tb: boolean): [Product, Product] =>
-  [mm(m, n, kk, ta, tb), ts(m, n, kk, ta, tb)]
+  const both = (
+    m: number,
+    n: number,
+    kk: number,
+    ta: boolean,
+    tb: boolean
+  ): [Product, Product] => [mm(m, n, kk, ta, tb), ts(m, n, kk, ta, tb)]
 
-for (const s of [64, 128, 256, 512]) {
-  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-    add(`${s}×${s}×${s}`, `${ta ? "T" : "N"}${tb ? "T" : "N"}`, s, s, s, ...both(s, s, s, ta, tb))
+  for (const s of [64, 128, 256, 512]) {
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      add(`${s}×${s}×${s}`, `${ta ? "T" : "N"}${tb ? "T" : "N"}`, s, s, s, ...both(s, s, s, ta, tb))
+    }
+    if (s <= 256) add(`${s}×${s}×${s}`, "i-k-j loop", s, s, s, ikj(s, s, s))
   }
-  if (s <= 256) add(`${s}×${s}×${s}`, "i-k-j loop", s, s, s, ikj(s, s, s))
-}
 
-// Default model (B·T = 1024 rows, d = 64, f = 176, V = 256): y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x.
-const N = 1024
-for (const [out, inF, name] of [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64, 176, "w2"], [256, 64, "output"]] as const) {
-  add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, ...both(N, out, inF, false, true))
-  add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, ...both(N, inF, out, false, false))
-  add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, ...both(out, inF, N, true, false))
-}
+  // Default model (B·T = 1024 rows, d = 64, f = 176, V = 256): y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x.
+  const N = 1024
+  for (
+    const [out, inF, name] of [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64, 176, "w2"], [
+      256,
+      64,
+      "output"
+    ]] as const
+  ) {
+    add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, ...both(N, out, inF, false, true))
+    add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, ...both(N, inF, out, false, false))
+    add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, ...both(out, inF, N, true, false))
+  }
 
-const caption = dtype === "f32"
-  ? "cpu matmul, f32 operands: backend = WebAssembly SIMD (float32 accumulation), TypeScript = gemm.ts (float64 accumulation)"
-  : "cpu matmul, f64 operands: backend = TypeScript gemm.ts (float64 accumulation)"
-return { caption, rows }
+  const caption = dtype === "f32"
+    ? "cpu matmul, f32 operands: backend = WebAssembly SIMD (float32 accumulation), TypeScript = gemm.ts (float64 accumulation)"
+    : "cpu matmul, f64 operands: backend = TypeScript gemm.ts (float64 accumulation)"
+  return { caption, rows }
 }

@@ -18,9 +18,9 @@
  * the wasm backend runs about 12× slower than the same product with B as `[k, n]` (measured at
  * 256³, tfjs 4.22), which would understate the reference rather than measure it.
  */
+import type * as TfCore from "@tensorflow/tfjs-core"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import type * as TfCore from "@tensorflow/tfjs-core"
 
 export type TfjsPeerName = "tfjs-cpu" | "tfjs-wasm"
 
@@ -61,10 +61,17 @@ export interface TfjsPeerReport {
 
 const backendOf: Record<TfjsPeerName, string> = { "tfjs-cpu": "cpu", "tfjs-wasm": "wasm" }
 
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e))
+const errorText = (
+  e: unknown
+): string => (e instanceof Error
+  ? e.message
+  : typeof e === "object" && e !== null && "message" in e
+  ? String(e.message)
+  : String(e))
 
 const isNotInstalled = (e: unknown): boolean =>
-  typeof e === "object" && e !== null && "code" in e && (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND")
+  typeof e === "object" && e !== null && "code" in e &&
+  (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND")
 
 const notInstalled = (pkg: string): string =>
   `${pkg} is not installed: it is a development dependency; install with dev dependencies to compare against TensorFlow.js`
@@ -90,9 +97,18 @@ const makePeer = (tf: typeof TfCore, name: TfjsPeerName, detail: string): TfjsPe
     if (tf.getBackend() === backend) return
     // Both backends were initialised while loading, so the engine switches before its first await.
     void tf.setBackend(backend)
-    if (tf.getBackend() !== backend) throw new Error(`${name}: could not make the "${backend}" backend active (active: "${tf.getBackend()}")`)
+    if (tf.getBackend() !== backend) {
+      throw new Error(`${name}: could not make the "${backend}" backend active (active: "${tf.getBackend()}")`)
+    }
   }
-  const prepareMatmul = (a: Float32Array, b: Float32Array, m: number, n: number, k: number, transB = false): PreparedMatmul => {
+  const prepareMatmul = (
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+    transB = false
+  ): PreparedMatmul => {
     checkOperands(a, b, m, n, k)
     activate()
     const ta = tf.tensor2d(a, [m, k], "float32")
@@ -105,7 +121,9 @@ const makePeer = (tf: typeof TfCore, name: TfjsPeerName, detail: string): TfjsPe
         const c = tf.matMul(ta, tb)
         try {
           const data = c.dataSync()
-          if (!(data instanceof Float32Array)) throw new Error(`${name}: matmul returned ${c.dtype} data, expected float32`)
+          if (!(data instanceof Float32Array)) {
+            throw new Error(`${name}: matmul returned ${c.dtype} data, expected float32`)
+          }
           return data
         } finally {
           c.dispose()
@@ -137,12 +155,19 @@ const makePeer = (tf: typeof TfCore, name: TfjsPeerName, detail: string): TfjsPe
 }
 
 const load = async (): Promise<TfjsPeerReport> => {
-  const all = (reason: string): TfjsPeerReport => ({ peers: [], unavailable: tfjsPeerNames.map((name) => ({ name, reason })) })
+  const all = (reason: string): TfjsPeerReport => ({
+    peers: [],
+    unavailable: tfjsPeerNames.map((name) => ({ name, reason }))
+  })
   let tf: typeof TfCore
   try {
     tf = await import("@tensorflow/tfjs-core")
   } catch (e) {
-    return all(isNotInstalled(e) ? notInstalled("@tensorflow/tfjs-core") : `@tensorflow/tfjs-core failed to load: ${errorText(e)}`)
+    return all(
+      isNotInstalled(e)
+        ? notInstalled("@tensorflow/tfjs-core")
+        : `@tensorflow/tfjs-core failed to load: ${errorText(e)}`
+    )
   }
   const peers: Array<TfjsPeer> = []
   const unavailable: Array<TfjsPeerUnavailable> = []
@@ -154,7 +179,9 @@ const load = async (): Promise<TfjsPeerReport> => {
   } catch (e) {
     unavailable.push({
       name: "tfjs-cpu",
-      reason: isNotInstalled(e) ? notInstalled("@tensorflow/tfjs-backend-cpu") : `@tensorflow/tfjs-backend-cpu failed to load: ${errorText(e)}`
+      reason: isNotInstalled(e)
+        ? notInstalled("@tensorflow/tfjs-backend-cpu")
+        : `@tensorflow/tfjs-backend-cpu failed to load: ${errorText(e)}`
     })
   }
 
@@ -167,14 +194,25 @@ const load = async (): Promise<TfjsPeerReport> => {
     if (await tf.setBackend("wasm")) {
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")
       const threads = wasm.getThreadsCount()
-      peers.push(makePeer(tf, "tfjs-wasm", `tfjs ${wasm.version_wasm}, wasm${simd ? " simd" : ""}, ${threads} thread${threads === 1 ? "" : "s"}`))
+      peers.push(
+        makePeer(
+          tf,
+          "tfjs-wasm",
+          `tfjs ${wasm.version_wasm}, wasm${simd ? " simd" : ""}, ${threads} thread${threads === 1 ? "" : "s"}`
+        )
+      )
     } else {
-      unavailable.push({ name: "tfjs-wasm", reason: "the TensorFlow.js wasm backend failed to initialise (its .wasm binary could not be loaded)" })
+      unavailable.push({
+        name: "tfjs-wasm",
+        reason: "the TensorFlow.js wasm backend failed to initialise (its .wasm binary could not be loaded)"
+      })
     }
   } catch (e) {
     unavailable.push({
       name: "tfjs-wasm",
-      reason: isNotInstalled(e) ? notInstalled("@tensorflow/tfjs-backend-wasm") : `@tensorflow/tfjs-backend-wasm failed to load: ${errorText(e)}`
+      reason: isNotInstalled(e)
+        ? notInstalled("@tensorflow/tfjs-backend-wasm")
+        : `@tensorflow/tfjs-backend-wasm failed to load: ${errorText(e)}`
     })
   }
   // Production mode: what a deployed user runs, and it silences the cpu backend's first-use banner

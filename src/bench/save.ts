@@ -11,12 +11,12 @@
  *
  *   continuum bench save [--size=default|mid] [--steps=N] [--every=N] [--rounds=N]
  */
+import { Context, Effect, FileSystem, Layer, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Effect, FileSystem, Layer, Schema, Stream } from "effect"
-import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { makeBackgroundWriter } from "../checkpoint/backgroundWriter.ts"
+import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import { decodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
@@ -57,10 +57,13 @@ const timedStore = (runDir: string, timings: Timings) =>
       const timed = <A, E>(key: "retain" | "save" | "awaitPending", effect: Effect.Effect<A, E>) =>
         Effect.suspend(() => {
           const started = performance.now()
-          return Effect.ensuring(effect, Effect.sync(() => {
-            timings[key] += performance.now() - started
-            timings.calls += 1
-          }))
+          return Effect.ensuring(
+            effect,
+            Effect.sync(() => {
+              timings[key] += performance.now() - started
+              timings.calls += 1
+            })
+          )
         })
       return {
         ...inner,
@@ -109,7 +112,9 @@ const run = ({ size, steps, every }: SaveBenchOptions, mode: Mode, runDir: strin
           // The pull that hands over a save first waits for the previous one (retention settles
           // it), so one still in flight here did not land on its own.
           if (inFlight !== undefined) landedAfter.push(undefined)
-          inFlight = mode === "async" ? { manifest: path.join(event.path, "manifest.json"), step: event.step } : undefined
+          inFlight = mode === "async"
+            ? { manifest: path.join(event.path, "manifest.json"), step: event.step }
+            : undefined
         }
         if (event._tag !== "Step") return
         const now = performance.now()
@@ -121,13 +126,17 @@ const run = ({ size, steps, every }: SaveBenchOptions, mode: Mode, runDir: strin
           landedAfter.push(event.step - inFlight.step)
           inFlight = undefined
         }
-      })
-    )
+      }))
     if (inFlight !== undefined) landedAfter.push(undefined) // the final save, awaited at the end
     const wallMs = performance.now() - started
-    const copy = (m: ReadonlyMap<string, Tensor>) => Object.fromEntries([...m].map(([name, t]) => [name, { shape: t.shape, data: t.data.slice() }]))
+    const copy = (m: ReadonlyMap<string, Tensor>) =>
+      Object.fromEntries([...m].map(([name, t]) => [name, { shape: t.shape, data: t.data.slice() }]))
     return {
-      mode, timings, wallMs, checkpoints, landedAfter,
+      mode,
+      timings,
+      wallMs,
+      checkpoints,
+      landedAfter,
       // The first step carries the initial evaluation and warm-up, the last one the final save.
       stepMs: stepMs.slice(1, -1),
       params: copy(Context.get(context, Model).params),

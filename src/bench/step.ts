@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import { type GpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
+import { type GpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { zerosFor } from "../model/init.ts"
 import { makeLlama } from "../model/llama.ts"
@@ -13,7 +13,14 @@ import { median, timeSync } from "./timing.ts"
 
 /** The reference model. */
 export const referenceModel: LlamaConfig = {
-  vocabSize: 256, dim: 64, layers: 2, heads: 4, ffnDim: 176, seqLen: 64, normEps: 1e-5, ropeTheta: 10000
+  vocabSize: 256,
+  dim: 64,
+  layers: 2,
+  heads: 4,
+  ffnDim: 176,
+  seqLen: 64,
+  normEps: 1e-5,
+  ropeTheta: 10000
 }
 export const referenceBatch = 16
 
@@ -35,7 +42,13 @@ export const benchModel = (size: ModelSize): LlamaConfig => ({ ...referenceModel
  * One full training step of the model — forward, backward, global-norm clipping and AdamW — timed
  * on the given kernels; the median after `warmup` untimed steps.
  */
-export const timeReferenceStep = (kernels: KernelsShape, backend: string, steps: number, warmup: number, config: LlamaConfig): StepTiming => {
+export const timeReferenceStep = (
+  kernels: KernelsShape,
+  backend: string,
+  steps: number,
+  warmup: number,
+  config: LlamaConfig
+): StepTiming => {
   const model = makeLlama(config)
   const params = model.init(0)
   const grads = zerosFor(model.params)
@@ -63,8 +76,13 @@ export const timeReferenceStep = (kernels: KernelsShape, backend: string, steps:
   }, { iterations: steps, warmupIterations: warmup })
   const ms = latency.p50
   return {
-    backend, msPerStep: ms, msForwardBackward: median(forwardBackward), msClipAndUpdate: median(update),
-    tokensPerSec: n / (ms / 1000), steps, finalLoss: loss
+    backend,
+    msPerStep: ms,
+    msForwardBackward: median(forwardBackward),
+    msClipAndUpdate: median(update),
+    tokensPerSec: n / (ms / 1000),
+    steps,
+    finalLoss: loss
   }
 }
 

@@ -86,9 +86,11 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
   const context: StoreContext = { disk, root: checkpointsDir(runDir), written: new Set<number>() }
 
   const write = (prepared: PreparedSave) =>
-    (options.writer !== undefined ? writeInBackground(context, options.writer, prepared) : writeOnDisk(context, prepared)).pipe(
-      Effect.tap((ref) => Effect.sync(() => context.written.add(ref.step)))
-    )
+    (options.writer !== undefined
+      ? writeInBackground(context, options.writer, prepared)
+      : writeOnDisk(context, prepared)).pipe(
+        Effect.tap((ref) => Effect.sync(() => context.written.add(ref.step)))
+      )
 
   // ---- background saves ------------------------------------------------------------------
 
@@ -116,7 +118,9 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
 
   yield* Effect.addFinalizer(() =>
     awaitPending.pipe(
-      Effect.catch((error) => Effect.logError(`a background checkpoint save failed and was never awaited: ${error.message}`))
+      Effect.catch((error) =>
+        Effect.logError(`a background checkpoint save failed and was never awaited: ${error.message}`)
+      )
     )
   )
 
@@ -162,9 +166,13 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
   }
 })
 
-export class CheckpointStore extends Context.Service<CheckpointStore, CheckpointStoreShape>()("continuum/CheckpointStore") {
+export class CheckpointStore
+  extends Context.Service<CheckpointStore, CheckpointStoreShape>()("continuum/CheckpointStore")
+{
   /** Checkpoints under `<runDir>/checkpoints` on the real file system (durable writes). */
-  static readonly layerFileSystem = (runDir: string): Layer.Layer<CheckpointStore, CheckpointIoError, FileSystem.FileSystem> =>
+  static readonly layerFileSystem = (
+    runDir: string
+  ): Layer.Layer<CheckpointStore, CheckpointIoError, FileSystem.FileSystem> =>
     Layer.effect(
       CheckpointStore,
       Effect.gen(function*() {

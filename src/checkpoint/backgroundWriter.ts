@@ -1,5 +1,5 @@
-import { Worker } from "node:worker_threads"
 import { Effect, Scope } from "effect"
+import { Worker } from "node:worker_threads"
 import { CheckpointIoError } from "./errors.ts"
 
 /** One checkpoint directory to write: component files, then the manifest, then the rename. */
@@ -56,8 +56,7 @@ export const makeBackgroundWriter: Effect.Effect<BackgroundWriter, never, Scope.
           reply.error === undefined
             ? Effect.succeed(reply.hashes ?? {})
             : Effect.fail(new CheckpointIoError({ operation: "write", path: job.target, detail: reply.error }))
-        )
-      )
+        ))
       worker.ref() // keep the process alive while a save is in flight
       worker.postMessage({ id, job })
     }).pipe(Effect.ensuring(Effect.sync(() => {

@@ -2,17 +2,20 @@
  * Removing checkpoints: one step, what the retention rules do not keep, and the leftovers of
  * interrupted saves and deletes. None of these take the store's lock; the store does.
  */
-import * as NodePath from "node:path"
 import { Effect } from "effect"
+import * as NodePath from "node:path"
 import { type CheckpointIoError, CheckpointNotFound } from "./errors.ts"
 import { parseReplacedDirName, REPLACED_PREFIX, stepDirName, TEMP_PREFIX } from "./layout.ts"
 import { verifyCheckpoint } from "./readCheckpoint.ts"
 import { latestToKeep, planRetention, type RetentionCandidate, type RetentionOptions } from "./retention.ts"
 import { listCheckpoints } from "./scan.ts"
-import { randomId, type StoreContext, stepLocation } from "./storeContext.ts"
+import { randomId, stepLocation, type StoreContext } from "./storeContext.ts"
 import type { CleanReport, RetainReport } from "./storeTypes.ts"
 
-export const removeStep = (context: StoreContext, step: number): Effect.Effect<void, CheckpointNotFound | CheckpointIoError> =>
+export const removeStep = (
+  context: StoreContext,
+  step: number
+): Effect.Effect<void, CheckpointNotFound | CheckpointIoError> =>
   Effect.gen(function*() {
     const { disk, root } = context
     const location = stepLocation(context, step)
@@ -27,7 +30,10 @@ export const removeStep = (context: StoreContext, step: number): Effect.Effect<v
   })
 
 /** Deletes what the retention rules do not keep (see `planRetention`). */
-export const retainCheckpoints = (context: StoreContext, options: RetentionOptions): Effect.Effect<RetainReport, CheckpointIoError> =>
+export const retainCheckpoints = (
+  context: StoreContext,
+  options: RetentionOptions
+): Effect.Effect<RetainReport, CheckpointIoError> =>
   Effect.gen(function*() {
     // Verify newest first only until enough valid checkpoints are found; older ones are
     // decided by step alone.
@@ -44,7 +50,9 @@ export const retainCheckpoints = (context: StoreContext, options: RetentionOptio
         candidates.push({ step, valid: true })
         continue
       }
-      const report = yield* verifyCheckpoint(context, step).pipe(Effect.catchTag("CheckpointNotFound", () => Effect.succeed(undefined)))
+      const report = yield* verifyCheckpoint(context, step).pipe(
+        Effect.catchTag("CheckpointNotFound", () => Effect.succeed(undefined))
+      )
       if (report === undefined) continue
       const valid = report.problems.length === 0
       if (valid) validFound += 1

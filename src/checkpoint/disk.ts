@@ -3,8 +3,8 @@
  * `FileSystem` (durable: files and directories are fsynced) and an in-memory tree for tests.
  * Keeping the store's logic on this narrow interface lets both layers share every rule.
  */
-import * as NodePath from "node:path"
 import { Effect, FileSystem, PlatformError } from "effect"
+import * as NodePath from "node:path"
 import { CheckpointIoError } from "./errors.ts"
 
 export type EntryKind = "File" | "Directory" | "Other"
@@ -13,7 +13,9 @@ export interface CheckpointDisk {
   /** Names of the subdirectories of `dir`; empty when `dir` does not exist. */
   readonly listDirectories: (dir: string) => Effect.Effect<ReadonlyArray<string>, CheckpointIoError>
   /** Kind and size of the entry at `path` (symbolic links not followed), or undefined when absent. */
-  readonly stat: (path: string) => Effect.Effect<{ readonly kind: EntryKind; readonly size: number } | undefined, CheckpointIoError>
+  readonly stat: (
+    path: string
+  ) => Effect.Effect<{ readonly kind: EntryKind; readonly size: number } | undefined, CheckpointIoError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, CheckpointIoError>
   /** Creates `dir` and its missing parents. */
   readonly makeDirectory: (dir: string) => Effect.Effect<void, CheckpointIoError>
@@ -44,7 +46,11 @@ export const fileSystemDisk = (fs: FileSystem.FileSystem): CheckpointDisk => ({
   stat: (path) =>
     fs.lstat(path).pipe(
       Effect.map((info) => ({
-        kind: info.type === "File" ? "File" as const : info.type === "Directory" ? "Directory" as const : "Other" as const,
+        kind: info.type === "File"
+          ? "File" as const
+          : info.type === "Directory"
+          ? "Directory" as const
+          : "Other" as const,
         size: Number(info.size)
       })),
       Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
@@ -76,10 +82,16 @@ export const fileSystemDisk = (fs: FileSystem.FileSystem): CheckpointDisk => ({
   rename: (from, to) =>
     Effect.gen(function*() {
       if (yield* fs.exists(to)) {
-        return yield* new CheckpointIoError({ operation: "rename", path: `${from} → ${to}`, detail: "the target exists" })
+        return yield* new CheckpointIoError({
+          operation: "rename",
+          path: `${from} → ${to}`,
+          detail: "the target exists"
+        })
       }
       yield* fs.rename(from, to)
-    }).pipe(Effect.mapError((error) => error._tag === "PlatformError" ? ioError("rename", `${from} → ${to}`)(error) : error)),
+    }).pipe(
+      Effect.mapError((error) => error._tag === "PlatformError" ? ioError("rename", `${from} → ${to}`)(error) : error)
+    ),
 
   removeDirectory: (dir) =>
     fs.remove(dir, { recursive: true }).pipe(
@@ -110,7 +122,9 @@ export const makeMemoryDisk = (): MemoryDisk => {
     listDirectories: (dir) =>
       Effect.sync(() => {
         const parent = norm(dir)
-        return [...directories].filter((d) => NodePath.dirname(d) === parent && d !== parent).map((d) => NodePath.basename(d))
+        return [...directories].filter((d) => NodePath.dirname(d) === parent && d !== parent).map((d) =>
+          NodePath.basename(d)
+        )
       }),
 
     stat: (path) =>
@@ -150,7 +164,9 @@ export const makeMemoryDisk = (): MemoryDisk => {
         const source = norm(from)
         const target = norm(to)
         if (files.has(target) || directories.has(target)) {
-          return Effect.fail(new CheckpointIoError({ operation: "rename", path: `${from} → ${to}`, detail: "the target exists" }))
+          return Effect.fail(
+            new CheckpointIoError({ operation: "rename", path: `${from} → ${to}`, detail: "the target exists" })
+          )
         }
         const file = files.get(source)
         if (file !== undefined) {

@@ -53,7 +53,9 @@ const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}
 /** An ISO 8601 instant such as `2025-01-31T12:00:00.000Z`. */
 export const IsoTime = Schema.String.check(
   Schema.makeFilter((time: string) =>
-    isoInstant.test(time) && !Number.isNaN(Date.parse(time)) ? undefined : `expected an ISO 8601 instant, got ${describe(time)}`
+    isoInstant.test(time) && !Number.isNaN(Date.parse(time))
+      ? undefined
+      : `expected an ISO 8601 instant, got ${describe(time)}`
   )
 )
 
@@ -72,7 +74,9 @@ export const TensorShapes = Schema.Record(Schema.String, TensorShape).check(
     const issues: Array<Schema.FilterIssue> = []
     for (const name of Object.keys(shapes)) {
       const problem = tensorNameProblem(name, MAX_TENSOR_NAME_BYTES)
-      if (problem !== undefined) issues.push({ path: [name], issue: `invalid tensor name ${describeName(name)}: ${problem}` })
+      if (problem !== undefined) {
+        issues.push({ path: [name], issue: `invalid tensor name ${describeName(name)}: ${problem}` })
+      }
     }
     return issues
   })
@@ -135,7 +139,10 @@ export const Manifest = Schema.Struct({
       }
       const other = seen.get(file)
       if (other !== undefined) {
-        issues.push({ path: ["components", name, "file"], issue: `${describe(file)} is already the file of component ${other}` })
+        issues.push({
+          path: ["components", name, "file"],
+          issue: `${describe(file)} is already the file of component ${other}`
+        })
       }
       seen.set(file, name)
     }

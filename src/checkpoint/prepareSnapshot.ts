@@ -7,14 +7,23 @@ import { Clock, Effect, Result } from "effect"
 import type { Tensor } from "../tensor/tensor.ts"
 import { InvalidSnapshot } from "./errors.ts"
 import { componentFileName } from "./layout.ts"
-import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type ComponentName, componentNames, encodeManifest, type Manifest } from "./manifest.ts"
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type ComponentName,
+  componentNames,
+  encodeManifest,
+  type Manifest
+} from "./manifest.ts"
 import { encodeSafetensors } from "./safetensors.ts"
 import type { CheckpointSnapshot } from "./storeTypes.ts"
 
 /** A snapshot turned into bytes and a validated manifest, ready to be hashed and written. */
 export interface PreparedSave {
   readonly step: number
-  readonly files: ReadonlyArray<{ readonly component: ComponentName; readonly file: string; readonly bytes: Uint8Array }>
+  readonly files: ReadonlyArray<
+    { readonly component: ComponentName; readonly file: string; readonly bytes: Uint8Array }
+  >
   /** The manifest with placeholder sizes and hashes, filled in when written. */
   readonly manifest: Manifest
 }

@@ -3,8 +3,8 @@
  * before it is decoded, and every header against the manifest's tensor list; nothing read is
  * trusted before that.
  */
-import * as NodePath from "node:path"
 import { Effect, Option, Result } from "effect"
+import * as NodePath from "node:path"
 import { sameShape, shapeString, type Tensor } from "../tensor/tensor.ts"
 import {
   CheckpointCorrupt,
@@ -15,7 +15,7 @@ import {
 } from "./errors.ts"
 import { type ComponentName, componentNames, decodeManifest, MANIFEST_FILE, MAX_MANIFEST_BYTES } from "./manifest.ts"
 import { decodeSafetensors, readSafetensorsHeader, type SafetensorsHeader } from "./safetensors.ts"
-import { sha256Hex, type StoreContext, stepLocation } from "./storeContext.ts"
+import { sha256Hex, stepLocation, type StoreContext } from "./storeContext.ts"
 import type { CheckpointRef, LoadedCheckpoint, LoadOptions, ReadError, VerifyReport } from "./storeTypes.ts"
 
 const corrupt = (context: StoreContext, step: number, file: string, reason: CorruptionReason, detail: string) =>
@@ -32,21 +32,43 @@ const readChecked = (
   Effect.gen(function*() {
     const { disk } = context
     const path = NodePath.join(stepLocation(context, step), file)
-    const info = yield* disk.stat(path).pipe(Effect.mapError((e) => corrupt(context, step, file, "Unreadable", e.message)))
+    const info = yield* disk.stat(path).pipe(
+      Effect.mapError((e) => corrupt(context, step, file, "Unreadable", e.message))
+    )
     if (info === undefined) return yield* corrupt(context, step, file, "MissingFile", "the file does not exist")
     if (info.kind !== "File") {
       const found = info.kind === "Directory" ? "a directory" : "a link or special file"
       return yield* corrupt(context, step, file, "MissingFile", `${found} is there instead of a regular file`)
     }
     if (expectedBytes !== undefined && info.size !== expectedBytes) {
-      return yield* corrupt(context, step, file, "SizeMismatch", `the file has ${info.size} bytes; the manifest says ${expectedBytes}`)
+      return yield* corrupt(
+        context,
+        step,
+        file,
+        "SizeMismatch",
+        `the file has ${info.size} bytes; the manifest says ${expectedBytes}`
+      )
     }
     if (info.size > maxBytes) {
-      return yield* corrupt(context, step, file, "InvalidManifest", `the file has ${info.size} bytes; the limit is ${maxBytes}`)
+      return yield* corrupt(
+        context,
+        step,
+        file,
+        "InvalidManifest",
+        `the file has ${info.size} bytes; the limit is ${maxBytes}`
+      )
     }
-    const bytes = yield* disk.readFile(path).pipe(Effect.mapError((e) => corrupt(context, step, file, "Unreadable", e.message)))
+    const bytes = yield* disk.readFile(path).pipe(
+      Effect.mapError((e) => corrupt(context, step, file, "Unreadable", e.message))
+    )
     if (expectedBytes !== undefined && bytes.length !== expectedBytes) {
-      return yield* corrupt(context, step, file, "SizeMismatch", `read ${bytes.length} bytes; the manifest says ${expectedBytes}`)
+      return yield* corrupt(
+        context,
+        step,
+        file,
+        "SizeMismatch",
+        `read ${bytes.length} bytes; the manifest says ${expectedBytes}`
+      )
     }
     return bytes
   })
@@ -85,7 +107,9 @@ const tensorListMismatch = (
     if (entry.dtype !== "F32") return `tensor ${JSON.stringify(entry.name)} is ${entry.dtype}; checkpoints hold F32`
     if (!Object.hasOwn(expected, entry.name)) return `tensor ${JSON.stringify(entry.name)} is not in the manifest`
     if (!sameShape(entry.shape, expected[entry.name])) {
-      return `tensor ${JSON.stringify(entry.name)} has shape ${shapeString(entry.shape)}; the manifest says ${shapeString(expected[entry.name])}`
+      return `tensor ${JSON.stringify(entry.name)} has shape ${shapeString(entry.shape)}; the manifest says ${
+        shapeString(expected[entry.name])
+      }`
     }
   }
   const absent = Object.keys(expected).find((name) => !seen.has(name))
@@ -104,20 +128,38 @@ const readComponent = (
     const bytes = yield* readChecked(context, ref.step, entry.file, Number.MAX_SAFE_INTEGER, entry.bytes)
     const hash = sha256Hex(bytes)
     if (hash !== entry.sha256) {
-      return yield* corrupt(context, ref.step, entry.file, "HashMismatch", `sha256 is ${hash}; the manifest says ${entry.sha256}`)
+      return yield* corrupt(
+        context,
+        ref.step,
+        entry.file,
+        "HashMismatch",
+        `sha256 is ${hash}; the manifest says ${entry.sha256}`
+      )
     }
     const options = { file: NodePath.join(ref.location, entry.file) }
     const header = readSafetensorsHeader(bytes, options)
-    if (Result.isFailure(header)) return yield* corrupt(context, ref.step, entry.file, "InvalidTensors", header.failure.message)
+    if (Result.isFailure(header)) {
+      return yield* corrupt(context, ref.step, entry.file, "InvalidTensors", header.failure.message)
+    }
     const mismatch = tensorListMismatch(header.success, entry.tensors)
-    if (mismatch !== undefined) return yield* corrupt(context, ref.step, entry.file, "TensorMismatch", mismatch)
-    if (!decode) return undefined
+    if (mismatch !== undefined) {
+      return yield* corrupt(context, ref.step, entry.file, "TensorMismatch", mismatch)
+    }
+    if (!decode) {
+      return undefined
+    }
     const decoded = decodeSafetensors(bytes, options)
-    if (Result.isFailure(decoded)) return yield* corrupt(context, ref.step, entry.file, "InvalidTensors", decoded.failure.message)
+    if (Result.isFailure(decoded)) {
+      return yield* corrupt(context, ref.step, entry.file, "InvalidTensors", decoded.failure.message)
+    }
     return decoded.success.tensors
   })
 
-const asProblem = (error: CheckpointCorrupt): CheckpointProblem => ({ file: error.file, reason: error.reason, detail: error.detail })
+const asProblem = (error: CheckpointCorrupt): CheckpointProblem => ({
+  file: error.file,
+  reason: error.reason,
+  detail: error.detail
+})
 
 /** Checks every file of a checkpoint and reports all problems found. */
 export const verifyCheckpoint = (

@@ -19,8 +19,7 @@ export type SafetensorsDType = "F32" | "F16" | "BF16"
 
 const bytesPerElement: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 }
 
-const isDType = (value: unknown): value is SafetensorsDType =>
-  value === "F32" || value === "F16" || value === "BF16"
+const isDType = (value: unknown): value is SafetensorsDType => value === "F32" || value === "F16" || value === "BF16"
 
 export interface SafetensorsLimits {
   /** Largest accepted JSON header, in bytes. */
@@ -157,7 +156,9 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 type Fail = (reason: SafetensorsProblem, detail: string, tensor?: string) => Result.Result<never, SafetensorsError>
 
 const failFor = (file: string): Fail => (reason, detail, tensor) =>
-  Result.fail(new SafetensorsError({ file, tensor: tensor === undefined ? undefined : describeName(tensor), reason, detail }))
+  Result.fail(
+    new SafetensorsError({ file, tensor: tensor === undefined ? undefined : describeName(tensor), reason, detail })
+  )
 
 /**
  * Reads and validates the header only; the data section is bounds-checked but not decoded.
@@ -177,7 +178,10 @@ export const readSafetensorsHeader = (
   }
   const headerLength = Number(claimed)
   if (headerLength > bytes.length - 8) {
-    return fail("HeaderBeyondFile", `the header claims ${headerLength} bytes but only ${bytes.length - 8} follow the length`)
+    return fail(
+      "HeaderBeyondFile",
+      `the header claims ${headerLength} bytes but only ${bytes.length - 8} follow the length`
+    )
   }
 
   let text: string
@@ -192,7 +196,9 @@ export const readSafetensorsHeader = (
   } catch (error) {
     return fail("HeaderNotJson", `the header is not JSON (${error instanceof Error ? error.message : String(error)})`)
   }
-  if (!isPlainObject(parsed)) return fail("HeaderNotObject", `the header is ${describeValue(parsed)}, not a JSON object`)
+  if (!isPlainObject(parsed)) {
+    return fail("HeaderNotObject", `the header is ${describeValue(parsed)}, not a JSON object`)
+  }
 
   const dataOffset = 8 + headerLength
   const dataLength = bytes.length - dataOffset
@@ -204,7 +210,10 @@ export const readSafetensorsHeader = (
     if (!isPlainObject(raw)) return fail("InvalidMetadata", `__metadata__ is ${describeValue(raw)}, not a string map`)
     for (const [key, value] of Object.entries(raw)) {
       if (typeof value !== "string") {
-        return fail("InvalidMetadata", `__metadata__ key ${describeName(key)} holds ${describeValue(value)}, not a string`)
+        return fail(
+          "InvalidMetadata",
+          `__metadata__ key ${describeName(key)} holds ${describeValue(value)}, not a string`
+        )
       }
     }
     metadata = Object.fromEntries(Object.entries(raw as Record<string, string>))
@@ -222,7 +231,11 @@ export const readSafetensorsHeader = (
     if (!isPlainObject(raw)) return fail("InvalidEntry", `the entry is ${describeValue(raw)}, not an object`, name)
     const keys = Object.keys(raw).sort()
     if (keys.length !== ENTRY_KEYS.length || keys.some((key, i) => key !== ENTRY_KEYS[i])) {
-      return fail("InvalidEntry", `the entry has keys ${describeValue(keys)}; expected ${describeValue(ENTRY_KEYS)}`, name)
+      return fail(
+        "InvalidEntry",
+        `the entry has keys ${describeValue(keys)}; expected ${describeValue(ENTRY_KEYS)}`,
+        name
+      )
     }
 
     const dtype = raw.dtype
@@ -230,7 +243,11 @@ export const readSafetensorsHeader = (
 
     const shape = raw.shape
     if (!Array.isArray(shape) || shape.length > limits.maxRank) {
-      return fail("InvalidShape", `shape ${describeValue(shape)} is not an array of at most ${limits.maxRank} dimensions`, name)
+      return fail(
+        "InvalidShape",
+        `shape ${describeValue(shape)} is not an array of at most ${limits.maxRank} dimensions`,
+        name
+      )
     }
     // Count elements exactly: a zero dimension empties the tensor, otherwise the running
     // product is abandoned once its byte size could no longer be an exact integer.
@@ -259,17 +276,27 @@ export const readSafetensorsHeader = (
       !offsets.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      return fail("InvalidOffsets", `data_offsets ${describeValue(offsets)} is not [begin, end] with 0 ≤ begin ≤ end`, name)
+      return fail(
+        "InvalidOffsets",
+        `data_offsets ${describeValue(offsets)} is not [begin, end] with 0 ≤ begin ≤ end`,
+        name
+      )
     }
     const [begin, end] = offsets as [number, number]
     if (end > dataLength) {
-      return fail("OffsetsOutOfRange", `data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section`, name)
+      return fail(
+        "OffsetsOutOfRange",
+        `data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section`,
+        name
+      )
     }
     if (tooLarge || elements * bytesPerElement[dtype] !== end - begin) {
       const needs = tooLarge ? `more than ${Number.MAX_SAFE_INTEGER}` : String(elements * bytesPerElement[dtype])
       return fail(
         "SizeMismatch",
-        `shape ${describeValue(shape)} of ${dtype} needs ${needs} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        `shape ${describeValue(shape)} of ${dtype} needs ${needs} bytes but data_offsets [${begin}, ${end}] hold ${
+          end - begin
+        }`,
         name
       )
     }
@@ -282,10 +309,18 @@ export const readSafetensorsHeader = (
   let covered = 0
   for (const entry of byPosition) {
     if (entry.begin < covered) {
-      return fail("OverlappingTensors", `data_offsets [${entry.begin}, ${entry.end}] overlap bytes before ${covered}`, entry.name)
+      return fail(
+        "OverlappingTensors",
+        `data_offsets [${entry.begin}, ${entry.end}] overlap bytes before ${covered}`,
+        entry.name
+      )
     }
     if (entry.begin > covered) {
-      return fail("UncoveredData", `bytes [${covered}, ${entry.begin}) of the data section belong to no tensor`, entry.name)
+      return fail(
+        "UncoveredData",
+        `bytes [${covered}, ${entry.begin}) of the data section belong to no tensor`,
+        entry.name
+      )
     }
     covered = entry.end
   }
@@ -328,7 +363,9 @@ export const decodeSafetensors = (
   Result.map(readSafetensorsHeader(bytes, options), (header) => ({
     header,
     tensors: Object.fromEntries(
-      header.entries.map((entry) => [entry.name, { shape: [...entry.shape], data: decodeEntry(bytes, header.dataOffset, entry) }])
+      header.entries.map((
+        entry
+      ) => [entry.name, { shape: [...entry.shape], data: decodeEntry(bytes, header.dataOffset, entry) }])
     )
   }))
 
@@ -382,15 +419,25 @@ export const encodeSafetensors = (
 
   let offset = 0
   for (const name of names) {
-    if (name === METADATA_KEY) return fail("InvalidName", "the name __metadata__ is reserved for the metadata map", name)
+    if (name === METADATA_KEY) {
+      return fail("InvalidName", "the name __metadata__ is reserved for the metadata map", name)
+    }
     const nameProblem = tensorNameProblem(name, limits.maxNameBytes)
     if (nameProblem !== undefined) return fail("InvalidName", nameProblem, name)
     const { shape, data } = tensors[name]
     if (shape.length > limits.maxRank || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      return fail("InvalidShape", `shape ${describeValue(shape)} is not at most ${limits.maxRank} non-negative integers`, name)
+      return fail(
+        "InvalidShape",
+        `shape ${describeValue(shape)} is not at most ${limits.maxRank} non-negative integers`,
+        name
+      )
     }
     if (sizeOf(shape) !== data.length) {
-      return fail("ShapeDataMismatch", `shape ${describeValue(shape)} needs ${sizeOf(shape)} values but the data has ${data.length}`, name)
+      return fail(
+        "ShapeDataMismatch",
+        `shape ${describeValue(shape)} needs ${sizeOf(shape)} values but the data has ${data.length}`,
+        name
+      )
     }
     const end = offset + data.length * itemBytes
     Object.defineProperty(header, name, {

@@ -2,17 +2,19 @@
  * Finding checkpoints: the step directories under the store's root, and the newest of them that
  * verifies. Temporary and displaced directories never count.
  */
-import * as NodePath from "node:path"
 import { Effect, Option } from "effect"
+import * as NodePath from "node:path"
 import type { CheckpointIoError } from "./errors.ts"
 import { parseStepDirName } from "./layout.ts"
 import { MANIFEST_FILE } from "./manifest.ts"
 import { verifyCheckpoint } from "./readCheckpoint.ts"
-import { type StoreContext, stepLocation } from "./storeContext.ts"
+import { stepLocation, type StoreContext } from "./storeContext.ts"
 import type { CheckpointListing, LatestValid, VerifyReport } from "./storeTypes.ts"
 
 /** Step directories, newest first. */
-export const listCheckpoints = (context: StoreContext): Effect.Effect<ReadonlyArray<CheckpointListing>, CheckpointIoError> =>
+export const listCheckpoints = (
+  context: StoreContext
+): Effect.Effect<ReadonlyArray<CheckpointListing>, CheckpointIoError> =>
   Effect.gen(function*() {
     const names = yield* context.disk.listDirectories(context.root)
     const listings: Array<CheckpointListing> = []
@@ -37,7 +39,10 @@ export const findLatestValid = (context: StoreContext): Effect.Effect<LatestVali
       )
       if (report === undefined) continue
       if (report.problems.length === 0 && Option.isSome(report.manifest)) {
-        return { latest: Option.some({ step, location, manifest: report.manifest.value }), skipped } satisfies LatestValid
+        return {
+          latest: Option.some({ step, location, manifest: report.manifest.value }),
+          skipped
+        } satisfies LatestValid
       }
       skipped.push(report)
     }

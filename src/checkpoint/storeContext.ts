@@ -20,7 +20,8 @@ export interface StoreContext {
 }
 
 /** The directory of one step's checkpoint. */
-export const stepLocation = (context: StoreContext, step: number): string => NodePath.join(context.root, stepDirName(step))
+export const stepLocation = (context: StoreContext, step: number): string =>
+  NodePath.join(context.root, stepDirName(step))
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 

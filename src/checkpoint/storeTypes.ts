@@ -4,7 +4,13 @@
  */
 import type { Option } from "effect"
 import type { Tensor } from "../tensor/tensor.ts"
-import type { CheckpointCorrupt, CheckpointIoError, CheckpointNotFound, CheckpointProblem, InvalidSnapshot } from "./errors.ts"
+import type {
+  CheckpointCorrupt,
+  CheckpointIoError,
+  CheckpointNotFound,
+  CheckpointProblem,
+  InvalidSnapshot
+} from "./errors.ts"
 import type { ComponentName, Fingerprints, Lineage, Manifest } from "./manifest.ts"
 
 /** Everything one checkpoint stores. */

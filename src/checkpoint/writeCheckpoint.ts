@@ -3,19 +3,24 @@
  * and fsynced temporary directory, with manifest.json written last, so a reader never sees half
  * a checkpoint — whether the bytes go through the disk interface or the writer thread.
  */
+import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
-import { Effect } from "effect"
 import type { BackgroundWriter } from "./backgroundWriter.ts"
 import type { CheckpointIoError } from "./errors.ts"
 import { replacedDirName, tempDirName } from "./layout.ts"
 import { type ComponentName, type Manifest, MANIFEST_FILE } from "./manifest.ts"
 import { encodeSnapshotManifest, type PreparedSave } from "./prepareSnapshot.ts"
-import { randomId, sha256Hex, type StoreContext, stepLocation } from "./storeContext.ts"
+import { randomId, sha256Hex, stepLocation, type StoreContext } from "./storeContext.ts"
 import type { CheckpointRef, SaveError } from "./storeTypes.ts"
 
 /** Moves the finished temporary directory into place, replacing an existing checkpoint. */
-const publish = (context: StoreContext, prepared: PreparedSave, temp: string, id: string): Effect.Effect<void, CheckpointIoError> =>
+const publish = (
+  context: StoreContext,
+  prepared: PreparedSave,
+  temp: string,
+  id: string
+): Effect.Effect<void, CheckpointIoError> =>
   Effect.gen(function*() {
     const { disk, root } = context
     const target = stepLocation(context, prepared.step)
@@ -46,7 +51,11 @@ export const writeOnDisk = (context: StoreContext, prepared: PreparedSave): Effe
     const manifest = yield* Effect.gen(function*() {
       const components: Record<string, Manifest["components"][ComponentName]> = {}
       for (const { component, file, bytes } of prepared.files) {
-        components[component] = { ...prepared.manifest.components[component], bytes: bytes.length, sha256: sha256Hex(bytes) }
+        components[component] = {
+          ...prepared.manifest.components[component],
+          bytes: bytes.length,
+          sha256: sha256Hex(bytes)
+        }
         yield* disk.writeFileDurable(NodePath.join(temp, file), bytes)
       }
       const manifest = { ...prepared.manifest, components: components as Manifest["components"] }
@@ -84,9 +93,18 @@ export const writeInBackground = (
       temp: NodePath.join(root, tempDirName(prepared.step, id)),
       target: stepLocation(context, prepared.step),
       displaced: NodePath.join(root, replacedDirName(prepared.step, id)),
-      files: prepared.files.map(({ component, file, bytes }) => ({ component, name: file, bytes, placeholder: placeholders[component]! })),
+      files: prepared.files.map(({ component, file, bytes }) => ({
+        component,
+        name: file,
+        bytes,
+        placeholder: placeholders[component]!
+      })),
       manifestName: MANIFEST_FILE,
       manifest: new TextDecoder().decode(text)
     })
-    return { step: prepared.step, location: stepLocation(context, prepared.step), manifest: withPlaceholders(hashes) } satisfies CheckpointRef
+    return {
+      step: prepared.step,
+      location: stepLocation(context, prepared.step),
+      manifest: withPlaceholders(hashes)
+    } satisfies CheckpointRef
   })

@@ -26,7 +26,9 @@ export const describeError = (error: unknown): string => {
         (error as object).toString !== Object.prototype.toString
       ? String(error)
       : undefined
-    const message = "message" in error && typeof error.message === "string" && error.message !== "" ? error.message : undefined
+    const message = "message" in error && typeof error.message === "string" && error.message !== ""
+      ? error.message
+      : undefined
     const body = message ?? text ?? JSON.stringify(error)
     return tag !== undefined && !body.startsWith(tag) ? `${tag}: ${body}` : body
   }

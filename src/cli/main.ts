@@ -14,7 +14,14 @@ import { describeError, ExitCode } from "./exitCodes.ts"
 const root = Command.make("continuum").pipe(
   Command.withDescription("Training runs that stop, checkpoint and resume correctly"),
   Command.withSubcommands([
-    trainCommand, planCommand, inspectCommand, exportCommand, sampleCommand, benchCommand, demoCommand, reportCommand
+    trainCommand,
+    planCommand,
+    inspectCommand,
+    exportCommand,
+    sampleCommand,
+    benchCommand,
+    demoCommand,
+    reportCommand
   ])
 )
 

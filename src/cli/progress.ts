@@ -28,7 +28,8 @@ export const makeProgress = (totalSteps: number, stream: NodeJS.WriteStream = pr
           const done = event.step - firstStep
           const elapsed = (Date.now() - started) / 1000
           const eta = (elapsed / Math.max(done, 1)) * (totalSteps - event.step)
-          const line = `step ${event.step}/${totalSteps}  loss ${event.loss.toFixed(4)}  lr ${event.lr.toExponential(2)}` +
+          const line =
+            `step ${event.step}/${totalSteps}  loss ${event.loss.toFixed(4)}  lr ${event.lr.toExponential(2)}` +
             `  ${Math.round(event.tokensPerSec)} tok/s  ETA ${formatDuration(eta)}` +
             (lastValLoss !== undefined ? `  val ${lastValLoss.toFixed(4)}` : "")
           if (tty || event.step % logEvery === 0 || event.step === totalSteps) write(line)

@@ -4,12 +4,12 @@
  * passes it in; every method is a pure function of its arguments and the configuration.
  */
 import { Context, Effect, FileSystem, Layer } from "effect"
-import { type Batch, consecutiveWindows } from "./batch.ts"
 import type { BatchConfig } from "../config/RunConfig.ts"
-import type { DataLoaderError, DataSplitInvalid, DatasetTooSmall } from "./errors.ts"
+import { type Batch, consecutiveWindows } from "./batch.ts"
+import type { DataLoaderError, DatasetTooSmall, DataSplitInvalid } from "./errors.ts"
 import { ValidationSetTooSmall, VocabSizeMismatch } from "./errors.ts"
 import { datasetFingerprint } from "./fingerprint.ts"
-import { microBatchRange, rankMicroBatches, resolveGeometry, type ResolvedGeometry } from "./geometry.ts"
+import { microBatchRange, rankMicroBatches, type ResolvedGeometry, resolveGeometry } from "./geometry.ts"
 import { makeSampler } from "./sampler.ts"
 import { loadSource } from "./sources/loadSource.ts"
 import { splitDataset } from "./split.ts"
@@ -50,7 +50,10 @@ export interface DataLoaderShape {
   /** Samples [cursor, cursor + count), whatever the geometry. */
   readonly batchAt: (cursor: number, count: number) => Batch
   /** The first count·batchSize validation windows, in order, as `count` batches of `batchSize`. */
-  readonly validationBatches: (count: number, batchSize: number) => Effect.Effect<ReadonlyArray<Batch>, ValidationSetTooSmall>
+  readonly validationBatches: (
+    count: number,
+    batchSize: number
+  ) => Effect.Effect<ReadonlyArray<Batch>, ValidationSetTooSmall>
   /** Fails unless every token id of the source is below the model's `vocabSize`. */
   readonly checkVocab: (modelVocabSize: number) => Effect.Effect<void, VocabSizeMismatch>
 }
@@ -68,10 +71,15 @@ export const makeDataLoader = Effect.fnUntraced(function*(
 
   const validationBatches = (count: number, batchSize: number) => {
     const wanted = count * batchSize
-    if (!Number.isSafeInteger(count) || !Number.isSafeInteger(batchSize) || count < 0 || batchSize < 1 || wanted > validation.windows) {
+    if (
+      !Number.isSafeInteger(count) || !Number.isSafeInteger(batchSize) || count < 0 || batchSize < 1 ||
+      wanted > validation.windows
+    ) {
       return Effect.fail(new ValidationSetTooSmall({ count, batchSize, available: validation.windows }))
     }
-    return Effect.sync(() => Array.from({ length: count }, (_, b) => consecutiveWindows(validation, b * batchSize, batchSize)))
+    return Effect.sync(() =>
+      Array.from({ length: count }, (_, b) => consecutiveWindows(validation, b * batchSize, batchSize))
+    )
   }
 
   return {

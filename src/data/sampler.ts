@@ -30,13 +30,21 @@ export interface Sampler extends WindowSampler {
 const CACHED_EPOCHS = 2
 
 const checkRange = (cursor: number, count: number): void => {
-  if (!Number.isSafeInteger(cursor) || cursor < 0) throw new RangeError(`sample cursor ${cursor} is not a non-negative integer`)
-  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`sample count ${count} is not a non-negative integer`)
-  if (!Number.isSafeInteger(cursor + count)) throw new RangeError(`sample range [${cursor}, ${cursor} + ${count}) overflows`)
+  if (!Number.isSafeInteger(cursor) || cursor < 0) {
+    throw new RangeError(`sample cursor ${cursor} is not a non-negative integer`)
+  }
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new RangeError(`sample count ${count} is not a non-negative integer`)
+  }
+  if (!Number.isSafeInteger(cursor + count)) {
+    throw new RangeError(`sample range [${cursor}, ${cursor} + ${count}) overflows`)
+  }
 }
 
 export const makeWindowSampler = (seed: number, windows: number): WindowSampler => {
-  if (!Number.isSafeInteger(windows) || windows < 1) throw new RangeError(`window count ${windows} must be a positive integer`)
+  if (!Number.isSafeInteger(windows) || windows < 1) {
+    throw new RangeError(`window count ${windows} must be a positive integer`)
+  }
   // Most recently used first; a batch crossing an epoch boundary needs two epochs at once.
   const cache: Array<{ readonly epoch: number; readonly perm: Int32Array }> = []
   const permutationOf = (epoch: number): Int32Array => {

@@ -49,14 +49,18 @@ const part = (tokens: TokenArray, offset: number, length: number, seqLen: number
 export const validateSplitParams = (params: SplitParams): Effect.Effect<SplitParams, DataSplitInvalid> => {
   const { valFraction, seqLen } = params
   if (!Number.isFinite(valFraction) || valFraction < 0 || valFraction >= 1) {
-    return Effect.fail(new DataSplitInvalid({
-      field: "data.valFraction",
-      value: valFraction,
-      reason: "must be at least 0 and below 1"
-    }))
+    return Effect.fail(
+      new DataSplitInvalid({
+        field: "data.valFraction",
+        value: valFraction,
+        reason: "must be at least 0 and below 1"
+      })
+    )
   }
   if (!Number.isSafeInteger(seqLen) || seqLen < 1) {
-    return Effect.fail(new DataSplitInvalid({ field: "model.seqLen", value: seqLen, reason: "must be a positive integer" }))
+    return Effect.fail(
+      new DataSplitInvalid({ field: "model.seqLen", value: seqLen, reason: "must be a positive integer" })
+    )
   }
   return Effect.succeed(params)
 }
@@ -71,13 +75,15 @@ export const splitDataset = (
     const trainLength = n - valLength
     const train = part(stream.tokens, 0, trainLength, seqLen)
     if (train.windows < 1) {
-      return Effect.fail(new DatasetTooSmall({
-        source: stream.origin,
-        tokens: n,
-        trainTokens: trainLength,
-        seqLen,
-        valFraction
-      }))
+      return Effect.fail(
+        new DatasetTooSmall({
+          source: stream.origin,
+          tokens: n,
+          trainTokens: trainLength,
+          seqLen,
+          valFraction
+        })
+      )
     }
     return Effect.succeed({
       stream,

@@ -8,4 +8,6 @@ export const checkVocabSize = (
 ): Effect.Effect<void, VocabSizeMismatch> =>
   data.vocabSize <= modelVocabSize
     ? Effect.void
-    : Effect.fail(new VocabSizeMismatch({ source: data.origin, maxTokenId: data.vocabSize - 1, vocabSize: modelVocabSize }))
+    : Effect.fail(
+      new VocabSizeMismatch({ source: data.origin, maxTokenId: data.vocabSize - 1, vocabSize: modelVocabSize })
+    )

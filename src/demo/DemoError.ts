@@ -19,7 +19,9 @@ export class DemoError extends Schema.TaggedError<DemoError>()("DemoError", {
 export const describeFailure = (error: unknown): string => {
   if (error !== null && typeof error === "object") {
     const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
-    const message = "message" in error && typeof error.message === "string" && error.message !== "" ? error.message : undefined
+    const message = "message" in error && typeof error.message === "string" && error.message !== ""
+      ? error.message
+      : undefined
     const body = message ?? String(error)
     return tag !== undefined && !body.startsWith(tag) ? `${tag}: ${body}` : body
   }

@@ -51,13 +51,11 @@ export const meanLossDelta = (run: RunSeries, reference: RunSeries, from: number
 }
 
 /** The LR update `step` used (`lr(step − 1)`), when the run logged that step. */
-export const lrOfStep = (run: RunSeries, step: number): number | undefined =>
-  run.steps.find((p) => p.step === step)?.lr
+export const lrOfStep = (run: RunSeries, step: number): number | undefined => run.steps.find((p) => p.step === step)?.lr
 
 /** The last logged validation loss, when the run evaluated at all. */
 export const finalValLoss = (run: RunSeries): number | undefined =>
   run.evals.length === 0 ? undefined : run.evals[run.evals.length - 1]!.valLoss
 
 /** The last step the run logged (0 for none). */
-export const lastStep = (run: RunSeries): number =>
-  run.steps.length === 0 ? 0 : run.steps[run.steps.length - 1]!.step
+export const lastStep = (run: RunSeries): number => run.steps.length === 0 ? 0 : run.steps[run.steps.length - 1]!.step

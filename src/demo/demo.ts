@@ -14,16 +14,16 @@
  *
  * Every variant is a run directory under the output directory; the report charts them all.
  */
-import * as path from "node:path"
 import { Effect, FileSystem } from "effect"
+import * as path from "node:path"
 import { checkpointsDir, stepDirName } from "../checkpoint/layout.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { resolveSchedule, type ResolvedWsd } from "../optim/schedule.ts"
+import { type ResolvedWsd, resolveSchedule } from "../optim/schedule.ts"
+import type { ReportError } from "../report/ReportError.ts"
+import { loadRunSeries } from "../report/series.ts"
+import { writeReport } from "../report/writeReport.ts"
 import { presets, type ResumePolicy } from "../resume/policy.ts"
 import { renderRejection } from "../resume/renderPlan.ts"
-import { loadRunSeries } from "../report/series.ts"
-import type { ReportError } from "../report/ReportError.ts"
-import { writeReport } from "../report/writeReport.ts"
 import type { TrainEvent } from "../train/events.ts"
 import { clampRows } from "./clamp.ts"
 import { compareLosses, finalValLoss, lrOfStep, meanLossDelta } from "./compare.ts"
@@ -48,7 +48,13 @@ export const rebuildAllowingJump: ResumePolicy = {
 }
 
 /** The same without the permission: the planner must refuse the jump. */
-export const rebuildStrict: ResumePolicy = { model: "load", optimizer: "load", schedule: "rebuild", data: "load", step: "keep" }
+export const rebuildStrict: ResumePolicy = {
+  model: "load",
+  optimizer: "load",
+  schedule: "rebuild",
+  data: "load",
+  step: "keep"
+}
 
 export interface DemoHooks {
   /** A line announcing each stage. */
@@ -131,10 +137,20 @@ export const runDemoWith = (
     ]
 
     // (f) the old schedule past its total
-    const clamp = clampRows(resolveSchedule(baselineConfig.schedule, baselineConfig.optimizer.lr, baselineConfig.steps), N2)
+    const clamp = clampRows(
+      resolveSchedule(baselineConfig.schedule, baselineConfig.optimizer.lr, baselineConfig.steps),
+      N2
+    )
 
     const named = [
-      { label: "a", name: "baseline", plan: undefined, totalSteps: N, policy: "fresh", description: "uninterrupted run" },
+      {
+        label: "a",
+        name: "baseline",
+        plan: undefined,
+        totalSteps: N,
+        policy: "fresh",
+        description: "uninterrupted run"
+      },
       {
         label: "b",
         name: "exact",
@@ -169,7 +185,9 @@ export const runDemoWith = (
       vsBaseline: compareLosses(series[i], baseline),
       lrBefore: v.plan === undefined ? undefined : lrOfStep(baseline, k + 1),
       lrAfter: v.plan === undefined ? undefined : lrOfStep(series[i], k + 1),
-      lossBump: v.plan === undefined ? undefined : meanLossDelta(series[i], baseline, settings.bumpSteps.from, settings.bumpSteps.to),
+      lossBump: v.plan === undefined
+        ? undefined
+        : meanLossDelta(series[i], baseline, settings.bumpSteps.from, settings.bumpSteps.to),
       finalValLoss: finalValLoss(series[i])
     }))
 

@@ -2,15 +2,24 @@
  * The demo's output directory. A rerun replaces what an earlier demo wrote there (and only that);
  * a directory holding anything else is refused, so `--out` can never wipe unrelated files.
  */
-import * as path from "node:path"
 import { Effect, FileSystem } from "effect"
+import * as path from "node:path"
 import { DemoError } from "./DemoError.ts"
 
 /** The file that marks a directory as the demo's output (also its machine-readable summary). */
 export const DEMO_MARKER = "demo.json"
 
 /** Every entry the demo writes into its output directory. */
-export const DEMO_ENTRIES = ["baseline", "exact", "rebuild", "extend", "rejected", "report", "summary.txt", DEMO_MARKER] as const
+export const DEMO_ENTRIES = [
+  "baseline",
+  "exact",
+  "rebuild",
+  "extend",
+  "rejected",
+  "report",
+  "summary.txt",
+  DEMO_MARKER
+] as const
 
 /** Makes `outDir` ready: created when absent, emptied of an earlier demo's output, else refused. */
 export const prepareOutDir = (outDir: string) =>

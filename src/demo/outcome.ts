@@ -1,7 +1,7 @@
 /** What the demo found: one outcome per variant and per refused plan, and the result as a whole. */
-import type { PlanRejected, ResumePlan } from "../resume/plan.ts"
 import type { RunSeries } from "../report/series.ts"
 import type { WrittenReport } from "../report/writeReport.ts"
+import type { PlanRejected, ResumePlan } from "../resume/plan.ts"
 import type { ClampRow } from "./clamp.ts"
 import type { LossComparison } from "./compare.ts"
 import type { DemoSettings } from "./settings.ts"

@@ -2,9 +2,9 @@
  * The demo's findings as text (printed and saved as summary.txt), as rows and notes of the HTML
  * report, and as JSON (demo.json).
  */
-import { describeReason } from "../resume/plan.ts"
 import type { SummaryRow } from "../report/summary.ts"
 import type { WrittenReport } from "../report/writeReport.ts"
+import { describeReason } from "../resume/plan.ts"
 import type { ClampRow } from "./clamp.ts"
 import type { DemoResult, RejectionOutcome, VariantOutcome } from "./outcome.ts"
 import type { DemoSettings } from "./settings.ts"
@@ -15,7 +15,8 @@ const DASH = "—"
 
 const lrText = (x: number | undefined): string => x === undefined ? DASH : x.toExponential(3)
 
-const lossText = (x: number | undefined): string => x === undefined ? DASH : Number.isFinite(x) ? x.toFixed(4) : String(x)
+const lossText = (x: number | undefined): string =>
+  x === undefined ? DASH : Number.isFinite(x) ? x.toFixed(4) : String(x)
 
 const jumpRatio = (v: VariantOutcome): number | undefined =>
   v.lrBefore === undefined || v.lrAfter === undefined ? undefined : v.lrBefore === 0 ? Infinity : v.lrAfter / v.lrBefore
@@ -33,7 +34,11 @@ const deltaText = (v: VariantOutcome): string => {
 }
 
 /** Left-aligned text columns, the numeric ones right-aligned. */
-const textTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>, right: ReadonlySet<number>) => {
+const textTable = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  right: ReadonlySet<number>
+) => {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd()
@@ -55,15 +60,22 @@ const settingsLines = (s: DemoSettings): Array<string> => {
 }
 
 const variantHeader = (s: DemoSettings): Array<string> => [
-  "", "variant", "how it ran", "steps", "max |Δloss| vs (a)", "lr at k: before", "after", "jump",
-  `loss bump ${stepRange(s)}`, "final val loss"
+  "",
+  "variant",
+  "how it ran",
+  "steps",
+  "max |Δloss| vs (a)",
+  "lr at k: before",
+  "after",
+  "jump",
+  `loss bump ${stepRange(s)}`,
+  "final val loss"
 ]
 
 const stepRange = (s: DemoSettings): string =>
   s.bumpSteps.from === s.bumpSteps.to ? `step ${s.bumpSteps.from}` : `steps ${s.bumpSteps.from}–${s.bumpSteps.to}`
 
-const bumpText = (x: number | undefined): string =>
-  x === undefined ? DASH : `${x >= 0 ? "+" : ""}${x.toFixed(4)}`
+const bumpText = (x: number | undefined): string => x === undefined ? DASH : `${x >= 0 ? "+" : ""}${x.toFixed(4)}`
 
 const variantCells = (v: VariantOutcome): Array<string> => [
   `(${v.label})`,
@@ -105,7 +117,9 @@ export const renderSummary = (f: DemoFindings): string => {
     ...settingsLines(f.settings),
     "",
     ...textTable(variantHeader(f.settings), f.variants.map(variantCells), new Set([3, 5, 6, 7, 8, 9])),
-    `lr at k: before = S(${k}), the LR of update ${k + 1} in the uninterrupted baseline; after = the LR this run used for it`,
+    `lr at k: before = S(${k}), the LR of update ${
+      k + 1
+    } in the uninterrupted baseline; after = the LR this run used for it`,
     `loss bump: mean training loss over ${stepRange(f.settings)} minus the baseline's over the same steps ` +
     `(step ${k + 2} is the first whose loss the LR of update ${k + 1} can change)`,
     "",

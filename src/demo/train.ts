@@ -4,12 +4,12 @@
  */
 import { Context, Effect, Layer, Result, Stream } from "effect"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { AcceptedPlan, plannedStartLayer } from "../resume/plannedStart.ts"
+import { Start } from "../config/Start.ts"
 import { PlanRejected, type ResumePlan } from "../resume/plan.ts"
+import { AcceptedPlan, plannedStartLayer } from "../resume/plannedStart.ts"
 import type { ResumePolicy } from "../resume/policy.ts"
 import type { TrainEvent } from "../train/events.ts"
 import { runLayer, runStartLayer } from "../train/layers.ts"
-import { Start } from "../config/Start.ts"
 import { Trainer } from "../train/Trainer.ts"
 import { DemoError, describeFailure } from "./DemoError.ts"
 

@@ -29,8 +29,11 @@ export interface LineageReport {
 }
 
 /** Why a parent could not be read, naming the step directory when it is missing. */
-const describeReadFailure = (error: { readonly _tag: string; readonly message: string }, store: CheckpointStoreShape, step: number) =>
-  error._tag === "CheckpointNotFound" ? `no ${stepDirName(step)} in ${store.location}` : error.message
+const describeReadFailure = (
+  error: { readonly _tag: string; readonly message: string },
+  store: CheckpointStoreShape,
+  step: number
+) => error._tag === "CheckpointNotFound" ? `no ${stepDirName(step)} in ${store.location}` : error.message
 
 /**
  * Follows `parent` links through the same checkpoints directory: a parent `{runId, step}` is the
@@ -53,7 +56,9 @@ export const lineageOf = (store: CheckpointStoreShape, location: string, manifes
       const parent = current.parent
       const unresolved = (reason: string): LineageReport => ({ chain, end: { kind: "unresolved", parent, reason } })
       const key = `${parent.runId}@${parent.step}`
-      if (seen.has(key)) return unresolved(`step ${parent.step} of run ${parent.runId} is already in this lineage (a cycle)`)
+      if (seen.has(key)) {
+        return unresolved(`step ${parent.step} of run ${parent.runId} is already in this lineage (a cycle)`)
+      }
       seen.add(key)
       const found = yield* Effect.result(store.manifest(parent.step))
       if (Result.isFailure(found)) return unresolved(describeReadFailure(found.failure, store, parent.step))

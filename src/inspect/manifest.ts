@@ -3,12 +3,12 @@
  * state summarized, each decoded on its own so that one undecodable part does not hide the rest.
  */
 import { Effect, Result, Schema } from "effect"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
 import type { CheckpointStoreShape } from "../checkpoint/CheckpointStore.ts"
 import { type ComponentFile, type ComponentName, componentNames, type Manifest } from "../checkpoint/manifest.ts"
 import { decodeRunConfig } from "../config/loadConfig.ts"
 import { lr, totalStepsOf } from "../optim/schedule.ts"
 import { sizeOf } from "../tensor/tensor.ts"
-import { CheckpointState } from "../checkpoint/checkpointState.ts"
 import type { ComponentReport, ConfigSummary, ManifestReport, StateSummary } from "./InspectReport.ts"
 import { lineageOf } from "./lineage.ts"
 

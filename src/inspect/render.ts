@@ -42,11 +42,17 @@ const renderConfig = (config: ManifestReport["config"]): Array<string> => {
     : ` · decay ratio ${s.decayRatio ?? 0.2} ${s.decayShape}`
   const optimizer = o.kind === "adamw"
     ? `adamw · lr ${rate(o.lr)} · betas ${o.betas[0]}/${o.betas[1]} · eps ${o.eps} · weight decay ${o.weightDecay}`
-    : `sgd · lr ${rate(o.lr)} · momentum ${o.momentum}${o.nesterov ? " (nesterov)" : ""} · weight decay ${o.weightDecay}`
+    : `sgd · lr ${rate(o.lr)} · momentum ${o.momentum}${
+      o.nesterov ? " (nesterov)" : ""
+    } · weight decay ${o.weightDecay}`
   return [
     "config",
-    `  model      ${m.kind} · vocab ${m.vocabSize} · dim ${m.dim} · ${plural(m.layers, "layer")} · ${plural(m.heads, "head")} · ffn ${m.ffnDim} · seqLen ${m.seqLen}`,
-    `  training   ${plural(config.steps, "step")} · seed ${config.seed} · data ${config.data.source} (validation ${config.data.valFraction})`,
+    `  model      ${m.kind} · vocab ${m.vocabSize} · dim ${m.dim} · ${plural(m.layers, "layer")} · ${
+      plural(m.heads, "head")
+    } · ffn ${m.ffnDim} · seqLen ${m.seqLen}`,
+    `  training   ${
+      plural(config.steps, "step")
+    } · seed ${config.seed} · data ${config.data.source} (validation ${config.data.valFraction})`,
     `  batch      ${b.global} samples/step = micro ${b.micro} × accumulation ${b.accumulation} × dp ${b.dp}`,
     `  optimizer  ${optimizer} · clip ${o.clipNorm}`,
     `  schedule   ${s.kind} · warm-up ${s.warmupSteps}${decay} · floor ${s.kind === "constant" ? 1 : s.minLrFactor}×`
@@ -57,9 +63,13 @@ const renderState = (step: number, state: ManifestReport["state"]): Array<string
   if ("error" in state) return ["state", `  cannot be decoded: ${state.error}`]
   return [
     "state",
-    `  data       cursor ${count(state.dataCursor)} · samples seen ${count(state.samplesSeen)} · tokens seen ${count(state.tokensSeen)}`,
+    `  data       cursor ${count(state.dataCursor)} · samples seen ${count(state.samplesSeen)} · tokens seen ${
+      count(state.tokensSeen)
+    }`,
     `  optimizer  ${state.optimizerKind} · step ${count(state.optimizerStep)}`,
-    `  schedule   ${state.scheduleForm} over ${plural(state.scheduleTotalSteps, "step")} · lr at step ${step}: ${rate(state.lrAtStep)}`,
+    `  schedule   ${state.scheduleForm} over ${plural(state.scheduleTotalSteps, "step")} · lr at step ${step}: ${
+      rate(state.lrAtStep)
+    }`,
     `  rng        seed ${state.rng.seed} · sample counter ${count(state.rng.sampleCounter)}`
   ]
 }
@@ -82,7 +92,11 @@ const renderLineage = (lineage: LineageReport): Array<string> => {
 const renderVerification = (v: Verification): Array<string> =>
   v.ok
     ? ["verification", `  ok: ${MANIFEST_FILE} and every tensor file match their sizes and sha256`]
-    : ["verification", `  FAILED (${plural(v.problems.length, "problem")})`, ...v.problems.map((p) => `  ${p.file}: ${p.reason}: ${p.detail}`)]
+    : [
+      "verification",
+      `  FAILED (${plural(v.problems.length, "problem")})`,
+      ...v.problems.map((p) => `  ${p.file}: ${p.reason}: ${p.detail}`)
+    ]
 
 const renderCheckpoint = (r: CheckpointReport): Array<string> => {
   const out = [`checkpoint ${r.location}`]
@@ -91,7 +105,12 @@ const renderCheckpoint = (r: CheckpointReport): Array<string> => {
     out.push(`  step ${r.step} · manifest unreadable`)
   } else {
     out.push(`  step ${r.step} · run ${m.runId} · saved ${m.time}`)
-    out.push(...renderComponents(m.components), ...renderConfig(m.config), ...renderState(r.step, m.state), ...renderLineage(m.lineage))
+    out.push(
+      ...renderComponents(m.components),
+      ...renderConfig(m.config),
+      ...renderState(r.step, m.state),
+      ...renderLineage(m.lineage)
+    )
   }
   if (r.verification !== undefined) out.push(...renderVerification(r.verification))
   return out
@@ -108,7 +127,17 @@ const renderRun = (r: RunReport): Array<string> => {
     out.push(`  ${stepDirName(c.step)}${mark}`)
   }
   if (r.note !== undefined) out.push(r.note)
-  if (r.latest !== undefined) out.push("", `latest${r.checkpoints.some((c) => c.verification !== undefined) ? " valid" : ""}:`, ...renderCheckpoint(r.latest))
+  if (r.latest !== undefined) {
+    out.push(
+      "",
+      `latest${
+        r.checkpoints.some((c) => c.verification !== undefined)
+          ? " valid"
+          : ""
+      }:`,
+      ...renderCheckpoint(r.latest)
+    )
+  }
   return out
 }
 

@@ -23,7 +23,9 @@ export const checkpointReport = (store: CheckpointStoreShape, step: number, veri
     if (verify) {
       const report = yield* store.verify(step)
       const verification = { ok: report.problems.length === 0, problems: report.problems }
-      if (Option.isNone(report.manifest)) return { kind: "checkpoint", location: report.location, step, verification } satisfies CheckpointReport
+      if (Option.isNone(report.manifest)) {
+        return { kind: "checkpoint", location: report.location, step, verification } satisfies CheckpointReport
+      }
       return {
         kind: "checkpoint",
         location: report.location,
@@ -80,7 +82,10 @@ export const runReport = (store: CheckpointStoreShape, runDir: string, verify: b
         skipped.push(`${stepDirName(entry.step)} (${verify ? "fails verification" : "no manifest"})`)
       }
     }
-    return { ...base, note: `no ${verify ? "valid" : "readable"} checkpoint; skipped: ${skipped.join(", ")}` } satisfies RunReport
+    return {
+      ...base,
+      note: `no ${verify ? "valid" : "readable"} checkpoint; skipped: ${skipped.join(", ")}`
+    } satisfies RunReport
   })
 
 /** The report for `args.dir`: a checkpoint or a run directory. */

@@ -26,9 +26,15 @@ export interface KernelsShape {
    * or `[k, m]` when transA. `op(B)` is `k×n`: B is stored `[k, n]`, or `[n, k]` when transB.
    */
   matmul(
-    a: FloatArray, b: FloatArray, c: FloatArray,
-    m: number, n: number, k: number,
-    transA: boolean, transB: boolean, accumulate: boolean
+    a: FloatArray,
+    b: FloatArray,
+    c: FloatArray,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    accumulate: boolean
   ): void
 
   /** `out[i] = a[i] + b[i]`; out may alias a or b. */
@@ -49,8 +55,15 @@ export interface KernelsShape {
   rmsnorm(x: FloatArray, w: FloatArray, out: FloatArray, rstd: FloatArray, rows: number, dim: number, eps: number): void
   /** Backward of rmsnorm: `dx (+)= …` (accumulate flag), `dw += …` always accumulates. */
   rmsnormBackward(
-    x: FloatArray, w: FloatArray, rstd: FloatArray, dy: FloatArray,
-    dx: FloatArray, dw: FloatArray, rows: number, dim: number, accumulate: boolean
+    x: FloatArray,
+    w: FloatArray,
+    rstd: FloatArray,
+    dy: FloatArray,
+    dx: FloatArray,
+    dw: FloatArray,
+    rows: number,
+    dim: number,
+    accumulate: boolean
   ): void
 
   /**
@@ -58,21 +71,46 @@ export interface KernelsShape {
    * `pos · θ^(-2i/hd)` with `pos = row mod T`. `inverse` rotates by the negative angle, which is
    * exactly the backward pass (the rotation is orthogonal). out may alias x.
    */
-  rope(x: FloatArray, out: FloatArray, rows: number, T: number, H: number, hd: number, theta: number, inverse: boolean): void
+  rope(
+    x: FloatArray,
+    out: FloatArray,
+    rows: number,
+    T: number,
+    H: number,
+    hd: number,
+    theta: number,
+    inverse: boolean
+  ): void
 
   /**
    * Causal scaled-dot-product attention: `probs = softmax_causal(q·kᵀ / √hd)`, `out = probs · v`,
    * per batch b and head h.
    */
   attention(
-    q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, out: FloatArray,
-    B: number, T: number, H: number, hd: number
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    probs: FloatArray,
+    out: FloatArray,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
   ): void
   /** Backward of attention; overwrites dq, dk, dv. */
   attentionBackward(
-    q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, dOut: FloatArray,
-    dq: FloatArray, dk: FloatArray, dv: FloatArray,
-    B: number, T: number, H: number, hd: number
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    probs: FloatArray,
+    dOut: FloatArray,
+    dq: FloatArray,
+    dk: FloatArray,
+    dv: FloatArray,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
   ): void
 
   /** `out[r] = table[ids[r]]` for rows of `dim`. */
@@ -85,8 +123,12 @@ export interface KernelsShape {
    * (accumulated in float64), and writes `dLogits = (softmax − onehot) · gradScale`.
    */
   crossEntropy(
-    logits: FloatArray, targets: Int32Array, dLogits: FloatArray,
-    rows: number, vocab: number, gradScale: number
+    logits: FloatArray,
+    targets: Int32Array,
+    dLogits: FloatArray,
+    rows: number,
+    vocab: number,
+    gradScale: number
   ): number
 
   /** Row-wise softmax of `rows × cols` (used for sampling). */
@@ -100,15 +142,29 @@ export interface KernelsShape {
    * `m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·(m̂/(√v̂ + eps) + wd·p)`.
    */
   adamw(
-    param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray,
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number
+    param: FloatArray,
+    grad: FloatArray,
+    m: FloatArray,
+    v: FloatArray,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number
   ): void
   /**
    * SGD with momentum (PyTorch semantics): `g' = g + wd·p; buf = μ·buf + g'` (buf = g' on the
    * first step, `step` = 1); `p −= lr·(nesterov ? g' + μ·buf : buf)`.
    */
   sgd(
-    param: FloatArray, grad: FloatArray, buf: FloatArray,
-    lr: number, momentum: number, nesterov: boolean, weightDecay: number, step: number
+    param: FloatArray,
+    grad: FloatArray,
+    buf: FloatArray,
+    lr: number,
+    momentum: number,
+    nesterov: boolean,
+    weightDecay: number,
+    step: number
   ): void
 }

@@ -46,7 +46,8 @@ export const mul = (a: FloatArray, b: FloatArray, out: FloatArray): void => {
 
 export const scale = (x: FloatArray, out: FloatArray): void => requireLength("scale", "x", x.length, out.length)
 
-export const addInPlace = (dst: FloatArray, src: FloatArray): void => requireLength("addInPlace", "src", src.length, dst.length)
+export const addInPlace = (dst: FloatArray, src: FloatArray): void =>
+  requireLength("addInPlace", "src", src.length, dst.length)
 
 export const silu = (x: FloatArray, out: FloatArray): void => requireLength("silu", "x", x.length, out.length)
 
@@ -55,7 +56,14 @@ export const siluBackward = (x: FloatArray, dy: FloatArray, dx: FloatArray): voi
   requireLength("siluBackward", "dy", dy.length, dx.length)
 }
 
-export const rmsnorm = (x: FloatArray, w: FloatArray, out: FloatArray, rstd: FloatArray, rows: number, dim: number): void => {
+export const rmsnorm = (
+  x: FloatArray,
+  w: FloatArray,
+  out: FloatArray,
+  rstd: FloatArray,
+  rows: number,
+  dim: number
+): void => {
   requireLength("rmsnorm", "x", x.length, rows * dim)
   requireLength("rmsnorm", "w", w.length, dim)
   requireLength("rmsnorm", "out", out.length, rows * dim)
@@ -63,7 +71,14 @@ export const rmsnorm = (x: FloatArray, w: FloatArray, out: FloatArray, rstd: Flo
 }
 
 export const rmsnormBackward = (
-  x: FloatArray, w: FloatArray, rstd: FloatArray, dy: FloatArray, dx: FloatArray, dw: FloatArray, rows: number, dim: number
+  x: FloatArray,
+  w: FloatArray,
+  rstd: FloatArray,
+  dy: FloatArray,
+  dx: FloatArray,
+  dw: FloatArray,
+  rows: number,
+  dim: number
 ): void => {
   requireLength("rmsnormBackward", "x", x.length, rows * dim)
   requireLength("rmsnormBackward", "w", w.length, dim)
@@ -74,15 +89,24 @@ export const rmsnormBackward = (
 }
 
 export const rope = (x: FloatArray, out: FloatArray, rows: number, H: number, hd: number): void => {
-  if (hd % 2 !== 0) throw new KernelArgumentError({ kernel: "rope", field: "hd", value: hd, expected: "an even number" })
+  if (hd % 2 !== 0) {
+    throw new KernelArgumentError({ kernel: "rope", field: "hd", value: hd, expected: "an even number" })
+  }
   requireLength("rope", "x", x.length, rows * H * hd)
   requireLength("rope", "out", out.length, rows * H * hd)
 }
 
 /** Checks q, k, v (`[B, T, H, hd]`) and probs (`[B, H, T, T]`); returns the length of one of q, k, v. */
 const attentionInputs = (
-  kernel: string, q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray,
-  B: number, T: number, H: number, hd: number
+  kernel: string,
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  probs: FloatArray,
+  B: number,
+  T: number,
+  H: number,
+  hd: number
 ): number => {
   const n = B * T * H * hd
   requireLength(kernel, "q", q.length, n)
@@ -93,17 +117,33 @@ const attentionInputs = (
 }
 
 export const attention = (
-  q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, out: FloatArray,
-  B: number, T: number, H: number, hd: number
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  probs: FloatArray,
+  out: FloatArray,
+  B: number,
+  T: number,
+  H: number,
+  hd: number
 ): void => {
   const n = attentionInputs("attention", q, k, v, probs, B, T, H, hd)
   requireLength("attention", "out", out.length, n)
 }
 
 export const attentionBackward = (
-  q: FloatArray, k: FloatArray, v: FloatArray, probs: FloatArray, dOut: FloatArray,
-  dq: FloatArray, dk: FloatArray, dv: FloatArray,
-  B: number, T: number, H: number, hd: number
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  probs: FloatArray,
+  dOut: FloatArray,
+  dq: FloatArray,
+  dk: FloatArray,
+  dv: FloatArray,
+  B: number,
+  T: number,
+  H: number,
+  hd: number
 ): void => {
   const n = attentionInputs("attentionBackward", q, k, v, probs, B, T, H, hd)
   requireLength("attentionBackward", "dOut", dOut.length, n)
@@ -122,7 +162,13 @@ export const embeddingBackward = (dOut: FloatArray, ids: Int32Array, dTable: Flo
   requireIndices("embeddingBackward", "ids", ids, ids.length, Math.floor(dTable.length / dim))
 }
 
-export const crossEntropy = (logits: FloatArray, targets: Int32Array, dLogits: FloatArray, rows: number, vocab: number): void => {
+export const crossEntropy = (
+  logits: FloatArray,
+  targets: Int32Array,
+  dLogits: FloatArray,
+  rows: number,
+  vocab: number
+): void => {
   requireLength("crossEntropy", "logits", logits.length, rows * vocab)
   requireLength("crossEntropy", "dLogits", dLogits.length, rows * vocab)
   requireLength("crossEntropy", "targets", targets.length, rows)

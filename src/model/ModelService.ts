@@ -31,7 +31,9 @@ export class Model extends Context.Service<Model, ModelShape>()("continuum/Model
       const start = yield* Start
       const model = modelFromConfig(config.model)
       const fresh = model.init(config.seed)
-      const params = start.modelTensors === undefined ? fresh : yield* loadParams(model, overlay(fresh, start.modelTensors))
+      const params = start.modelTensors === undefined
+        ? fresh
+        : yield* loadParams(model, overlay(fresh, start.modelTensors))
       return Context.make(Model, { model, params }).pipe(Context.add(Parameters, { params }))
     })
   )

@@ -8,5 +8,5 @@ export {
 export { initParams, zerosFor } from "./init.ts"
 export { llamaParams, makeLlama } from "./llama.ts"
 export { makeMlp, mlpParams } from "./mlp.ts"
-export type { LanguageModel, LlamaConfig, MlpConfig, ParamInit, ParamSpec, Params } from "./model.ts"
+export type { LanguageModel, LlamaConfig, MlpConfig, ParamInit, Params, ParamSpec } from "./model.ts"
 export { checkParamMap, dumpParams, loadParams } from "./params.ts"

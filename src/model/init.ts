@@ -1,6 +1,6 @@
 import { normal, streamId } from "../tensor/rng.ts"
 import { type DType, zeros } from "../tensor/tensor.ts"
-import type { ParamSpec, Params } from "./model.ts"
+import type { Params, ParamSpec } from "./model.ts"
 
 /**
  * Fresh parameters: entry `i` of parameter `name` is `std · normal(seed, streamId(name), i)` for

@@ -16,7 +16,10 @@ const INIT_STD = 0.02
  */
 export const llamaParams = (c: LlamaConfig): ReadonlyArray<ParamSpec> => {
   const matrix = (name: string, shape: ReadonlyArray<number>, std = INIT_STD): ParamSpec => ({
-    name, shape, decay: true, init: { kind: "normal", std }
+    name,
+    shape,
+    decay: true,
+    init: { kind: "normal", std }
   })
   const norm = (name: string): ParamSpec => ({ name, shape: [c.dim], decay: false, init: { kind: "ones" } })
   const residualStd = INIT_STD / Math.sqrt(2 * c.layers)

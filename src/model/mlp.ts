@@ -10,7 +10,10 @@ import { type Forward, languageModel } from "./runner.ts"
  */
 export const mlpParams = (c: MlpConfig): ReadonlyArray<ParamSpec> => {
   const matrix = (name: string, shape: ReadonlyArray<number>): ParamSpec => ({
-    name, shape, decay: true, init: { kind: "normal", std: 0.02 }
+    name,
+    shape,
+    decay: true,
+    init: { kind: "normal", std: 0.02 }
   })
   return [
     matrix("tok_embeddings.weight", [c.vocabSize, c.dim]),
@@ -26,5 +29,12 @@ export const makeMlp = (c: MlpConfig): LanguageModel => {
     const h = silu(t, linear(t, x, param("hidden.weight")))
     return linear(t, h, param("output.weight"))
   }
-  return languageModel({ kind: "mlp", config: c, vocabSize: c.vocabSize, seqLen: c.seqLen, params: mlpParams(c), forward })
+  return languageModel({
+    kind: "mlp",
+    config: c,
+    vocabSize: c.vocabSize,
+    seqLen: c.seqLen,
+    params: mlpParams(c),
+    forward
+  })
 }

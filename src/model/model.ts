@@ -50,8 +50,13 @@ export interface LanguageModel {
    * `gradScale · Σ CE`, and returns the float64 sum of per-token cross-entropies.
    */
   lossAndGrad(
-    k: KernelsShape, params: Params, ids: Int32Array, targets: Int32Array,
-    batch: number, gradScale: number, grads: Params
+    k: KernelsShape,
+    params: Params,
+    ids: Int32Array,
+    targets: Int32Array,
+    batch: number,
+    gradScale: number,
+    grads: Params
   ): number
   /** Forward only: the sum of per-token cross-entropies. */
   loss(k: KernelsShape, params: Params, ids: Int32Array, targets: Int32Array, batch: number): number

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { allocate, type DType, type FloatArray, sameShape, shapeString, sizeOf, type Tensor } from "../tensor/tensor.ts"
 import { MissingParamError, type ParamMapError, ParamShapeError, UnexpectedParamError } from "./errors.ts"
-import type { LanguageModel, ParamSpec, Params } from "./model.ts"
+import type { LanguageModel, Params, ParamSpec } from "./model.ts"
 
 /** A copy of every parameter as a plain record, keys in canonical order. */
 export const dumpParams = (params: Params): Record<string, Tensor> => {
@@ -24,7 +24,9 @@ export const checkParamMap = (
       return new ParamShapeError({
         name: spec.name,
         expectedShape: shapeString(spec.shape),
-        actualShape: t.data.length === sizeOf(t.shape) ? shapeString(t.shape) : `${shapeString(t.shape)} with ${t.data.length} values`
+        actualShape: t.data.length === sizeOf(t.shape)
+          ? shapeString(t.shape)
+          : `${shapeString(t.shape)} with ${t.data.length} values`
       })
     }
   }
@@ -64,4 +66,3 @@ export const loadParams = (
   }
   return Effect.succeed(params)
 }
-

@@ -6,7 +6,7 @@ import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { type DType, dtypeOf, type FloatArray } from "../tensor/tensor.ts"
 import { ModelInputError } from "./errors.ts"
 import { initParams } from "./init.ts"
-import type { LanguageModel, LlamaConfig, MlpConfig, ParamSpec, Params } from "./model.ts"
+import type { LanguageModel, LlamaConfig, MlpConfig, Params, ParamSpec } from "./model.ts"
 import { checkParamMap } from "./params.ts"
 
 /** Builds the logits `[batch·len, V]` of a model on a tape; `param(name)` gives the parameter's leaf. */
@@ -53,7 +53,11 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
       throw new ModelInputError({ field: "batch", value: batch, expected: "a positive integer" })
     }
     if (tokens.length !== batch * len) {
-      throw new ModelInputError({ field: `${field}.length`, value: tokens.length, expected: `batch·len = ${batch * len}` })
+      throw new ModelInputError({
+        field: `${field}.length`,
+        value: tokens.length,
+        expected: `batch·len = ${batch * len}`
+      })
     }
   }
 
@@ -71,8 +75,13 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
   const dtypeOfParams = (params: Params): DType => dtypeOf(params.get(def.params[0].name)!.data)
 
   const lossAndGrad = (
-    k: KernelsShape, params: Params, ids: Int32Array, targets: Int32Array,
-    batch: number, gradScale: number, grads: Params
+    k: KernelsShape,
+    params: Params,
+    ids: Int32Array,
+    targets: Int32Array,
+    batch: number,
+    gradScale: number,
+    grads: Params
   ): number => {
     checkMap(params)
     checkMap(grads)

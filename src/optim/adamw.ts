@@ -1,4 +1,11 @@
-import { checkKind, type AdamWHyper, type OptimizerState, stateBuffers, tensorFor, type UpdateRule } from "./optimizer.ts"
+import {
+  type AdamWHyper,
+  checkKind,
+  type OptimizerState,
+  stateBuffers,
+  tensorFor,
+  type UpdateRule
+} from "./optimizer.ts"
 
 /**
  * AdamW as torch.optim.AdamW: bias-corrected moments, decoupled weight decay on parameters
@@ -6,7 +13,11 @@ import { checkKind, type AdamWHyper, type OptimizerState, stateBuffers, tensorFo
  */
 export const adamw = (hyper: AdamWHyper): UpdateRule => ({
   kind: "adamw",
-  init: (params): OptimizerState => ({ kind: "adamw", step: 0, tensors: stateBuffers(params, ["exp_avg", "exp_avg_sq"]) }),
+  init: (params): OptimizerState => ({
+    kind: "adamw",
+    step: 0,
+    tensors: stateBuffers(params, ["exp_avg", "exp_avg_sq"])
+  }),
   update: (k, params, grads, lr, state, targets) => {
     checkKind(state, "adamw")
     const step = state.step + 1

@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import type { OptimizerKind, OptimizerState } from "../config/Start.ts"
+import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import type { NamedTensors } from "../tensor/namedTensors.ts"
 import { dtypeOf, sameShape, shapeString, type Tensor, zeros } from "../tensor/tensor.ts"
 
@@ -42,7 +42,11 @@ export interface UpdateRule {
   init(params: NamedTensors): OptimizerState
   /** One update with learning rate `lr`, over `targets` in order; increments `state.step`. */
   update(
-    k: KernelsShape, params: NamedTensors, grads: NamedTensors, lr: number, state: OptimizerState,
+    k: KernelsShape,
+    params: NamedTensors,
+    grads: NamedTensors,
+    lr: number,
+    state: OptimizerState,
     targets: ReadonlyArray<UpdateTarget>
   ): void
 }
@@ -69,14 +73,21 @@ export const stateBuffers = (params: NamedTensors, prefixes: ReadonlyArray<strin
 
 /** The named tensor of `map`, checked against the parameter's shape. */
 export const tensorFor = (
-  map: ReadonlyMap<string, Tensor>, what: string, name: string, spec: UpdateTarget
+  map: ReadonlyMap<string, Tensor>,
+  what: string,
+  name: string,
+  spec: UpdateTarget
 ): Tensor => {
   const t = map.get(name)
   if (t === undefined) {
     throw new OptimizerStateError({ field: `${what} ${name}`, expected: shapeString(spec.shape), actual: "missing" })
   }
   if (!sameShape(t.shape, spec.shape)) {
-    throw new OptimizerStateError({ field: `${what} ${name}`, expected: shapeString(spec.shape), actual: shapeString(t.shape) })
+    throw new OptimizerStateError({
+      field: `${what} ${name}`,
+      expected: shapeString(spec.shape),
+      actual: shapeString(t.shape)
+    })
   }
   return t
 }

@@ -55,7 +55,9 @@ export const lrSegment = (segment: Segment, t: number): number => {
   switch (segment._tag) {
     case "ramp":
       // b from t1 on: the ramp reaches its level exactly, whatever the rounding of the line.
-      return t >= segment.t1 ? segment.b : segment.a + (segment.b - segment.a) * (t - segment.t0) / (segment.t1 - segment.t0)
+      return t >= segment.t1
+        ? segment.b
+        : segment.a + (segment.b - segment.a) * (t - segment.t0) / (segment.t1 - segment.t0)
     case "hold":
       return segment.level
     case "decay":
@@ -87,7 +89,15 @@ export const wsdSegments = (spec: ResolvedWsd): Array<Segment> => {
   if (D === 0 || decayStart > W) segments.push({ _tag: "hold", from: W, level: peakLr })
   if (D > 0) {
     const floor = floorOf(peakLr, spec.minLrFactor)
-    segments.push({ _tag: "decay", from: decayStart, origin: decayStart, length: D, start: peakLr, floor, shape: spec.decayShape })
+    segments.push({
+      _tag: "decay",
+      from: decayStart,
+      origin: decayStart,
+      length: D,
+      start: peakLr,
+      floor,
+      shape: spec.decayShape
+    })
   }
   return segments
 }

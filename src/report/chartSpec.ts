@@ -18,8 +18,16 @@ const CHART_HEIGHT = 360
 
 // Tableau 10: distinguishable, and readable on white. Runs past ten reuse colours in order.
 const PALETTE = [
-  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"
+  "#4e79a7",
+  "#f28e2b",
+  "#e15759",
+  "#76b7b2",
+  "#59a14f",
+  "#edc948",
+  "#b07aa1",
+  "#ff9da7",
+  "#9c755f",
+  "#bab0ac"
 ]
 
 /**
@@ -48,10 +56,28 @@ const LABEL_LINE = 14
 export const resumeLabel = (run: string, policy: string, schedule: string, severalRuns: boolean): string =>
   `${severalRuns ? `${run}: ` : ""}resume ${policy}/${schedule}`
 
-interface TrainRow { run: string; step: number; loss: number | null; smooth: number | null }
-interface ValRow { run: string; step: number; valLoss: number | null }
-interface LrRow { run: string; step: number; lr: number | null }
-interface ResumeRow { run: string; step: number; label: string; labelY: number }
+interface TrainRow {
+  run: string
+  step: number
+  loss: number | null
+  smooth: number | null
+}
+interface ValRow {
+  run: string
+  step: number
+  valLoss: number | null
+}
+interface LrRow {
+  run: string
+  step: number
+  lr: number | null
+}
+interface ResumeRow {
+  run: string
+  step: number
+  label: string
+  labelY: number
+}
 
 // Vega treats null as missing and breaks the line there; NaN would do the same, but null keeps the
 // data serialisable in the spec.
@@ -107,60 +133,63 @@ export const chartData = (runs: ReadonlyArray<RunSeries>): ChartData => {
   return { names, smoothingWindow: window, stepDomain, train, val, lr, resumes }
 }
 
-const stepAxis = (data: ChartData) => ({
-  field: "step",
-  type: "quantitative",
-  title: "step",
-  scale: data.stepDomain ? { domain: [...data.stepDomain], nice: false } : { nice: false }
-}) as const
+const stepAxis = (data: ChartData) =>
+  ({
+    field: "step",
+    type: "quantitative",
+    title: "step",
+    scale: data.stepDomain ? { domain: [...data.stepDomain], nice: false } : { nice: false }
+  }) as const
 
-const colorBy = (names: ReadonlyArray<string>) => ({
-  field: "run",
-  type: "nominal",
-  title: "run",
-  scale: { domain: [...names], range: PALETTE },
-  legend: { orient: "right", labelLimit: 160 }
-}) as const
-
+const colorBy = (names: ReadonlyArray<string>) =>
+  ({
+    field: "run",
+    type: "nominal",
+    title: "run",
+    scale: { domain: [...names], range: PALETTE },
+    legend: { orient: "right", labelLimit: 160 }
+  }) as const
 
 /** Dashed vertical rules at resume steps, each labelled at the top, beside the rule. */
-const resumeLayers = (data: ChartData) => [
-  {
-    name: "resume_rule",
-    data: { values: [...data.resumes] },
-    mark: { type: "rule", strokeDash: [4, 3], strokeWidth: 1.5, opacity: 0.9 },
-    encoding: { x: stepAxis(data), color: colorBy(data.names) }
-  },
-  {
-    name: "resume_label",
-    data: { values: [...data.resumes] },
-    mark: { type: "text", align: "left", baseline: "top", dx: 4, fontSize: 11 },
-    encoding: {
-      x: stepAxis(data),
-      y: { field: "labelY", type: "quantitative", scale: null },
-      text: { field: "label" },
-      color: colorBy(data.names)
+const resumeLayers = (data: ChartData) =>
+  [
+    {
+      name: "resume_rule",
+      data: { values: [...data.resumes] },
+      mark: { type: "rule", strokeDash: [4, 3], strokeWidth: 1.5, opacity: 0.9 },
+      encoding: { x: stepAxis(data), color: colorBy(data.names) }
+    },
+    {
+      name: "resume_label",
+      data: { values: [...data.resumes] },
+      mark: { type: "text", align: "left", baseline: "top", dx: 4, fontSize: 11 },
+      encoding: {
+        x: stepAxis(data),
+        y: { field: "labelY", type: "quantitative", scale: null },
+        text: { field: "label" },
+        color: colorBy(data.names)
+      }
     }
-  }
-] as const
+  ] as const
 
 // Subtitle lines are kept short: without a canvas, Vega estimates text widths generously, and
 // a long line would widen the layout and squeeze the plot.
-const frame = (title: string, subtitle: ReadonlyArray<string>) => ({
-  $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-  title: { text: title, subtitle: [...subtitle], anchor: "start", subtitleColor: "#555" },
-  width: CHART_WIDTH,
-  height: CHART_HEIGHT,
-  autosize: { type: "fit-x", contains: "padding" },
-  background: "white",
-  config: {
-    view: { stroke: "#ccc" },
-    axis: { gridColor: "#eee", titleFontSize: 12 },
-    // the same label gutter on both charts, so their plot areas (and steps) line up vertically
-    axisY: { minExtent: 48 },
-    legend: { titleFontSize: 12, symbolOpacity: 1 }
-  }
-}) as const
+const frame = (title: string, subtitle: ReadonlyArray<string>) =>
+  ({
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: { text: title, subtitle: [...subtitle], anchor: "start", subtitleColor: "#555" },
+    width: CHART_WIDTH,
+    height: CHART_HEIGHT,
+    autosize: { type: "fit-x", contains: "padding" },
+    background: "white",
+    config: {
+      view: { stroke: "#ccc" },
+      axis: { gridColor: "#eee", titleFontSize: 12 },
+      // the same label gutter on both charts, so their plot areas (and steps) line up vertically
+      axisY: { minExtent: 48 },
+      legend: { titleFontSize: 12, symbolOpacity: 1 }
+    }
+  }) as const
 
 /** Training loss (raw faintly, smoothed solid), validation loss (dashed with points), resumes. */
 export const lossSpec = (data: ChartData, title?: string): TopLevelSpec => {
@@ -205,19 +234,22 @@ export const lossSpec = (data: ChartData, title?: string): TopLevelSpec => {
 }
 
 /** Learning rate per step, one line per run, with resumes. */
-export const lrSpec = (data: ChartData, title?: string): TopLevelSpec => ({
-  ...frame(title ? `${title}: learning rate` : "Learning rate", ["learning rate used by each step · dashed rules: resumes"]),
-  layer: [
-    {
-      name: "lr",
-      data: { values: [...data.lr] },
-      mark: { type: "line", strokeWidth: 2 },
-      encoding: {
-        x: stepAxis(data),
-        y: { field: "lr", type: "quantitative", title: "learning rate", axis: { format: "~g" } },
-        color: colorBy(data.names)
-      }
-    },
-    ...resumeLayers(data)
-  ]
-}) as TopLevelSpec
+export const lrSpec = (data: ChartData, title?: string): TopLevelSpec =>
+  ({
+    ...frame(title ? `${title}: learning rate` : "Learning rate", [
+      "learning rate used by each step · dashed rules: resumes"
+    ]),
+    layer: [
+      {
+        name: "lr",
+        data: { values: [...data.lr] },
+        mark: { type: "line", strokeWidth: 2 },
+        encoding: {
+          x: stepAxis(data),
+          y: { field: "lr", type: "quantitative", title: "learning rate", axis: { format: "~g" } },
+          color: colorBy(data.names)
+        }
+      },
+      ...resumeLayers(data)
+    ]
+  }) as TopLevelSpec

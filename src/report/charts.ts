@@ -29,7 +29,8 @@ const toSvg = (spec: TopLevelSpec, file: string): Effect.Effect<string, ReportEr
         view.finalize()
       }
     },
-    catch: (e) => new ReportError({ operation: "render", path: file, reason: e instanceof Error ? e.message : String(e) })
+    catch: (e) =>
+      new ReportError({ operation: "render", path: file, reason: e instanceof Error ? e.message : String(e) })
   })
 
 /** Training/validation loss per step and LR per step, one colour per run, resumes marked on both. */

@@ -2,8 +2,8 @@
  * The report page: one self-contained HTML file (charts inlined as SVG, CSS inlined, no scripts,
  * no external resources), readable offline and attachable anywhere.
  */
-import { distinctRunNames } from "./chartSpec.ts"
 import type { ChartSvgs } from "./charts.ts"
+import { distinctRunNames } from "./chartSpec.ts"
 import type { RunSeries } from "./series.ts"
 import { defaultSummary, type SummaryRow } from "./summary.ts"
 
@@ -25,7 +25,9 @@ export const formatCell = (value: string | number): string => {
   if (!Number.isFinite(value)) return String(value)
   if (Number.isInteger(value)) return String(value)
   const magnitude = Math.abs(value)
-  return magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e6) ? value.toExponential(3) : String(Number(value.toPrecision(4)))
+  return magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e6)
+    ? value.toExponential(3)
+    : String(Number(value.toPrecision(4)))
 }
 
 const table = (rows: ReadonlyArray<SummaryRow>): string => {
@@ -33,10 +35,14 @@ const table = (rows: ReadonlyArray<SummaryRow>): string => {
   for (const row of rows) for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key)
   const head = columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("")
   const body = rows.map((row) =>
-    `<tr>${columns.map((c) => {
-      const v = row[c]
-      return `<td${typeof v === "number" ? " class=\"num\"" : ""}>${v === undefined ? "" : escapeHtml(formatCell(v))}</td>`
-    }).join("")}</tr>`
+    `<tr>${
+      columns.map((c) => {
+        const v = row[c]
+        return `<td${typeof v === "number" ? " class=\"num\"" : ""}>${
+          v === undefined ? "" : escapeHtml(formatCell(v))
+        }</td>`
+      }).join("")
+    }</tr>`
   ).join("\n")
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`
 }
@@ -96,7 +102,13 @@ ${charts.lrSvg}
 <h2>Resumes</h2>
 ${resumes.length > 0 ? table(resumes) : "<p class=\"none\">No run was resumed.</p>"}
 </section>
-${notes.length > 0 ? `<section id="notes">\n<h2>Notes</h2>\n<ul>\n${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("\n")}\n</ul>\n</section>\n` : ""}</main>
+${
+    notes.length > 0
+      ? `<section id="notes">\n<h2>Notes</h2>\n<ul>\n${
+        notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("\n")
+      }\n</ul>\n</section>\n`
+      : ""
+  }</main>
 </body>
 </html>
 `

@@ -2,8 +2,8 @@
  * Reads a run's `metrics.jsonl` into the series the charts draw: training loss and LR per step,
  * validation loss per evaluation, and the steps where the run was resumed.
  */
-import * as path from "node:path"
 import { Effect, FileSystem, Option, Schema, Struct } from "effect"
+import * as path from "node:path"
 import { EvalLine, metricsFile, parseLine, ResumeLine, StepLine } from "../train/metricsLine.ts"
 import { ReportError } from "./ReportError.ts"
 

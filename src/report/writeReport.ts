@@ -1,6 +1,6 @@
 /** Writes a report directory: `report.html` (self-contained) plus the two charts as SVG files. */
-import * as path from "node:path"
 import { Effect, FileSystem } from "effect"
+import * as path from "node:path"
 import { renderCharts } from "./charts.ts"
 import { renderReportHtml, type ReportOptions } from "./html.ts"
 import { ReportError } from "./ReportError.ts"

@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto"
 import type { ModelConfig, RunConfig } from "../config/RunConfig.ts"
-import type { ParamSpec } from "../model/model.ts"
 import { modelFromConfig } from "../model/fromConfig.ts"
+import type { ParamSpec } from "../model/model.ts"
 import { canonicalJson, configLeaves, isTrajectoryPath, normalizedEncoding } from "./changes.ts"
 
 export const TRAJECTORY_FINGERPRINT_VERSION = "continuum-trajectory/1"
@@ -38,4 +38,5 @@ export const paramsFingerprint = (kind: string, params: ReadonlyArray<Pick<Param
   )
 
 /** The architecture fingerprint of a decoded model configuration. */
-export const modelFingerprint = (config: ModelConfig): string => paramsFingerprint(config.kind, modelFromConfig(config).params)
+export const modelFingerprint = (config: ModelConfig): string =>
+  paramsFingerprint(config.kind, modelFromConfig(config).params)

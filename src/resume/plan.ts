@@ -140,7 +140,9 @@ export const RejectionReason = Schema.TaggedUnion({
   OptimizerKindChanged: { old: Schema.String, new: Schema.String },
   /** Optimizer state tensors missing (`old` null), extra (`new` null) or of another shape. */
   OptimizerShapesChanged: {
-    tensors: Schema.Array(Schema.Struct({ tensor: Schema.String, old: Schema.NullOr(Shape), new: Schema.NullOr(Shape) }))
+    tensors: Schema.Array(
+      Schema.Struct({ tensor: Schema.String, old: Schema.NullOr(Shape), new: Schema.NullOr(Shape) })
+    )
   },
   DatasetChanged: { old: Schema.String, new: Schema.String },
   /** The sample permutation is a function of the seed: a new seed makes the cursor meaningless. */
@@ -159,7 +161,8 @@ export const RejectionReason = Schema.TaggedUnion({
 export type RejectionReason = typeof RejectionReason.Type
 
 /** A JSON value as shown to a user; `null` (not set) as "(unset)". */
-export const showValue = (value: unknown): string => value === null || value === undefined ? "(unset)" : JSON.stringify(value)
+export const showValue = (value: unknown): string =>
+  value === null || value === undefined ? "(unset)" : JSON.stringify(value)
 
 export const showShape = (shape: ReadonlyArray<number>): string => `[${shape.join(", ")}]`
 
@@ -171,7 +174,8 @@ export const describeReason = (reason: RejectionReason): string =>
       r.step === "reset"
         ? `schedule ${r.schedule} continues the stored schedule and needs step keep, not step reset`
         : `schedule ${r.schedule} starts a fresh schedule at step 0 and needs step reset, not step ${r.step}`,
-    ResumeStepBeyondTotal: (r) => `resume step ${r.resumeStep} is not before the new total steps ${r.totalSteps}; nothing is left to run`,
+    ResumeStepBeyondTotal: (r) =>
+      `resume step ${r.resumeStep} is not before the new total steps ${r.totalSteps}; nothing is left to run`,
     TrajectoryChanged: (r) =>
       `exact resume needs an unchanged trajectory; changed: ${
         r.fields.map((f) => `${f.path} ${showValue(f.old)} → ${showValue(f.new)}`).join(", ")
@@ -184,11 +188,15 @@ export const describeReason = (reason: RejectionReason): string =>
     ComponentNotInWeights: (r) => `${r.component} ${r.action} needs a checkpoint; ${r.file} holds weights only`,
     ModelTensorMissing: (r) => `model load: parameter ${r.tensor} ${showShape(r.shape)} is not in the source`,
     ModelShapeMismatch: (r) =>
-      `model load: parameter ${r.tensor} has shape ${showShape(r.old)} in the source and ${showShape(r.new)} in the new model`,
-    OptimizerLoadWithModelInit: () => "optimizer load with model init: the moments belong to weights that are not loaded",
+      `model load: parameter ${r.tensor} has shape ${showShape(r.old)} in the source and ${
+        showShape(r.new)
+      } in the new model`,
+    OptimizerLoadWithModelInit: () =>
+      "optimizer load with model init: the moments belong to weights that are not loaded",
     OptimizerLoadWithFreshTensors: (r) =>
       `optimizer load: the moments of ${r.tensors.join(", ")} belong to weights that are initialized fresh`,
-    OptimizerKindChanged: (r) => `optimizer load: optimizer.kind ${r.old} → ${r.new}; the state of ${r.old} cannot drive ${r.new}`,
+    OptimizerKindChanged: (r) =>
+      `optimizer load: optimizer.kind ${r.old} → ${r.new}; the state of ${r.old} cannot drive ${r.new}`,
     OptimizerShapesChanged: (r) =>
       `optimizer load: state tensors changed: ${
         r.tensors.map((t) =>
@@ -199,7 +207,8 @@ export const describeReason = (reason: RejectionReason): string =>
             : `${t.tensor} ${showShape(t.old)} → ${showShape(t.new)}`
         ).join(", ")
       }`,
-    DatasetChanged: (r) => `data load: the dataset fingerprint changed (${r.old} → ${r.new}); the cursor means other samples`,
+    DatasetChanged: (r) =>
+      `data load: the dataset fingerprint changed (${r.old} → ${r.new}); the cursor means other samples`,
     DataSeedChanged: (r) => `data load: seed ${r.old} → ${r.new}; the sample permutation depends on the seed`,
     // The schedule reasons carry the fields of reconcile.ts's errors; their wording is reused.
     ScheduleKeepMismatch: ({ _tag, ...fields }) => new ScheduleKeepMismatch(fields).message,

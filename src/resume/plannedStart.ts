@@ -32,7 +32,9 @@ export class RunDirConflict extends Schema.TaggedError<RunDirConflict>()("RunDir
   newerSteps: Schema.Array(Schema.Number)
 }) {
   override get message(): string {
-    return `${this.location} holds checkpoints past the start step ${this.startStep} (steps ${this.newerSteps.join(", ")}): ` +
+    return `${this.location} holds checkpoints past the start step ${this.startStep} (steps ${
+      this.newerSteps.join(", ")
+    }): ` +
       `resume into a new runDir, or delete those checkpoints first`
   }
 }
@@ -65,7 +67,11 @@ export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined
       const loaded = plan.model.action === "load" ? yield* source.loadModel : {}
       const modelTensors = Object.fromEntries(plan.model.load.map((name) => [name, loaded[name]!]))
       const optimizer: OptimizerState | undefined = plan.optimizer.action === "load"
-        ? { kind: plan.optimizer.kind, step: plan.optimizer.step, tensors: new Map(Object.entries(yield* source.loadOptimizer)) }
+        ? {
+          kind: plan.optimizer.kind,
+          step: plan.optimizer.step,
+          tensors: new Map(Object.entries(yield* source.loadOptimizer))
+        }
         : undefined
       const manifest = source.manifest
       // Recovering the same run (exact) keeps its identity; any other policy starts a new run.

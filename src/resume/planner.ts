@@ -13,7 +13,6 @@ import { modelFromConfig } from "../model/fromConfig.ts"
 import { resolveSchedule } from "../optim/schedule.ts"
 import { type ConfigChange, diffConfigs } from "./changes.ts"
 import { PlanRejected, type PlanSource, type ResumePlan } from "./plan.ts"
-import { policyName } from "./policy.ts"
 import { checkPolicy, needsState } from "./planner/actions.ts"
 import { checkChanges, checkpointState, checkProblems } from "./planner/checkpointSource.ts"
 import { planData } from "./planner/data.ts"
@@ -23,6 +22,7 @@ import { planModel } from "./planner/model.ts"
 import { planOptimizer } from "./planner/optimizer.ts"
 import { planSchedule } from "./planner/schedule.ts"
 import { planStep } from "./planner/step.ts"
+import { policyName } from "./policy.ts"
 
 export type { CheckpointSource, PlanInput, WeightsSource } from "./planner/input.ts"
 export { OPTIMIZER_STATE_PREFIXES } from "./planner/optimizer.ts"
@@ -52,7 +52,9 @@ export const computePlan = (input: PlanInput): Result.Result<ResumePlan, PlanRej
     const decoded = checkpointState(manifest)
     if (Result.isSuccess(decoded)) state = decoded.success
     else if (needsState(actions)) findings.reasons.push({ _tag: "CheckpointStateInvalid", detail: decoded.failure })
-    else findings.warnings.push(`the checkpoint's state does not decode (${decoded.failure}); this plan does not need it`)
+    else {findings.warnings.push(
+        `the checkpoint's state does not decode (${decoded.failure}); this plan does not need it`
+      )}
     changedFields = diffConfigs(manifest.config, config)
     checkChanges(source, actions, name, changedFields, findings)
   } else {

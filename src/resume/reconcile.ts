@@ -8,6 +8,7 @@
  * equals `S` before `k`, so a stored schedule always describes the whole run.
  */
 import { Result, Schema } from "effect"
+import type { DecayShape } from "../config/scheduleConfig.ts"
 import {
   configuredOf,
   decayStartOf,
@@ -24,7 +25,6 @@ import {
   spliceSegments,
   wsdSegments
 } from "../optim/schedule.ts"
-import type { DecayShape } from "../config/scheduleConfig.ts"
 
 export const ScheduleAction = Schema.Literals(["keep", "extend", "rewarm", "rebuild", "restart"])
 export type ScheduleAction = typeof ScheduleAction.Type
@@ -92,7 +92,9 @@ export class ScheduleDiscontinuity extends Schema.TaggedError<ScheduleDiscontinu
 }) {
   override get message(): string {
     const show = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(6)).toString() : String(x))
-    return `schedule rebuild at step ${this.resumeStep} moves the LR from ${show(this.lrBefore)} to ${show(this.lrAfter)} ` +
+    return `schedule rebuild at step ${this.resumeStep} moves the LR from ${show(this.lrBefore)} to ${
+      show(this.lrAfter)
+    } ` +
       `(×${show(this.jumpRatio)}, tolerance ${this.tolerance}); use extend or rewarm, or allow the discontinuity`
   }
 }
@@ -146,7 +148,8 @@ const decayOrHold = (
   start: number,
   floor: number,
   shape: DecayShape
-): Segment => floor === start ? { _tag: "hold", from, level: start } : { _tag: "decay", from, origin, length, start, floor, shape }
+): Segment =>
+  floor === start ? { _tag: "hold", from, level: start } : { _tag: "decay", from, origin, length, start, floor, shape }
 
 /** Drops a hold that repeats the level of the hold before it. */
 const mergeHolds = (segments: ReadonlyArray<Segment>): Array<Segment> =>
@@ -202,7 +205,9 @@ export const extendSchedule = (old: ResolvedSchedule, next: ResolvedWsd, k: numb
   const hasDecay = next.decaySteps > 0
   const floorBelow = (start: number): number => {
     const floor = floorOf(level, next.minLrFactor)
-    if (floor > start) notes.push(`the new floor ${floor} is above the LR ${start} it would decay from; the LR holds there`)
+    if (floor > start) {
+      notes.push(`the new floor ${floor} is above the LR ${start} it would decay from; the LR holds there`)
+    }
     return Math.min(floor, start)
   }
   const segments = segmentsOf(old)
@@ -268,7 +273,11 @@ export const rewarmSchedule = (
     Result.fail(new RewarmDoesNotFit({ resumeStep: k, warmupSteps: W, totalSteps: newTotal, reason }))
   if (W === 0) return reject("rewarm ramps over the new warm-up; set schedule.warmupSteps ≥ 1 (or use rebuild)")
   if (hasDecay ? rampEnd >= newTotal : rampEnd > newTotal) {
-    return reject(`the ramp would end at step ${rampEnd}, leaving no step ${hasDecay ? "to decay" : "at the peak"} before ${newTotal}`)
+    return reject(
+      `the ramp would end at step ${rampEnd}, leaving no step ${
+        hasDecay ? "to decay" : "at the peak"
+      } before ${newTotal}`
+    )
   }
   const notes: Array<string> = []
   const at = lr(old, k)
@@ -278,7 +287,9 @@ export const rewarmSchedule = (
   if (hasDecay) {
     const length = newTotal - decayStart
     if (length < next.decaySteps) {
-      notes.push(`the decay follows the ramp at step ${decayStart} and lasts ${length} steps instead of ${next.decaySteps}`)
+      notes.push(
+        `the decay follows the ramp at step ${decayStart} and lasts ${length} steps instead of ${next.decaySteps}`
+      )
     }
     tail.push(decayOrHold(decayStart, decayStart, length, peak, floorOf(peak, next.minLrFactor), next.decayShape))
   }
@@ -317,7 +328,9 @@ export const reconcileSchedule = (
   options: ReconcileOptions
 ): Result.Result<ScheduleReconciliation, ScheduleReconcileError> => {
   if (!Number.isInteger(k) || k < 0) {
-    return Result.fail(new InvalidReconcileInput({ field: "resumeStep", value: k, reason: "must be a non-negative integer" }))
+    return Result.fail(
+      new InvalidReconcileInput({ field: "resumeStep", value: k, reason: "must be a non-negative integer" })
+    )
   }
   if (!(options.tolerance >= 0) || !Number.isFinite(options.tolerance)) {
     return Result.fail(

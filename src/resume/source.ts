@@ -1,6 +1,11 @@
-import * as NodePath from "node:path"
 import { Effect, FileSystem, Option, Schema } from "effect"
-import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore, type ReadError } from "../checkpoint/CheckpointStore.ts"
+import * as NodePath from "node:path"
+import {
+  CheckpointStore,
+  type CheckpointStoreShape,
+  makeCheckpointStore,
+  type ReadError
+} from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
@@ -50,7 +55,9 @@ export const latestCheckpoint = (store: CheckpointStoreShape) =>
     const { latest, skipped } = yield* store.latestValid
     for (const bad of skipped) {
       const problem = bad.problems[0]
-      yield* Effect.logWarning(`skipping corrupt checkpoint ${bad.location}: ${problem ? `${problem.file}: ${problem.detail}` : "invalid"}`)
+      yield* Effect.logWarning(
+        `skipping corrupt checkpoint ${bad.location}: ${problem ? `${problem.file}: ${problem.detail}` : "invalid"}`
+      )
     }
     return { latest: Option.getOrUndefined(latest), skipped }
   })
@@ -65,15 +72,22 @@ export const openSource = (from: string | undefined) =>
     if (from === undefined) {
       const { latest, skipped } = yield* latestCheckpoint(store)
       if (latest === undefined) {
-        const why = skipped.length > 0 ? ` (${skipped.length} corrupt: ${skipped.map((s) => s.location).join(", ")})` : ""
-        return yield* new ResumeSourceError({ source: store.location, message: `no valid checkpoint to resume from${why}` })
+        const why = skipped.length > 0
+          ? ` (${skipped.length} corrupt: ${skipped.map((s) => s.location).join(", ")})`
+          : ""
+        return yield* new ResumeSourceError({
+          source: store.location,
+          message: `no valid checkpoint to resume from${why}`
+        })
       }
       return yield* fromCheckpoint(store, latest.step)
     }
     const fs = yield* FileSystem.FileSystem
     if (from.endsWith(".safetensors")) {
       const bytes = yield* fs.readFile(from).pipe(
-        Effect.mapError((e) => new ResumeSourceError({ source: from, message: `cannot read weights file: ${e.message}` }))
+        Effect.mapError((e) =>
+          new ResumeSourceError({ source: from, message: `cannot read weights file: ${e.message}` })
+        )
       )
       const header = yield* Effect.fromResult(readSafetensorsHeader(bytes, { file: from }))
       const shapes = Object.fromEntries(header.entries.map((e) => [e.name, e.shape]))
@@ -81,7 +95,9 @@ export const openSource = (from: string | undefined) =>
         input: { kind: "weights", file: from, shapes },
         manifest: undefined,
         loadModel: Effect.map(Effect.fromResult(decodeSafetensors(bytes, { file: from })), (d) => d.tensors),
-        loadOptimizer: Effect.fail(new ResumeSourceError({ source: from, message: "a weights file holds no optimizer state" }))
+        loadOptimizer: Effect.fail(
+          new ResumeSourceError({ source: from, message: "a weights file holds no optimizer state" })
+        )
       } satisfies OpenedSource
     }
     const located = locateCheckpointDir(NodePath.resolve(from))
@@ -97,4 +113,3 @@ export const openSource = (from: string | undefined) =>
       : yield* makeCheckpointStore(fileSystemDisk(fs), located.runDir, { cleanOnStart: false })
     return yield* fromCheckpoint(source, located.step)
   })
-

@@ -4,10 +4,10 @@ import { fileSystemDisk } from "../checkpoint/disk.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import type { RunSettings } from "../config/RunSettings.ts"
+import { Start } from "../config/Start.ts"
 import type { DataLoader } from "../data/DataLoader.ts"
 import { type PlannedStartError, plannedStartLayer } from "./plannedStart.ts"
 import { decodePolicy, PolicyError, presets, type ResumePolicy } from "./policy.ts"
-import { Start } from "../config/Start.ts"
 
 export interface StartRequest {
   /** `auto`, `exact`, `continue`, `transfer` or a policy JSON file; absent for a fresh run. */
@@ -17,7 +17,11 @@ export interface StartRequest {
 }
 
 /** How the run starts, failing with `E`; may read the settings, the dataset and the run's checkpoints. */
-export type StartLayer<E = never> = Layer.Layer<Start, E, RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem>
+export type StartLayer<E = never> = Layer.Layer<
+  Start,
+  E,
+  RunSettings | DataLoader | CheckpointStore | FileSystem.FileSystem
+>
 
 /** A fresh start was asked for, but the run directory already holds checkpoints. */
 export class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRefused", {
@@ -32,7 +36,10 @@ export const readPolicy = (resume: string): Effect.Effect<ResumePolicy, PolicyEr
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(resume).pipe(
       Effect.mapError((e) =>
-        new PolicyError({ source: resume, message: `not a preset (auto, exact, continue, transfer) and not a readable policy file: ${e.message}` })
+        new PolicyError({
+          source: resume,
+          message: `not a preset (auto, exact, continue, transfer) and not a readable policy file: ${e.message}`
+        })
       )
     )
     const json = yield* Effect.try({
@@ -88,7 +95,10 @@ export const resolveStart = (
   Effect.gen(function*() {
     if (request.resume === undefined) {
       if (request.from !== undefined) {
-        return yield* new PolicyError({ source: "--from", message: "--from needs --resume (exact, continue, transfer or a policy file)" })
+        return yield* new PolicyError({
+          source: "--from",
+          message: "--from needs --resume (exact, continue, transfer or a policy file)"
+        })
       }
       return freshOnly
     }

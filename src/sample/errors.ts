@@ -34,7 +34,9 @@ export class NoValidCheckpoint extends Schema.TaggedError<NoValidCheckpoint>()("
   corrupt: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    const waited = this.waitedSeconds > 0 ? ` after waiting ${this.waitedSeconds} s` : " (pass --wait SECONDS to wait for one)"
+    const waited = this.waitedSeconds > 0
+      ? ` after waiting ${this.waitedSeconds} s`
+      : " (pass --wait SECONDS to wait for one)"
     const corrupt = this.corrupt.length > 0 ? `; failing verification: ${this.corrupt.join("; ")}` : ""
     return `${this.runDir} holds no valid checkpoint${waited}${corrupt}`
   }

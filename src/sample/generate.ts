@@ -54,7 +54,11 @@ export const checkPrompt = (prompt: Uint8Array, vocabSize: number): SampleOption
   if (prompt.length === 0) return invalid("--prompt", "\"\"", "at least one byte to condition on")
   for (let i = 0; i < prompt.length; i++) {
     if (prompt[i] >= vocabSize) {
-      return invalid("--prompt", `byte ${prompt[i]} at offset ${i}`, `bytes below the model's vocabulary size ${vocabSize}`)
+      return invalid(
+        "--prompt",
+        `byte ${prompt[i]} at offset ${i}`,
+        `bytes below the model's vocabulary size ${vocabSize}`
+      )
     }
   }
   return undefined
@@ -92,7 +96,15 @@ export const generate = (
     const offset = (len - 1) * vocab
     const token = options.temperature === 0
       ? argmax(logits, offset, candidates)
-      : sampleToken(logits, offset, candidates, options.temperature, topK, uniform(options.seed, SAMPLE_STREAM, index), scratch)
+      : sampleToken(
+        logits,
+        offset,
+        candidates,
+        options.temperature,
+        topK,
+        uniform(options.seed, SAMPLE_STREAM, index),
+        scratch
+      )
     if (token < 0) throw new NonFiniteLogits({ index })
     out[end] = token
   }

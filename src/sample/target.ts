@@ -7,8 +7,8 @@
  * leftovers (they may be the trainer's save in progress) and a checkpoint removed by retention
  * between being found and being read is looked up again.
  */
-import * as NodePath from "node:path"
 import { Clock, Effect, FileSystem, Option, Result, type Scope } from "effect"
+import * as NodePath from "node:path"
 import { type CheckpointRef, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
@@ -51,7 +51,10 @@ export const resolveTarget = Effect.fnUntraced(function*(
   }
   // `<runDir>/checkpoints` itself stands for its run, unless it is a run directory of that name.
   const resolved = NodePath.resolve(path)
-  if (NodePath.basename(resolved) === CHECKPOINTS_DIR && !(yield* isDirectory(fs, NodePath.join(resolved, CHECKPOINTS_DIR)))) {
+  if (
+    NodePath.basename(resolved) === CHECKPOINTS_DIR &&
+    !(yield* isDirectory(fs, NodePath.join(resolved, CHECKPOINTS_DIR)))
+  ) {
     return { kind: "run", path, runDir: NodePath.dirname(resolved) }
   }
   return { kind: "run", path, runDir: resolved }
@@ -121,7 +124,7 @@ export const withCheckpoint = <A, E, R>(
     const target = yield* resolveTarget(path, { allowMissingRun: waitSeconds > 0 })
     const store = yield* openReadOnlyStore(target.runDir)
     if (target.kind === "checkpoint") return yield* use(store, target.step)
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1;; attempt++) {
       const latest = yield* latestValidOrWait(store, target.runDir, waitSeconds)
       const result = yield* Effect.result(use(store, latest.step))
       if (Result.isSuccess(result)) return result.success

@@ -10,6 +10,9 @@ export type ConfigChanges = Readonly<Record<string, unknown>>
 /** Applies `--set`-style changes to a configuration. */
 export const applyChanges = (config: RunConfig, changes: ConfigChanges): Effect.Effect<RunConfig, ConfigError> =>
   Effect.flatMap(
-    applyOverrides(encodeRunConfig(config), Object.entries(changes).map(([path, value]) => ({ path: path.split("."), value }))),
+    applyOverrides(
+      encodeRunConfig(config),
+      Object.entries(changes).map(([path, value]) => ({ path: path.split("."), value }))
+    ),
     decodeRunConfig
   )

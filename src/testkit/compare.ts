@@ -1,6 +1,6 @@
 /** The first difference between two runs' values, as the errors report it: field and both values. */
-import type { Tensor } from "../tensor/tensor.ts"
 import { canonicalJson, configLeaves } from "../resume/changes.ts"
+import type { Tensor } from "../tensor/tensor.ts"
 
 /** A value as a difference shows it: numbers in full, anything else as JSON. */
 export const show = (x: unknown): string => (typeof x === "number" ? String(x) : JSON.stringify(x) ?? "undefined")
@@ -41,7 +41,12 @@ export const firstTensorDifference = (
 }
 
 /** Leaf-by-leaf difference of two JSON values, e.g. checkpoint states. */
-export const firstLeafDifference = (prefix: string, expected: unknown, actual: unknown, step: number | null): Difference | undefined => {
+export const firstLeafDifference = (
+  prefix: string,
+  expected: unknown,
+  actual: unknown,
+  step: number | null
+): Difference | undefined => {
   const a = configLeaves(expected)
   const b = configLeaves(actual)
   for (const path of new Set([...a.keys(), ...b.keys()])) {

@@ -1,17 +1,17 @@
 /** `checkExactResume`: stopping and resuming `exact` is bit-identical to never stopping. */
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect } from "effect"
+import * as NodePath from "node:path"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { runLayer } from "../train/layers.ts"
 import { Start } from "../config/Start.ts"
 import { canonicalJson } from "../resume/changes.ts"
 import { plannedStartLayer } from "../resume/plannedStart.ts"
 import { presets } from "../resume/policy.ts"
+import { runLayer } from "../train/layers.ts"
 import { applyChanges, type ConfigChanges } from "./changes.ts"
 import { type Difference, firstLeafDifference, firstTensorDifference, show } from "./compare.ts"
-import { ResumeMismatch, type ResumeCheckError } from "./errors.ts"
-import { type MetricsRecords, metricsLines, readCheckpoint } from "./results.ts"
+import { type ResumeCheckError, ResumeMismatch } from "./errors.ts"
+import { metricsLines, type MetricsRecords, readCheckpoint } from "./results.ts"
 import { checkpointingAt, checkStopPoints, type RunBuilder, train, withRunDir, workDirectory } from "./runs.ts"
 import { firstEventDifference, trajectoryOf, trajectoryState } from "./trajectory.ts"
 
@@ -42,7 +42,11 @@ export interface ExactResumeReport {
  * The first difference of the resumed run's metrics.jsonl: one `exact` resume marker at k, and
  * otherwise the uninterrupted run's records.
  */
-const firstMetricsDifference = (k: number, reference: MetricsRecords, metrics: MetricsRecords): Difference | undefined => {
+const firstMetricsDifference = (
+  k: number,
+  reference: MetricsRecords,
+  metrics: MetricsRecords
+): Difference | undefined => {
   const marker = canonicalJson(metrics.markers.map((m) => ({ step: m.step, resume: m.resume })))
   if (marker !== canonicalJson([{ step: k, resume: "exact" }])) {
     return {
@@ -94,12 +98,20 @@ export const checkExactResume = (
     for (const k of stops) {
       const runDir = NodePath.join(work, `stop-${k}`)
       const mismatch = (d: Difference) => new ResumeMismatch({ stopAt: k, ...d })
-      const interrupted = yield* train(build, checkpointingAt(withRunDir(config, runDir), k), Start.fresh, "interrupted", {
-        stopAt: k,
+      const interrupted = yield* train(
+        build,
+        checkpointingAt(withRunDir(config, runDir), k),
+        Start.fresh,
+        "interrupted",
+        {
+          stopAt: k,
+          label: k
+        }
+      )
+      const resumedConfig = withRunDir(resumedChanges, runDir)
+      const resumed = yield* train(build, resumedConfig, plannedStartLayer(presets.exact, undefined), "resumed", {
         label: k
       })
-      const resumedConfig = withRunDir(resumedChanges, runDir)
-      const resumed = yield* train(build, resumedConfig, plannedStartLayer(presets.exact, undefined), "resumed", { label: k })
 
       const expected = trajectoryOf(reference.events, withEval)
       const actual = [...trajectoryOf(interrupted.events, withEval), ...trajectoryOf(resumed.events, withEval)]

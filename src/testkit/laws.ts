@@ -3,27 +3,35 @@
  * the laws of `PolicyLaw` hold. Each law is a function that returns the first difference that
  * breaks it; the check runs them in the order `PolicyLaw` lists them.
  */
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect } from "effect"
+import * as NodePath from "node:path"
+import type { CheckpointState } from "../checkpoint/checkpointState.ts"
 import { checkpointsDir, stepDirName } from "../checkpoint/layout.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
+import { Start } from "../config/Start.ts"
 import { modelFromConfig } from "../model/fromConfig.ts"
 import { lr, resolveSchedule } from "../optim/schedule.ts"
-import type { CheckpointState } from "../checkpoint/checkpointState.ts"
-import type { StepEvent, TrainEvent } from "../train/events.ts"
-import { runLayer } from "../train/layers.ts"
-import { Start } from "../config/Start.ts"
 import { canonicalJson } from "../resume/changes.ts"
 import { plannedStartLayer } from "../resume/plannedStart.ts"
 import { selectTensors } from "../resume/planner.ts"
 import type { ResumePolicy } from "../resume/policy.ts"
 import { DEFAULT_LR_JUMP_TOLERANCE } from "../resume/reconcile.ts"
+import type { StepEvent, TrainEvent } from "../train/events.ts"
+import { runLayer } from "../train/layers.ts"
 import { applyChanges, type ConfigChanges } from "./changes.ts"
 import { type Difference, firstTensorDifference, show } from "./compare.ts"
 import { PolicyLaw, PolicyLawViolated, type ResumeCheckError } from "./errors.ts"
 import { checkpointStates, readCheckpoint, type StoredCheckpoint } from "./results.ts"
-import { checkpointingAt, checkStopPoints, type Initial, type RunBuilder, train, withRunDir, workDirectory } from "./runs.ts"
+import {
+  checkpointingAt,
+  checkStopPoints,
+  type Initial,
+  type RunBuilder,
+  train,
+  withRunDir,
+  workDirectory
+} from "./runs.ts"
 
 export interface PolicyLawOptions {
   /** The run that is stopped at each k; its `runDir` is not used. */
@@ -61,7 +69,9 @@ export interface PolicyLawReport {
 const modelLoad = (policy: ResumePolicy, next: RunConfig, stored: StoredCheckpoint, initial: Initial) => {
   const fresh = modelFromConfig(next.model).init(next.seed)
   const specs = modelFromConfig(next.model).params
-  const selected = new Set(policy.model === "load" ? selectTensors(specs.map((s) => s.name), policy.tensors).selected : [])
+  const selected = new Set(
+    policy.model === "load" ? selectTensors(specs.map((s) => s.name), policy.tensors).selected : []
+  )
   const loaded: Array<string> = []
   const freshNames: Array<string> = []
   for (const spec of specs) {
@@ -85,7 +95,9 @@ const optimizerState = (policy: ResumePolicy, stored: StoredCheckpoint, initial:
       return { step: null, field: "optimizer step", expected: "0", actual: show(initial.optimizerStep) }
     }
     const zeros = Object.fromEntries(
-      Object.entries(initial.optimizer).map(([name, t]) => [name, { shape: t.shape, data: new Float32Array(t.data.length) }])
+      Object.entries(initial.optimizer).map((
+        [name, t]
+      ) => [name, { shape: t.shape, data: new Float32Array(t.data.length) }])
     )
     return firstTensorDifference("optimizer", zeros, initial.optimizer, null)
   }
@@ -108,7 +120,9 @@ const stepCounter = (start: number, totalSteps: number, steps: ReadonlyArray<Ste
       step: null,
       field: "steps run after the resume",
       expected: `${start + 1}…${totalSteps}`,
-      actual: steps.length === 0 ? "none" : `${steps[0]!.step}…${steps[steps.length - 1]!.step} (${steps.length} updates)`
+      actual: steps.length === 0
+        ? "none"
+        : `${steps[0]!.step}…${steps[steps.length - 1]!.step} (${steps.length} updates)`
     }
   }
   return undefined
@@ -166,7 +180,10 @@ const lrAtResume = (
   } else {
     const restartLr = lr(resolveSchedule(next.schedule, next.optimizer.lr, next.steps), 0)
     if (!(Math.abs(lrAfter - restartLr) <= tolerance)) {
-      return { law: "lr-restart", difference: { step: 1, field: "lr", expected: show(restartLr), actual: show(lrAfter) } }
+      return {
+        law: "lr-restart",
+        difference: { step: 1, field: "lr", expected: show(restartLr), actual: show(lrAfter) }
+      }
     }
   }
   return undefined
@@ -222,14 +239,23 @@ export const checkPolicyLaws = (
       const violated = (law: PolicyLaw, d: Difference) => new PolicyLawViolated({ law, stopAt: k, ...d })
       const beforeDir = NodePath.join(work, `stop-${k}`, "before")
       const afterDir = NodePath.join(work, `stop-${k}`, "after")
-      const before = yield* train(build, checkpointingAt(withRunDir(config, beforeDir), k), Start.fresh, "interrupted", {
-        stopAt: k,
-        label: k
-      })
+      const before = yield* train(
+        build,
+        checkpointingAt(withRunDir(config, beforeDir), k),
+        Start.fresh,
+        "interrupted",
+        {
+          stopAt: k,
+          label: k
+        }
+      )
       const stored = yield* readCheckpoint(beforeDir, k, "interrupted", k)
       const next = withRunDir(yield* applyChanges(config, options.changes ?? {}), afterDir)
       const from = NodePath.join(checkpointsDir(beforeDir), stepDirName(k))
-      const after = yield* train(build, next, plannedStartLayer(policy, from), "resumed", { label: k, captureInitial: true })
+      const after = yield* train(build, next, plannedStartLayer(policy, from), "resumed", {
+        label: k,
+        captureInitial: true
+      })
       const initial = after.initial!
 
       const model = modelLoad(policy, next, stored, initial)

@@ -1,14 +1,14 @@
 /** `checkRejected`: a plan that must be rejected is, and leaves the run directory as it was. */
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { createHash } from "node:crypto"
-import { Cause, Effect, Exit, Layer, Option } from "effect"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { runLayer } from "../train/layers.ts"
 import { canonicalJson } from "../resume/changes.ts"
 import { PlanRejected } from "../resume/plan.ts"
 import { plannedStartLayer } from "../resume/plannedStart.ts"
 import type { ResumePolicy } from "../resume/policy.ts"
+import { runLayer } from "../train/layers.ts"
 import { RejectionWroteFiles, ResumeNotRejected, ResumeRunFailed } from "./errors.ts"
 import type { RunBuilder } from "./runs.ts"
 
@@ -54,13 +54,21 @@ export const checkRejected = (
     const build = options.build ?? runLayer
     const { config, policy } = options
     const before = fileTree(config.runDir)
-    const exit = yield* Effect.scoped(Layer.build(build(config, plannedStartLayer(policy, options.from)))).pipe(Effect.exit)
+    const exit = yield* Effect.scoped(Layer.build(build(config, plannedStartLayer(policy, options.from)))).pipe(
+      Effect.exit
+    )
     const after = fileTree(config.runDir)
-    const changed = [...new Set([...before.keys(), ...after.keys()])].filter((file) => before.get(file) !== after.get(file))
+    const changed = [...new Set([...before.keys(), ...after.keys()])].filter((file) =>
+      before.get(file) !== after.get(file)
+    )
     if (changed.length > 0) return yield* new RejectionWroteFiles({ runDir: config.runDir, files: changed.sort() })
-    if (Exit.isSuccess(exit)) return yield* new ResumeNotRejected({ runDir: config.runDir, policy: canonicalJson(policy) })
+    if (Exit.isSuccess(exit)) {
+      return yield* new ResumeNotRejected({ runDir: config.runDir, policy: canonicalJson(policy) })
+    }
     const error = Cause.findErrorOption(exit.cause)
-    if (Option.isSome(error) && error.value instanceof PlanRejected) return error.value
+    if (Option.isSome(error) && error.value instanceof PlanRejected) {
+      return error.value
+    }
     return yield* new ResumeRunFailed({
       run: "resumed",
       stopAt: null,

@@ -2,11 +2,11 @@
  * What a run left on disk, read back for comparison: its checkpoints (through a store that
  * cleans nothing) and its metrics file.
  */
-import * as nodeFs from "node:fs"
 import { Effect, FileSystem, Schema } from "effect"
+import * as nodeFs from "node:fs"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
 import { makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
-import { CheckpointState } from "../checkpoint/checkpointState.ts"
 import { metricsFile } from "../train/metricsLine.ts"
 import { ResumeRunFailed } from "./errors.ts"
 import type { RunName } from "./runs.ts"
@@ -53,7 +53,9 @@ export const metricsLines = (runDir: string, withEval: boolean): Effect.Effect<M
   Effect.sync(() => {
     const file = metricsFile(runDir)
     const records = nodeFs.existsSync(file)
-      ? nodeFs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
+      ? nodeFs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) =>
+        JSON.parse(l) as Record<string, unknown>
+      )
       : []
     const markers = records.filter((r) => "resume" in r)
     const lines = records

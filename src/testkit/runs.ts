@@ -2,16 +2,16 @@
  * Running the runs a check compares: building a composition, training it (to the end, or
  * stopping right after a checkpoint as a crash would), and where the runs go.
  */
-import * as nodeFs from "node:fs"
-import * as NodePath from "node:path"
-import * as os from "node:os"
 import { Context, Effect, Layer, Stream } from "effect"
+import * as nodeFs from "node:fs"
+import * as os from "node:os"
+import * as NodePath from "node:path"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
+import type { StartLayer } from "../resume/start.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import type { TrainEvent } from "../train/events.ts"
-import type { StartLayer } from "../resume/start.ts"
 import { Trainer } from "../train/Trainer.ts"
 import { InvalidStopPoint, ResumeRunFailed } from "./errors.ts"
 
@@ -29,7 +29,10 @@ export type RunBuilder = (config: RunConfig, start: RunStart) => Layer.Layer<Tra
 export const withRunDir = (config: RunConfig, runDir: string): RunConfig => ({ ...config, runDir })
 
 /** A run that checkpoints at `k` (and its multiples): exact allows the cadence to change. */
-export const checkpointingAt = (config: RunConfig, k: number): RunConfig => ({ ...config, checkpoint: { ...config.checkpoint, every: k } })
+export const checkpointingAt = (config: RunConfig, k: number): RunConfig => ({
+  ...config,
+  checkpoint: { ...config.checkpoint, every: k }
+})
 
 /** Which of a check's runs an error is about. */
 export type RunName = ResumeRunFailed["run"]
@@ -91,4 +94,6 @@ export const checkStopPoints = (stopAt: ReadonlyArray<number>, totalSteps: numbe
   Effect.forEach([...new Set(stopAt)], (k) =>
     Number.isSafeInteger(k) && k >= 1 && k < totalSteps
       ? Effect.succeed(k)
-      : Effect.fail(new InvalidStopPoint({ stopAt: k, totalSteps, reason: `must be an integer in [1, ${totalSteps - 1}]` })))
+      : Effect.fail(
+        new InvalidStopPoint({ stopAt: k, totalSteps, reason: `must be an integer in [1, ${totalSteps - 1}]` })
+      ))

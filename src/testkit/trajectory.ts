@@ -18,7 +18,11 @@ export type Trajectory = ReadonlyArray<TrajectoryEvent>
 export const trajectoryOf = (events: ReadonlyArray<TrainEvent>, withEval: boolean): Trajectory =>
   events.flatMap((e): Array<TrajectoryEvent> =>
     e._tag === "Step"
-      ? [{ step: e.step, kind: "Step" as const, values: { loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokens: e.tokens } }]
+      ? [{
+        step: e.step,
+        kind: "Step" as const,
+        values: { loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, tokens: e.tokens }
+      }]
       : e._tag === "Eval" && withEval
       ? [{ step: e.step, kind: "Eval" as const, values: { valLoss: e.valLoss } }]
       : []
@@ -26,7 +30,9 @@ export const trajectoryOf = (events: ReadonlyArray<TrainEvent>, withEval: boolea
 
 /** The first event that differs in step, kind or any value (bit-exact, -0 ≠ 0). */
 export const firstEventDifference = (expected: Trajectory, actual: Trajectory): Difference | undefined => {
-  const describe = (e: Trajectory[number] | undefined) => (e === undefined ? "no event" : `${e.kind} event of step ${e.step}`)
+  const describe = (
+    e: Trajectory[number] | undefined
+  ) => (e === undefined ? "no event" : `${e.kind} event of step ${e.step}`)
   for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
     const a = expected[i]
     const b = actual[i]

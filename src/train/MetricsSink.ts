@@ -8,7 +8,7 @@
  * One protocol over a narrow storage interface; the file system and memory implement it.
  */
 import { Context, Effect, FileSystem, Layer, Option, type PlatformError, Ref, Schema, type Scope } from "effect"
-import { lineKey, lineText, MetricsLine, metricsFile, parseLine } from "./metricsLine.ts"
+import { lineKey, lineText, metricsFile, MetricsLine, parseLine } from "./metricsLine.ts"
 
 /** Reading, replacing or appending to the history failed (permissions, disk full, …). */
 export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
@@ -73,7 +73,10 @@ export const makeMetricsSink = (storage: HistoryStorage): MetricsSinkShape => ({
       const append = yield* storage.appender
       return { append: (line) => append(lineText(line)) }
     }),
-  read: Effect.map(storage.read, (text) => text.split("\n").flatMap((line) => Option.toArray(decodeLine(parseLine(line)))))
+  read: Effect.map(
+    storage.read,
+    (text) => text.split("\n").flatMap((line) => Option.toArray(decodeLine(parseLine(line))))
+  )
 })
 
 /**
@@ -107,7 +110,9 @@ const fileHistory = (fs: FileSystem.FileSystem, runDir: string): HistoryStorage 
   return {
     location: file,
     read: fs.readFileString(file).pipe(
-      Effect.catch((error) => error.reason._tag === "NotFound" ? Effect.succeed("") : Effect.fail(failed("read")(error)))
+      Effect.catch((error) =>
+        error.reason._tag === "NotFound" ? Effect.succeed("") : Effect.fail(failed("read")(error))
+      )
     ),
     replace: (text) =>
       Effect.gen(function*() {
@@ -134,9 +139,12 @@ export const memoryHistory = (text: Ref.Ref<string>): HistoryStorage => ({
 export class MetricsSink extends Context.Service<MetricsSink, MetricsSinkShape>()("continuum/MetricsSink") {
   /** The history in `<runDir>/metrics.jsonl`. Nothing is touched until a run opens it. */
   static readonly layerFileSystem = (runDir: string): Layer.Layer<MetricsSink, never, FileSystem.FileSystem> =>
-    Layer.effect(MetricsSink, Effect.gen(function*() {
-      return makeMetricsSink(fileHistory(yield* FileSystem.FileSystem, runDir))
-    }))
+    Layer.effect(
+      MetricsSink,
+      Effect.gen(function*() {
+        return makeMetricsSink(fileHistory(yield* FileSystem.FileSystem, runDir))
+      })
+    )
 
   /** A fresh history in memory. */
   static readonly layerMemory: Layer.Layer<MetricsSink> = Layer.effect(

@@ -9,10 +9,10 @@
  * process is gone — or whose pid now belongs to a process started at another time — is stale and
  * taken over. Locks held on another host cannot be checked and are always respected.
  */
+import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Layer, Schema } from "effect"
 
 export const LOCK_FILE = ".lock"
 
@@ -155,7 +155,9 @@ const acquire = (runDir: string) =>
     Effect.flatMap(({ file, text, result }) =>
       result.taken
         ? Effect.succeed({ file, text })
-        : Effect.fail(new RunDirLocked({ runDir, pid: result.holder.pid, host: result.holder.host, since: result.holder.since }))
+        : Effect.fail(
+          new RunDirLocked({ runDir, pid: result.holder.pid, host: result.holder.host, since: result.holder.since })
+        )
     )
   )
 

@@ -1,5 +1,5 @@
-import * as path from "node:path"
 import { Context, Effect, Layer, Option, Ref, Stream } from "effect"
+import * as path from "node:path"
 import { CheckpointStore, type SaveError } from "../checkpoint/CheckpointStore.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import { stepDirName } from "../checkpoint/layout.ts"
@@ -26,7 +26,9 @@ interface LoopState {
 
 /** The line a resumed run writes first: which policy resumed it and what became of the schedule. */
 const resumeLine = (start: StartShape): ResumeLine | undefined =>
-  start.resumed === undefined ? undefined : { step: start.step, resume: start.resumed.policy, schedule: start.resumed.scheduleAction }
+  start.resumed === undefined
+    ? undefined
+    : { step: start.step, resume: start.resumed.policy, schedule: start.resumed.scheduleAction }
 
 /**
  * The step loop as a pull-based stream of events: nothing runs until the stream is pulled, and a
@@ -50,8 +52,13 @@ const makeTrainer = Effect.gen(function*() {
   const evalBatchCount = Math.min(config.eval.batches, Math.floor(data.validationWindows / global))
   const validation = evalBatchCount > 0 ? yield* data.validationBatches(evalBatchCount, global) : []
   const stepper = makeStepper({
-    kernels, model, params, data,
-    rule: optimizer.rule, optimizer: optimizer.state, clipNorm: config.optimizer.clipNorm
+    kernels,
+    model,
+    params,
+    data,
+    rule: optimizer.rule,
+    optimizer: optimizer.state,
+    clipNorm: config.optimizer.clipNorm
   })
   const tokensPerStep = global * data.seqLen
   const retention = { keepLatest: config.checkpoint.keepLatest, keepEvery: config.checkpoint.keepEvery }
@@ -60,14 +67,26 @@ const makeTrainer = Effect.gen(function*() {
   const checkpoint = (state: LoopState) =>
     Effect.gen(function*() {
       const snapshot = makeSnapshot({
-        runId: start.runId, parent: start.parent, config, step: state.step, cursor: state.cursor, tokensSeen: state.tokens,
-        params, optimizer: optimizer.state, schedule: scheduler.schedule, data
+        runId: start.runId,
+        parent: start.parent,
+        config,
+        step: state.step,
+        cursor: state.cursor,
+        tokensSeen: state.tokens,
+        params,
+        optimizer: optimizer.state,
+        schedule: scheduler.schedule,
+        data
       })
       // Retention runs before the next save: it waits for the previous save, which by then has
       // usually finished, so the step loop never waits on the disk for it.
       yield* store.retain(retention)
       yield* config.checkpoint.async ? store.saveAsync(snapshot) : store.save(snapshot)
-      return { _tag: "Checkpoint", step: state.step, path: path.join(store.location, stepDirName(state.step)) } satisfies CheckpointEvent
+      return {
+        _tag: "Checkpoint",
+        step: state.step,
+        path: path.join(store.location, stepDirName(state.step))
+      } satisfies CheckpointEvent
     })
 
   const finish = Effect.andThen(store.awaitPending, store.retain(retention))
@@ -76,8 +95,13 @@ const makeTrainer = Effect.gen(function*() {
   // the stream would start from the first one's end while counting from the start step again,
   // and would cut the first pass's history back to the start step.
   const claimed = yield* Ref.make(false)
-  const claim = Effect.flatMap(Ref.getAndSet(claimed, true), (again) =>
-    again ? Effect.die(new Error("a run's event stream can be consumed only once; build the run again to retrain")) : Effect.void)
+  const claim = Effect.flatMap(
+    Ref.getAndSet(claimed, true),
+    (again) =>
+      again
+        ? Effect.die(new Error("a run's event stream can be consumed only once; build the run again to retrain"))
+        : Effect.void
+  )
 
   const events = Stream.unwrap(Effect.gen(function*() {
     yield* claim
@@ -95,15 +119,23 @@ const makeTrainer = Effect.gen(function*() {
         const began = performance.now()
         const lr = scheduler.lr(state.step)
         const { loss, gradNorm } = stepper(state.cursor, lr)
-        const next: LoopState = { step: state.step + 1, cursor: state.cursor + global, tokens: state.tokens + tokensPerStep }
+        const next: LoopState = {
+          step: state.step + 1,
+          cursor: state.cursor + global,
+          tokens: state.tokens + tokensPerStep
+        }
         const tokensPerSec = tokensPerStep / Math.max((performance.now() - began) / 1000, 1e-9)
-        const stepped = yield* record({ _tag: "Step", step: next.step, loss, lr, gradNorm, tokens: next.tokens, tokensPerSec } satisfies StepEvent)
+        const stepped = yield* record(
+          { _tag: "Step", step: next.step, loss, lr, gradNorm, tokens: next.tokens, tokensPerSec } satisfies StepEvent
+        )
         // A step is one long synchronous computation, and the fiber would otherwise run many steps
         // before the scheduler yields: give the event loop a turn, so that a stop signal received
         // during the step is seen now and a background save makes progress between steps.
         yield* Effect.yieldNow
         const done = next.step >= config.steps || stop.requested(next.step)
-        const evaluated = validation.length > 0 && (due(config.eval.every, next.step) || done) ? [yield* evaluation(next.step)] : []
+        const evaluated = validation.length > 0 && (due(config.eval.every, next.step) || done)
+          ? [yield* evaluation(next.step)]
+          : []
         const saved = due(config.checkpoint.every, next.step) || done ? [yield* checkpoint(next)] : []
         if (done) yield* finish
         return [[stepped, ...evaluated, ...saved], done ? Option.none() : Option.some(next)] as const

@@ -71,12 +71,24 @@ export const runStartLayer = <EStart = never, EData = never, ECheckpoints = neve
  * A complete run: one layer per component, composed. Model, optimizer and scheduler read the
  * settings and the start; the trainer consumes them all.
  */
-export const composeRun = <EStart = never, EData = never, EKernels = never, ESchedule = never, ECheckpoints = never, EMetrics = never>(
+export const composeRun = <
+  EStart = never,
+  EData = never,
+  EKernels = never,
+  ESchedule = never,
+  ECheckpoints = never,
+  EMetrics = never
+>(
   config: RunConfig,
   parts: RunParts<EStart, EData, EKernels, ESchedule, ECheckpoints, EMetrics> = {}
 ) =>
   Trainer.layer.pipe(
-    Layer.provideMerge(Layer.provideMerge(Optimizer.layer, Layer.mergeAll(Model.layer, orDefault(parts.scheduler, () => Scheduler.layer)))),
+    Layer.provideMerge(
+      Layer.provideMerge(
+        Optimizer.layer,
+        Layer.mergeAll(Model.layer, orDefault(parts.scheduler, () => Scheduler.layer))
+      )
+    ),
     Layer.provideMerge(orDefault(parts.kernels, () => kernelsLayerFor(config.kernels))),
     Layer.provideMerge(orDefault(parts.metrics, () => MetricsSink.layerFileSystem(config.runDir))),
     Layer.provideMerge(runStartLayer(config, parts.start ?? Start.fresh, parts))

@@ -9,9 +9,9 @@
  * {"step":8,"resume":"exact","schedule":"keep"}                                          a resume
  * ```
  */
+import { Option, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Option, Schema } from "effect"
 
 export const metricsFile = (runDir: string): string => path.join(runDir, "metrics.jsonl")
 
@@ -21,7 +21,14 @@ const Step = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Measured = Schema.NullOr(Schema.Number)
 
 /** An update: its batch's loss, the LR it used, the gradient norm before clipping, tokens so far. */
-export const StepLine = Schema.Struct({ step: Step, loss: Measured, lr: Measured, gradNorm: Measured, tokens: Step, tokensPerSec: Measured })
+export const StepLine = Schema.Struct({
+  step: Step,
+  loss: Measured,
+  lr: Measured,
+  gradNorm: Measured,
+  tokens: Step,
+  tokensPerSec: Measured
+})
 export type StepLine = typeof StepLine.Type
 
 /** The validation loss after `step` updates (step 0: the initial model). */
@@ -64,4 +71,6 @@ export const lineKey = (text: string): { readonly step: number; readonly resume:
 
 /** Reads a metrics file back into records, as written (for tests). */
 export const readMetrics = (file: string): Array<Record<string, number>> =>
-  fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, number>)
+  fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) =>
+    JSON.parse(l) as Record<string, number>
+  )

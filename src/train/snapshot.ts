@@ -1,14 +1,14 @@
 import { Schema } from "effect"
+import { CheckpointState } from "../checkpoint/checkpointState.ts"
 import type { CheckpointSnapshot } from "../checkpoint/CheckpointStore.ts"
-import type { RunConfig } from "../config/RunConfig.ts"
+import type { Lineage } from "../checkpoint/manifest.ts"
 import { encodeRunConfig } from "../config/loadConfig.ts"
+import type { RunConfig } from "../config/RunConfig.ts"
 import type { DataLoaderShape } from "../data/DataLoader.ts"
 import type { Params } from "../model/model.ts"
 import type { OptimizerState } from "../optim/optimizer.ts"
 import type { ResolvedSchedule } from "../optim/schedule.ts"
 import { modelFingerprint, trajectoryFingerprint } from "../resume/fingerprints.ts"
-import type { Lineage } from "../checkpoint/manifest.ts"
-import { CheckpointState } from "../checkpoint/checkpointState.ts"
 
 export interface SnapshotInput {
   readonly runId: string

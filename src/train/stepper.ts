@@ -64,7 +64,9 @@ export const evaluate = (
   kernels: KernelsShape,
   model: LanguageModel,
   params: Params,
-  batches: ReadonlyArray<{ readonly ids: Int32Array; readonly targets: Int32Array; readonly count: number; readonly seqLen: number }>
+  batches: ReadonlyArray<
+    { readonly ids: Int32Array; readonly targets: Int32Array; readonly count: number; readonly seqLen: number }
+  >
 ): number => {
   let sum = 0
   let tokens = 0

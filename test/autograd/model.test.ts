@@ -52,7 +52,14 @@ const checkModel = (model: LanguageModel, batch: number) => {
 describe("whole-model gradients (float64)", () => {
   it("llama V=11, d=8, 2 layers, 2 heads, f=12, T=5, batch 2", () => {
     const model = makeLlama({
-      vocabSize: 11, dim: 8, layers: 2, heads: 2, ffnDim: 12, seqLen: 5, normEps: 1e-5, ropeTheta: 10000
+      vocabSize: 11,
+      dim: 8,
+      layers: 2,
+      heads: 2,
+      ffnDim: 12,
+      seqLen: 5,
+      normEps: 1e-5,
+      ropeTheta: 10000
     })
     const { result, names } = checkModel(model, 2)
     assert.strictEqual(result.checked, model.params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0))

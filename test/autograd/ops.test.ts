@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
+import { ShapeError } from "../../src/autograd/errors.ts"
 import { attention, rope } from "../../src/autograd/ops/attention.ts"
 import { add, mul, silu } from "../../src/autograd/ops/elementwise.ts"
 import { embedding } from "../../src/autograd/ops/embedding.ts"
 import { linear, matmul } from "../../src/autograd/ops/linalg.ts"
 import { crossEntropy } from "../../src/autograd/ops/loss.ts"
 import { rmsnorm } from "../../src/autograd/ops/norm.ts"
-import { ShapeError } from "../../src/autograd/errors.ts"
 import { Tape } from "../../src/autograd/tape.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { checkGraph, type OpInput, randomArray } from "./helpers.ts"
@@ -46,8 +46,12 @@ describe("op gradients agree with finite differences (float64, rel. error < 1e-6
   })
 
   it("linear with one weight used twice (accumulated weight gradient)", () => {
-    expectClose(checkGraph([input([3, 4]), input([3, 4]), input([5, 4])], (t, [x, y, w]) =>
-      add(t, linear(t, x, w), linear(t, y, w))))
+    expectClose(
+      checkGraph(
+        [input([3, 4]), input([3, 4]), input([5, 4])],
+        (t, [x, y, w]) => add(t, linear(t, x, w), linear(t, y, w))
+      )
+    )
   })
 
   it("add, mul and reuse of one input", () => {
@@ -64,8 +68,10 @@ describe("op gradients agree with finite differences (float64, rel. error < 1e-6
 
   it("rmsnorm applied twice to the same input", () => {
     expectClose(
-      checkGraph([input([3, 4]), input([4]), input([4])], (t, [x, w1, w2]) =>
-        add(t, rmsnorm(t, x, w1, 1e-5), rmsnorm(t, x, w2, 1e-5)))
+      checkGraph(
+        [input([3, 4]), input([4]), input([4])],
+        (t, [x, w1, w2]) => add(t, rmsnorm(t, x, w1, 1e-5), rmsnorm(t, x, w2, 1e-5))
+      )
     )
   })
 
@@ -85,16 +91,17 @@ describe("op gradients agree with finite differences (float64, rel. error < 1e-6
   it("causal attention (q, k, v)", () => {
     const layout = { batch: 2, seqLen: 4, heads: 2, headDim: 3 }
     expectClose(
-      checkGraph([input([2, 4, 2, 3]), input([2, 4, 2, 3]), input([2, 4, 2, 3])], (t, [q, k, v]) =>
-        attention(t, q, k, v, layout))
+      checkGraph(
+        [input([2, 4, 2, 3]), input([2, 4, 2, 3]), input([2, 4, 2, 3])],
+        (t, [q, k, v]) => attention(t, q, k, v, layout)
+      )
     )
   })
 
   it("causal attention over several tiles (T = 11, hd = 4)", () => {
     const layout = { batch: 1, seqLen: 11, heads: 2, headDim: 4 }
     expectClose(
-      checkGraph([input([11, 8]), input([11, 8]), input([11, 8])], (t, [q, k, v]) =>
-        attention(t, q, k, v, layout))
+      checkGraph([input([11, 8]), input([11, 8]), input([11, 8])], (t, [q, k, v]) => attention(t, q, k, v, layout))
     )
   })
 

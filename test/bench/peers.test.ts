@@ -78,7 +78,13 @@ describe("TensorFlow.js peers", () => {
   it("rejects operands whose length does not match the shape, naming the field", (ctx) => {
     const peer = report.peers[0]
     if (peer === undefined) return ctx.skip(report.unavailable.map((u) => `${u.name}: ${u.reason}`).join("; "))
-    assert.throws(() => peer.matmul(new Float32Array(6), new Float32Array(6), 2, 3, 4), /a has length 6, expected m·k = 8/)
-    assert.throws(() => peer.matmul(new Float32Array(8), new Float32Array(8), 2, 3, 4), /b has length 8, expected k·n = 12/)
+    assert.throws(
+      () => peer.matmul(new Float32Array(6), new Float32Array(6), 2, 3, 4),
+      /a has length 6, expected m·k = 8/
+    )
+    assert.throws(
+      () => peer.matmul(new Float32Array(8), new Float32Array(8), 2, 3, 4),
+      /b has length 8, expected k·n = 12/
+    )
   })
 })

@@ -1,7 +1,7 @@
-import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import * as fc from "fast-check"
+import * as NodePath from "node:path"
 import { CheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import { type CheckpointDisk, makeMemoryDisk, type MemoryDisk } from "../../src/checkpoint/disk.ts"
 import { CheckpointIoError } from "../../src/checkpoint/errors.ts"
@@ -24,7 +24,8 @@ const recording = (disk: CheckpointDisk, log: Array<string>): CheckpointDisk => 
   return {
     ...disk,
     makeDirectory: (dir) => Effect.andThen(note(`mkdir ${label(dir)}`), disk.makeDirectory(dir)),
-    writeFileDurable: (path, bytes) => Effect.andThen(note(`write ${label(NodePath.dirname(path))}/${label(path)}`), disk.writeFileDurable(path, bytes)),
+    writeFileDurable: (path, bytes) =>
+      Effect.andThen(note(`write ${label(NodePath.dirname(path))}/${label(path)}`), disk.writeFileDurable(path, bytes)),
     syncDirectory: (dir) => Effect.andThen(note(`fsync ${label(dir)}`), disk.syncDirectory(dir)),
     rename: (from, to) => Effect.andThen(note(`rename ${label(from)} → ${label(to)}`), disk.rename(from, to)),
     removeDirectory: (dir) => Effect.andThen(note(`remove ${label(dir)}`), disk.removeDirectory(dir))
@@ -71,7 +72,9 @@ describe("CheckpointStore protocol", () => {
       const broken: CheckpointDisk = {
         ...disk,
         writeFileDurable: (path, bytes) =>
-          NodePath.basename(path) === "manifest.json" ? Effect.fail(failing("write")) : disk.writeFileDurable(path, bytes)
+          NodePath.basename(path) === "manifest.json"
+            ? Effect.fail(failing("write"))
+            : disk.writeFileDurable(path, bytes)
       }
       const error = yield* Effect.flip(withStore(broken, (store) => store.save(snapshotAt(1))))
       assert.strictEqual(error._tag, "CheckpointIoError")
@@ -88,7 +91,10 @@ describe("CheckpointStore protocol", () => {
         removeDirectory: () => Effect.fail(failing("remove"))
       }
       yield* Effect.flip(withStore(crashing, (store) => store.save(snapshotAt(2))))
-      assert.deepStrictEqual(stepDirs(disk).map((d) => d.replace(/-[0-9a-f]{12}$/, "")), [".tmp-step-2", "step-00000001"])
+      assert.deepStrictEqual(stepDirs(disk).map((d) => d.replace(/-[0-9a-f]{12}$/, "")), [
+        ".tmp-step-2",
+        "step-00000001"
+      ])
       // The next store start removes it.
       const latest = yield* withStore(disk, (store) => store.latestValid)
       assert.strictEqual(Option.getOrThrow(latest.latest).step, 1)
@@ -101,12 +107,15 @@ describe("CheckpointStore protocol", () => {
       yield* withStore(disk, (store) => store.save(snapshotAt(4, 1)))
       const flaky: CheckpointDisk = {
         ...disk,
-        rename: (from, to) => NodePath.basename(from).startsWith(".tmp-") ? Effect.fail(failing("rename")) : disk.rename(from, to)
+        rename: (from, to) =>
+          NodePath.basename(from).startsWith(".tmp-") ? Effect.fail(failing("rename")) : disk.rename(from, to)
       }
       yield* Effect.flip(withStore(flaky, (store) => store.save(snapshotAt(4, 2))))
       const loaded = yield* withStore(disk, (store) => store.load(4))
       const expected = snapshotAt(4, 1).tensors.model["norm.weight"].data as Float32Array
-      assert.deepStrictEqual([...bitsOf(loaded.tensors.model["norm.weight"].data as Float32Array)], [...bitsOf(expected)])
+      assert.deepStrictEqual([...bitsOf(loaded.tensors.model["norm.weight"].data as Float32Array)], [
+        ...bitsOf(expected)
+      ])
       assert.deepStrictEqual(stepDirs(disk), ["step-00000004"])
     }))
 })
@@ -154,7 +163,10 @@ describe("CheckpointStore retention", () => {
 
             const expected = planRetention(steps.map((step) => ({ step, valid: isValid(step) })), options)
             assert.deepStrictEqual(report, { kept: expected.keep, deleted: expected.remove })
-            assert.deepStrictEqual(stepDirs(disk), [...expected.keep].sort((a, b) => a - b).map((s) => `step-${String(s).padStart(8, "0")}`))
+            assert.deepStrictEqual(
+              stepDirs(disk),
+              [...expected.keep].sort((a, b) => a - b).map((s) => `step-${String(s).padStart(8, "0")}`)
+            )
             assert.deepStrictEqual(Option.map(after.latest, (l) => l.step), Option.map(before.latest, (l) => l.step))
           }))
       ),

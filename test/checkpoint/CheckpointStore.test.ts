@@ -1,10 +1,10 @@
+import { NodeFileSystem } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as os from "node:os"
 import * as NodePath from "node:path"
-import { NodeFileSystem } from "@effect/platform-node"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
 import { CheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import type { CheckpointCorrupt, CorruptionReason } from "../../src/checkpoint/errors.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
@@ -24,7 +24,8 @@ const withStore = <A, E>(dir: string, body: (store: Store) => Effect.Effect<A, E
     return yield* body(yield* CheckpointStore)
   }).pipe(Effect.provide(CheckpointStore.layerFileSystem(dir).pipe(Layer.provide(NodeFileSystem.layer))))
 
-const ckptDir = (dir: string, step: number) => NodePath.join(dir, "checkpoints", `step-${String(step).padStart(8, "0")}`)
+const ckptDir = (dir: string, step: number) =>
+  NodePath.join(dir, "checkpoints", `step-${String(step).padStart(8, "0")}`)
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
@@ -32,11 +33,17 @@ const assertSameTensors = (actual: Record<string, Tensor>, expected: Record<stri
   assert.deepStrictEqual(Object.keys(actual).sort(), Object.keys(expected).sort())
   for (const name of Object.keys(expected)) {
     assert.deepStrictEqual(actual[name].shape, expected[name].shape, name)
-    assert.deepStrictEqual([...bitsOf(actual[name].data as Float32Array)], [...bitsOf(expected[name].data as Float32Array)], name)
+    assert.deepStrictEqual([...bitsOf(actual[name].data as Float32Array)], [
+      ...bitsOf(expected[name].data as Float32Array)
+    ], name)
   }
 }
 
-const expectCorrupt = (effect: Effect.Effect<unknown, { readonly _tag: string }>, file: string, reason: CorruptionReason) =>
+const expectCorrupt = (
+  effect: Effect.Effect<unknown, { readonly _tag: string }>,
+  file: string,
+  reason: CorruptionReason
+) =>
   Effect.gen(function*() {
     const error = yield* Effect.flip(effect)
     assert.strictEqual(error._tag, "CheckpointCorrupt", String(error))
@@ -56,7 +63,11 @@ describe("CheckpointStore on the file system", () => {
       const location = ckptDir(dir, 300)
       assert.strictEqual(saved.location, location)
       assert.deepStrictEqual(NodeFs.readdirSync(NodePath.join(dir, "checkpoints")), ["step-00000300"])
-      assert.deepStrictEqual(NodeFs.readdirSync(location).sort(), ["manifest.json", "model.safetensors", "optimizer.safetensors"])
+      assert.deepStrictEqual(NodeFs.readdirSync(location).sort(), [
+        "manifest.json",
+        "model.safetensors",
+        "optimizer.safetensors"
+      ])
 
       const manifest = JSON.parse(NodeFs.readFileSync(NodePath.join(location, "manifest.json"), "utf8"))
       assert.strictEqual(manifest.format, "continuum-checkpoint")
@@ -106,16 +117,28 @@ describe("CheckpointStore on the file system", () => {
       // A complete-looking save that never got renamed into place.
       const leftover = NodePath.join(dir, "checkpoints", ".tmp-step-200-abc123")
       // Made while the store is open (start-up cleaning has run), to see what list ignores.
-      const seen = yield* withStore(dir, (store) =>
-        Effect.andThen(Effect.sync(() => NodeFs.cpSync(ckptDir(dir, 100), leftover, { recursive: true })), store.latestValid))
+      const seen = yield* withStore(
+        dir,
+        (store) =>
+          Effect.andThen(
+            Effect.sync(() => NodeFs.cpSync(ckptDir(dir, 100), leftover, { recursive: true })),
+            store.latestValid
+          )
+      )
       assert.strictEqual(Option.getOrThrow(seen.latest).step, 100)
       assert.deepStrictEqual(seen.skipped, [])
       const listed = yield* withStore(dir, (store) => store.list)
       assert.deepStrictEqual(listed.map((l) => l.step), [100])
       assert.isFalse(NodeFs.existsSync(leftover), "the store removed the temporary directory at start")
 
-      const cleaned = yield* withStore(dir, (store) =>
-        Effect.andThen(Effect.sync(() => NodeFs.cpSync(ckptDir(dir, 100), leftover, { recursive: true })), store.cleanTemp))
+      const cleaned = yield* withStore(
+        dir,
+        (store) =>
+          Effect.andThen(
+            Effect.sync(() => NodeFs.cpSync(ckptDir(dir, 100), leftover, { recursive: true })),
+            store.cleanTemp
+          )
+      )
       assert.deepStrictEqual(cleaned, { removed: [".tmp-step-200-abc123"], restored: [] })
       assert.isFalse(NodeFs.existsSync(leftover))
       const latest = yield* withStore(dir, (store) => store.latestValid)
@@ -131,7 +154,11 @@ describe("CheckpointStore on the file system", () => {
       assert.deepStrictEqual(listing.map((l) => [l.step, l.hasManifest]), [[200, false], [100, true]])
       const latest = yield* withStore(dir, (store) => store.latestValid)
       assert.strictEqual(Option.getOrThrow(latest.latest).step, 100)
-      assert.deepStrictEqual(latest.skipped.map((r) => [r.step, r.problems[0].file, r.problems[0].reason]), [[200, "manifest.json", "MissingFile"]])
+      assert.deepStrictEqual(latest.skipped.map((r) => [r.step, r.problems[0].file, r.problems[0].reason]), [[
+        200,
+        "manifest.json",
+        "MissingFile"
+      ]])
       yield* expectCorrupt(withStore(dir, (store) => store.load(200)), "manifest.json", "MissingFile")
     }))
 
@@ -195,7 +222,11 @@ describe("CheckpointStore on the file system", () => {
         const manifest = JSON.parse(NodeFs.readFileSync(manifestPath, "utf8"))
         manifest.components.model.tensors["norm.weight"] = [2, 2]
         NodeFs.writeFileSync(manifestPath, JSON.stringify(manifest))
-        const error = yield* expectCorrupt(withStore(dir, (store) => store.load(7)), "model.safetensors", "TensorMismatch")
+        const error = yield* expectCorrupt(
+          withStore(dir, (store) => store.load(7)),
+          "model.safetensors",
+          "TensorMismatch"
+        )
         assert.include(error.detail, "norm.weight")
       }))
   })
@@ -216,7 +247,11 @@ describe("CheckpointStore on the file system", () => {
           rewriteManifest(dir, 1, (m) => {
             m.components.model.file = file
           })
-          const error = yield* expectCorrupt(withStore(dir, (store) => store.load(1)), "manifest.json", "InvalidManifest")
+          const error = yield* expectCorrupt(
+            withStore(dir, (store) => store.load(1)),
+            "manifest.json",
+            "InvalidManifest"
+          )
           assert.include(error.detail, JSON.stringify(file))
         }))
     }
@@ -228,13 +263,21 @@ describe("CheckpointStore on the file system", () => {
         rewriteManifest(dir, 1, (m) => {
           m.version = 2
         })
-        const version = yield* expectCorrupt(withStore(dir, (store) => store.load(1)), "manifest.json", "InvalidManifest")
+        const version = yield* expectCorrupt(
+          withStore(dir, (store) => store.load(1)),
+          "manifest.json",
+          "InvalidManifest"
+        )
         assert.include(version.detail, "UnsupportedVersion")
         rewriteManifest(dir, 1, (m) => {
           m.version = 1
           m.format = "something-else"
         })
-        const format = yield* expectCorrupt(withStore(dir, (store) => store.load(1)), "manifest.json", "InvalidManifest")
+        const format = yield* expectCorrupt(
+          withStore(dir, (store) => store.load(1)),
+          "manifest.json",
+          "InvalidManifest"
+        )
         assert.include(format.detail, "WrongFormat")
 
         yield* withStore(dir, (store) => store.save(snapshotAt(2)))
@@ -297,7 +340,8 @@ describe("CheckpointStore on the file system", () => {
         const syncDir = yield* runDir
         const asyncDir = yield* runDir
         yield* withStore(syncDir, (store) => store.save(snapshotAt(42)))
-        const saved = yield* withStore(asyncDir, (store) => Effect.andThen(store.saveAsync(snapshotAt(42)), store.awaitPending))
+        const saved = yield* withStore(asyncDir, (store) =>
+          Effect.andThen(store.saveAsync(snapshotAt(42)), store.awaitPending))
         assert.strictEqual(Option.getOrThrow(saved).step, 42)
         for (const file of ["manifest.json", "model.safetensors", "optimizer.safetensors"]) {
           const a = NodeFs.readFileSync(NodePath.join(ckptDir(syncDir, 42), file))
@@ -336,7 +380,11 @@ describe("CheckpointStore on the file system", () => {
         const listing = yield* withStore(dir, (store) => store.latestValid)
         assert.strictEqual(Option.getOrThrow(listing.latest).step, 3)
         assert.deepStrictEqual(listing.skipped, [])
-        assert.deepStrictEqual(NodeFs.readdirSync(NodePath.join(dir, "checkpoints")).sort(), ["step-00000001", "step-00000002", "step-00000003"])
+        assert.deepStrictEqual(NodeFs.readdirSync(NodePath.join(dir, "checkpoints")).sort(), [
+          "step-00000001",
+          "step-00000002",
+          "step-00000003"
+        ])
       }))
 
     it.effect("report a failed background write on the next awaitPending, once", () =>
@@ -364,7 +412,10 @@ describe("CheckpointStore on the file system", () => {
         assert.strictEqual(error._tag, "InvalidSnapshot")
         assert.include(error.message, `["state"]["lr"]`)
         const badName = snapshotAt(1)
-        const tensors = { ...badName.tensors, model: { ...badName.tensors.model, "bad\nname": badName.tensors.model["norm.weight"] } }
+        const tensors = {
+          ...badName.tensors,
+          model: { ...badName.tensors.model, "bad\nname": badName.tensors.model["norm.weight"] }
+        }
         const nameError = yield* Effect.flip(withStore(dir, (store) => store.save({ ...badName, tensors })))
         assert.strictEqual(nameError._tag, "InvalidSnapshot")
         assert.include(nameError.message, "tensors.model")

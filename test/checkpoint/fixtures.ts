@@ -44,8 +44,14 @@ export const snapshotAt = (step: number, seed = step): CheckpointSnapshot => ({
 })
 
 /** Raw safetensors bytes from a header object (or raw header text) and a data section. */
-export const rawSafetensors = (header: unknown, data: Uint8Array = new Uint8Array(0), claimedLength?: bigint): Uint8Array => {
-  const json = typeof header === "string" ? new TextEncoder().encode(header) : new TextEncoder().encode(JSON.stringify(header))
+export const rawSafetensors = (
+  header: unknown,
+  data: Uint8Array = new Uint8Array(0),
+  claimedLength?: bigint
+): Uint8Array => {
+  const json = typeof header === "string"
+    ? new TextEncoder().encode(header)
+    : new TextEncoder().encode(JSON.stringify(header))
   const out = new Uint8Array(8 + json.length + data.length)
   new DataView(out.buffer).setBigUint64(0, claimedLength ?? BigInt(json.length), true)
   out.set(json, 8)

@@ -17,7 +17,12 @@ const bf16Value = (half: number): number => float32FromBits(bf16ToF32Bits(half))
  * their magnitudes (`inf` is the infinity pattern): no neighbouring pattern is strictly closer,
  * a tie picks the even one, and only values at or past the overflow threshold become infinite.
  */
-const assertNearestEven = (x: number, narrow: (bits: number) => number, widen: (half: number) => number, inf: number) => {
+const assertNearestEven = (
+  x: number,
+  narrow: (bits: number) => number,
+  widen: (half: number) => number,
+  inf: number
+) => {
   const half = narrow(float32Bits(x))
   const magnitude = half & 0x7fff
   const maxFinite = widen(inf - 1)
@@ -75,13 +80,19 @@ describe("binary16", () => {
 
   it("rounds every float32 to a nearest binary16, ties to even", () => {
     fc.assert(
-      fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), (x) => assertNearestEven(x, f32BitsToF16, f16Value, 0x7c00)),
+      fc.property(
+        fc.float({ noNaN: true, noDefaultInfinity: true }),
+        (x) => assertNearestEven(x, f32BitsToF16, f16Value, 0x7c00)
+      ),
       { numRuns: 3000 }
     )
     // Dense coverage of the subnormal and tie-prone ranges.
     fc.assert(
-      fc.property(fc.integer({ min: -(2 ** 20), max: 2 ** 20 }), fc.integer({ min: -26, max: 16 }), (m, e) =>
-        assertNearestEven(Math.fround(m * 2 ** (e - 10)), f32BitsToF16, f16Value, 0x7c00)),
+      fc.property(
+        fc.integer({ min: -(2 ** 20), max: 2 ** 20 }),
+        fc.integer({ min: -26, max: 16 }),
+        (m, e) => assertNearestEven(Math.fround(m * 2 ** (e - 10)), f32BitsToF16, f16Value, 0x7c00)
+      ),
       { numRuns: 3000 }
     )
   })
@@ -106,13 +117,19 @@ describe("bfloat16", () => {
 
   it("rounds every float32 to a nearest bfloat16, ties to even", () => {
     fc.assert(
-      fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), (x) => assertNearestEven(x, f32BitsToBf16, bf16Value, 0x7f80)),
+      fc.property(
+        fc.float({ noNaN: true, noDefaultInfinity: true }),
+        (x) => assertNearestEven(x, f32BitsToBf16, bf16Value, 0x7f80)
+      ),
       { numRuns: 3000 }
     )
     // Values with few significant bits hit the ties often, across the whole exponent range.
     fc.assert(
-      fc.property(fc.integer({ min: -(2 ** 10), max: 2 ** 10 }), fc.integer({ min: -150, max: 118 }), (m, e) =>
-        assertNearestEven(Math.fround(m * 2 ** e), f32BitsToBf16, bf16Value, 0x7f80)),
+      fc.property(
+        fc.integer({ min: -(2 ** 10), max: 2 ** 10 }),
+        fc.integer({ min: -150, max: 118 }),
+        (m, e) => assertNearestEven(Math.fround(m * 2 ** e), f32BitsToBf16, bf16Value, 0x7f80)
+      ),
       { numRuns: 3000 }
     )
   })

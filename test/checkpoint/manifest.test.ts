@@ -14,7 +14,12 @@ const validManifest = () => ({
   config: { steps: 600, model: { dim: 64 }, tags: ["a", null, true] },
   fingerprints: { trajectory: "t", dataset: "d", model: "m" },
   components: {
-    model: { file: "model.safetensors", bytes: 1234, sha256: sha, tensors: { "norm.weight": [64], "output.weight": [256, 64] } as Record<string, Array<number>> },
+    model: {
+      file: "model.safetensors",
+      bytes: 1234,
+      sha256: sha,
+      tensors: { "norm.weight": [64], "output.weight": [256, 64] } as Record<string, Array<number>>
+    },
     optimizer: { file: "optimizer.safetensors", bytes: 99, sha256: sha, tensors: {} as Record<string, Array<number>> }
   },
   state: { step: 300, data: { cursor: 4800 }, rng: { counters: [1, 2] } }
@@ -49,7 +54,9 @@ describe("manifest", () => {
 
   it.effect("rejects file names that are paths or not plain base names", () =>
     Effect.gen(function*() {
-      for (const file of ["../x", "/etc/passwd", "..", ".", "a/b", "a\\b", "", "x".repeat(65), "ü.safetensors", "a b"]) {
+      for (
+        const file of ["../x", "/etc/passwd", "..", ".", "a/b", "a\\b", "", "x".repeat(65), "ü.safetensors", "a b"]
+      ) {
         const manifest = validManifest()
         manifest.components.model.file = file
         yield* expectRejected(bytesOf(manifest), "Invalid", [`["components"]["model"]["file"]`, JSON.stringify(file)])

@@ -1,6 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { latestToKeep, planRetention, type RetentionCandidate, type RetentionOptions } from "../../src/checkpoint/retention.ts"
+import {
+  latestToKeep,
+  planRetention,
+  type RetentionCandidate,
+  type RetentionOptions
+} from "../../src/checkpoint/retention.ts"
 
 /** Steps with their true validity, and options, as random data. */
 const scenario = fc.record({
@@ -12,7 +17,11 @@ const scenario = fc.record({
 })
 
 /** What the store knows: validity of the newest candidates, scanned until enough are valid. */
-const scan = (steps: ReadonlyArray<number>, isValid: (step: number) => boolean, options: RetentionOptions): Array<RetentionCandidate> => {
+const scan = (
+  steps: ReadonlyArray<number>,
+  isValid: (step: number) => boolean,
+  options: RetentionOptions
+): Array<RetentionCandidate> => {
   let found = 0
   return [...steps].sort((a, b) => b - a).map((step) => {
     if (found >= latestToKeep(options)) return { step, valid: undefined }
@@ -51,7 +60,9 @@ describe("planRetention", () => {
         if (keepEvery !== undefined && keepEvery > 0) {
           for (const step of steps) if (step % keepEvery === 0) assert.isTrue(keep.has(step), `multiple ${step}`)
         }
-        for (const step of steps) if (step > newestValid) assert.isTrue(keep.has(step), `newer than newest valid ${step}`)
+        for (const step of steps) {
+          if (step > newestValid) assert.isTrue(keep.has(step), `newer than newest valid ${step}`)
+        }
 
         // Nothing else survives.
         const explained = (step: number) =>
@@ -64,7 +75,9 @@ describe("planRetention", () => {
   })
 
   it("keeps the newest valid checkpoint even when asked to keep none", () => {
-    const plan = planRetention([{ step: 3, valid: false }, { step: 2, valid: true }, { step: 1, valid: true }], { keepLatest: 0 })
+    const plan = planRetention([{ step: 3, valid: false }, { step: 2, valid: true }, { step: 1, valid: true }], {
+      keepLatest: 0
+    })
     assert.deepStrictEqual(plan, { keep: [3, 2], remove: [1] })
   })
 

@@ -14,7 +14,11 @@ import { bitsOf, failureOf, getOrThrow, modelTensors, rawSafetensors } from "./f
 
 const decode = (bytes: Uint8Array) => decodeSafetensors(bytes, { file: "test.safetensors" })
 
-const rejects = (bytes: Uint8Array, reason: SafetensorsProblem, mentions: ReadonlyArray<string> = []): SafetensorsError => {
+const rejects = (
+  bytes: Uint8Array,
+  reason: SafetensorsProblem,
+  mentions: ReadonlyArray<string> = []
+): SafetensorsError => {
   const error = failureOf(decode(bytes))
   assert.strictEqual(error._tag, "SafetensorsError")
   assert.strictEqual(error.reason, reason, error.message)
@@ -25,17 +29,36 @@ const rejects = (bytes: Uint8Array, reason: SafetensorsProblem, mentions: Readon
 
 const f32Bytes = (values: ReadonlyArray<number>): Uint8Array => new Uint8Array(new Float32Array(values).buffer)
 
-const entry = (dtype: string, shape: ReadonlyArray<number>, begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] })
+const entry = (dtype: string, shape: ReadonlyArray<number>, begin: number, end: number) => ({
+  dtype,
+  shape,
+  data_offsets: [begin, end]
+})
 
 describe("safetensors layout", () => {
   it("writes the byte layout of the specification", () => {
     const bytes = getOrThrow(encodeSafetensors({ w: { shape: [2], data: new Float32Array([1, -2]) } }))
     const header = `{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}` // 54 bytes, padded to 56
     const expected = [
-      56, 0, 0, 0, 0, 0, 0, 0,
-      ...new TextEncoder().encode(header), 0x20, 0x20,
-      0x00, 0x00, 0x80, 0x3f, // 1.0f little-endian
-      0x00, 0x00, 0x00, 0xc0 //  -2.0f little-endian
+      56,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      ...new TextEncoder().encode(header),
+      0x20,
+      0x20,
+      0x00,
+      0x00,
+      0x80,
+      0x3f, // 1.0f little-endian
+      0x00,
+      0x00,
+      0x00,
+      0xc0 //  -2.0f little-endian
     ]
     assert.deepStrictEqual([...bytes], expected)
   })
@@ -69,27 +92,39 @@ describe("safetensors round trips", () => {
   it("reproduces float32 tensors bit for bit, including NaN payloads, -0 and infinities", () => {
     const special = new Float32Array(6)
     bitsOf(special).set([0x7fc00001, 0xffa00000, 0x80000000, 0x7f800000, 0xff800000, 0x00000001])
-    const tensors: Record<string, Tensor> = { ...modelTensors(7), special: { shape: [2, 3], data: special }, empty: { shape: [0, 5], data: new Float32Array(0) }, scalar: { shape: [], data: new Float32Array([42]) } }
+    const tensors: Record<string, Tensor> = {
+      ...modelTensors(7),
+      special: { shape: [2, 3], data: special },
+      empty: { shape: [0, 5], data: new Float32Array(0) },
+      scalar: { shape: [], data: new Float32Array([42]) }
+    }
     const decoded = getOrThrow(decode(getOrThrow(encodeSafetensors(tensors))))
     assert.deepStrictEqual(Object.keys(decoded.tensors).sort(), Object.keys(tensors).sort())
     for (const [name, tensor] of Object.entries(tensors)) {
       assert.deepStrictEqual(decoded.tensors[name].shape, tensor.shape)
-      assert.deepStrictEqual([...bitsOf(decoded.tensors[name].data as Float32Array)], [...bitsOf(tensor.data as Float32Array)], name)
+      assert.deepStrictEqual([...bitsOf(decoded.tensors[name].data as Float32Array)], [
+        ...bitsOf(tensor.data as Float32Array)
+      ], name)
     }
   })
 
   it("round-trips random tensor sets (property)", () => {
     const tensorArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }).chain((shape) =>
       fc.float32Array({ minLength: shape.reduce((a, b) => a * b, 1), maxLength: shape.reduce((a, b) => a * b, 1) })
-        .map((data): Tensor => ({ shape, data })))
-    const nameArb = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[\p{C}\p{Zl}\p{Zp}]/u.test(s) && s !== "__metadata__")
+        .map((data): Tensor => ({ shape, data }))
+    )
+    const nameArb = fc.string({ minLength: 1, maxLength: 20 }).filter((s) =>
+      !/[\p{C}\p{Zl}\p{Zp}]/u.test(s) && s !== "__metadata__"
+    )
     fc.assert(
       fc.property(fc.dictionary(nameArb, tensorArb, { maxKeys: 6 }), (tensors) => {
         const decoded = getOrThrow(decode(getOrThrow(encodeSafetensors(tensors))))
         assert.deepStrictEqual(Object.keys(decoded.tensors).sort(), Object.keys(tensors).sort())
         for (const name of Object.keys(tensors)) {
           assert.deepStrictEqual(decoded.tensors[name].shape, tensors[name].shape)
-          assert.deepStrictEqual([...bitsOf(decoded.tensors[name].data as Float32Array)], [...bitsOf(tensors[name].data as Float32Array)])
+          assert.deepStrictEqual([...bitsOf(decoded.tensors[name].data as Float32Array)], [
+            ...bitsOf(tensors[name].data as Float32Array)
+          ])
         }
       }),
       { numRuns: 200 }
@@ -97,7 +132,9 @@ describe("safetensors round trips", () => {
   })
 
   it("rounds float64 data to float32 on the way in", () => {
-    const decoded = getOrThrow(decode(getOrThrow(encodeSafetensors({ x: { shape: [2], data: new Float64Array([0.1, 1 / 3]) } }))))
+    const decoded = getOrThrow(
+      decode(getOrThrow(encodeSafetensors({ x: { shape: [2], data: new Float64Array([0.1, 1 / 3]) } })))
+    )
     assert.deepStrictEqual([...decoded.tensors.x.data], [Math.fround(0.1), Math.fround(1 / 3)])
   })
 
@@ -119,7 +156,8 @@ describe("safetensors round trips", () => {
   })
 
   it("reads foreign files with unaligned data offsets", () => {
-    const header = `{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}`
+    const header =
+      `{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}`
     const data = new Uint8Array([0x80, 0x3f, 0x00, 0xc0, ...f32Bytes([2.5])])
     const decoded = getOrThrow(decode(rawSafetensors(header, data)))
     assert.deepStrictEqual([...decoded.tensors.a.data], [1, -2])
@@ -193,7 +231,9 @@ describe("safetensors hostile inputs", () => {
 
   it("rejects shapes whose size does not match the byte range, without allocating for the claim", () => {
     rejects(rawSafetensors({ x: entry("F32", [3], 0, 8) }, eight), "SizeMismatch", ["[3]", "12 bytes", "[0, 8]"])
-    rejects(rawSafetensors({ x: entry("F32", [2 ** 26, 2 ** 26], 0, 8) }, eight), "SizeMismatch", ["more than 9007199254740991"])
+    rejects(rawSafetensors({ x: entry("F32", [2 ** 26, 2 ** 26], 0, 8) }, eight), "SizeMismatch", [
+      "more than 9007199254740991"
+    ])
     rejects(rawSafetensors({ x: entry("F32", [2 ** 40, 2 ** 40, 2 ** 40], 0, 8) }, eight), "SizeMismatch")
     rejects(rawSafetensors({ x: entry("F16", [2], 0, 8) }, eight), "SizeMismatch")
   })
@@ -206,7 +246,9 @@ describe("safetensors hostile inputs", () => {
   })
 
   it("rejects overlapping tensors, gaps and trailing bytes", () => {
-    rejects(rawSafetensors({ a: entry("F32", [2], 0, 8), b: entry("F32", [1], 4, 8) }, eight), "OverlappingTensors", ["\"b\""])
+    rejects(rawSafetensors({ a: entry("F32", [2], 0, 8), b: entry("F32", [1], 4, 8) }, eight), "OverlappingTensors", [
+      "\"b\""
+    ])
     rejects(rawSafetensors({ a: entry("F32", [1], 4, 8) }, eight), "UncoveredData", ["[0, 4)"])
     rejects(rawSafetensors({ a: entry("F32", [1], 0, 4) }, eight), "UncoveredData", ["[4, 8)"])
   })
@@ -215,7 +257,9 @@ describe("safetensors hostile inputs", () => {
     rejects(rawSafetensors({ "": valid }, eight), "InvalidName", ["empty"])
     rejects(rawSafetensors({ "a\u0000b": valid }, eight), "InvalidName", ["U+0000"])
     rejects(rawSafetensors({ "a\u202eb": valid }, eight), "InvalidName", ["U+202E"])
-    rejects(rawSafetensors(`{"\\ud800":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, eight), "InvalidName", ["U+D800"])
+    rejects(rawSafetensors(`{"\\ud800":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, eight), "InvalidName", [
+      "U+D800"
+    ])
     const long = "x".repeat(10_000)
     const error = rejects(rawSafetensors({ [long]: valid }, eight), "InvalidName", ["10000 UTF-8 bytes"])
     assert.isBelow(error.message.length, 400, "the error quotes a shortened name")
@@ -229,7 +273,9 @@ describe("safetensors hostile inputs", () => {
   })
 
   it("treats __proto__ as an ordinary tensor name", () => {
-    const decoded = getOrThrow(decode(rawSafetensors(`{"__proto__":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, eight)))
+    const decoded = getOrThrow(
+      decode(rawSafetensors(`{"__proto__":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, eight))
+    )
     assert.isTrue(Object.hasOwn(decoded.tensors, "__proto__"))
     assert.deepStrictEqual([...decoded.tensors["__proto__"].data], [1, 2])
     const again = getOrThrow(decode(getOrThrow(encodeSafetensors(decoded.tensors))))
@@ -247,7 +293,12 @@ describe("safetensors hostile inputs", () => {
           for (const [position, value] of edits) if (bytes.length > 0) bytes[position % bytes.length] = value
           const result = decode(bytes)
           if (Result.isFailure(result)) assert.strictEqual(result.failure._tag, "SafetensorsError")
-          else for (const t of Object.values(result.success.tensors)) assert.strictEqual(t.data.length, t.shape.reduce((a, b) => a * b, 1))
+          else {for (const t of Object.values(result.success.tensors)) {
+              assert.strictEqual(
+                t.data.length,
+                t.shape.reduce((a, b) => a * b, 1)
+              )
+            }}
         }
       ),
       { numRuns: 500 }
@@ -257,11 +308,20 @@ describe("safetensors hostile inputs", () => {
 
 describe("safetensors encoding errors", () => {
   it("rejects names and shapes the decoder would reject", () => {
-    assert.strictEqual(failureOf(encodeSafetensors({ "": { shape: [1], data: new Float32Array(1) } })).reason, "InvalidName")
-    assert.strictEqual(failureOf(encodeSafetensors({ __metadata__: { shape: [1], data: new Float32Array(1) } })).reason, "InvalidName")
+    assert.strictEqual(
+      failureOf(encodeSafetensors({ "": { shape: [1], data: new Float32Array(1) } })).reason,
+      "InvalidName"
+    )
+    assert.strictEqual(
+      failureOf(encodeSafetensors({ __metadata__: { shape: [1], data: new Float32Array(1) } })).reason,
+      "InvalidName"
+    )
     const mismatch = failureOf(encodeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } }))
     assert.strictEqual(mismatch.reason, "ShapeDataMismatch")
     assert.include(mismatch.message, "[2,2]")
-    assert.strictEqual(failureOf(encodeSafetensors({ w: { shape: [-1], data: new Float32Array(0) } })).reason, "InvalidShape")
+    assert.strictEqual(
+      failureOf(encodeSafetensors({ w: { shape: [-1], data: new Float32Array(0) } })).reason,
+      "InvalidShape"
+    )
   })
 })

@@ -1,12 +1,12 @@
-import { spawnSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Result } from "effect"
-import { type ExportArgs, exportCheckpoint } from "../../src/cli/commands/export.ts"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { stepDirName } from "../../src/checkpoint/layout.ts"
 import { decodeSafetensors } from "../../src/checkpoint/safetensors.ts"
+import { type ExportArgs, exportCheckpoint } from "../../src/cli/commands/export.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
@@ -140,31 +140,36 @@ describe("export", () => {
       assert.deepStrictEqual(fs.readdirSync(outDir), ["w.safetensors"])
 
       const unwritable = path.join(outDir, "missing", "w.safetensors")
-      const noDir = failureOf(yield* Effect.exit(run({ dir: ckpt((yield* trainedRun).runDir, 8), out: unwritable, dtype: "f32" })))
+      const noDir = failureOf(
+        yield* Effect.exit(run({ dir: ckpt((yield* trainedRun).runDir, 8), out: unwritable, dtype: "f32" }))
+      )
       assert.deepInclude(noDir, { _tag: "ExportFailed", path: unwritable })
     }))
 
-  it.effect.skipIf(!pythonReady)("the file loads in PyTorch with safetensors.torch.load_file", () =>
-    Effect.gen(function*() {
-      const { runDir, params } = yield* trainedRun
-      const out = path.join(tempDir(), "w.safetensors")
-      yield* run({ dir: runDir, out, dtype: "f32" })
-      const script = [
-        "import json, sys",
-        "from safetensors.torch import load_file",
-        "t = load_file(sys.argv[1])",
-        "print(json.dumps({k: [list(v.shape), str(v.dtype), float(v.double().sum())] for k, v in t.items()}))"
-      ].join("\n")
-      const py = spawnSync("python3", ["-c", script, out], { encoding: "utf8" })
-      assert.strictEqual(py.status, 0, py.stderr)
-      const loaded = JSON.parse(py.stdout) as Record<string, [Array<number>, string, number]>
-      for (const [name, tensor] of Object.entries(params)) {
-        const [shape, dtype, sum] = loaded[name]!
-        assert.deepStrictEqual(shape, [...tensor.shape])
-        assert.strictEqual(dtype, "torch.float32")
-        assert.closeTo(sum, Array.from(tensor.data).reduce((a, b) => a + b, 0), 1e-6)
-      }
-    }))
+  it.effect.skipIf(!pythonReady)(
+    "the file loads in PyTorch with safetensors.torch.load_file",
+    () =>
+      Effect.gen(function*() {
+        const { runDir, params } = yield* trainedRun
+        const out = path.join(tempDir(), "w.safetensors")
+        yield* run({ dir: runDir, out, dtype: "f32" })
+        const script = [
+          "import json, sys",
+          "from safetensors.torch import load_file",
+          "t = load_file(sys.argv[1])",
+          "print(json.dumps({k: [list(v.shape), str(v.dtype), float(v.double().sum())] for k, v in t.items()}))"
+        ].join("\n")
+        const py = spawnSync("python3", ["-c", script, out], { encoding: "utf8" })
+        assert.strictEqual(py.status, 0, py.stderr)
+        const loaded = JSON.parse(py.stdout) as Record<string, [Array<number>, string, number]>
+        for (const [name, tensor] of Object.entries(params)) {
+          const [shape, dtype, sum] = loaded[name]!
+          assert.deepStrictEqual(shape, [...tensor.shape])
+          assert.strictEqual(dtype, "torch.float32")
+          assert.closeTo(sum, Array.from(tensor.data).reduce((a, b) => a + b, 0), 1e-6)
+        }
+      })
+  )
 })
 
 describe("bin/continuum export", () => {

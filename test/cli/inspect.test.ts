@@ -1,10 +1,11 @@
-import { spawnSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { TestConsole } from "effect/testing"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { stepDirName } from "../../src/checkpoint/layout.ts"
 import {
   type CheckpointReport,
   inspect,
@@ -16,7 +17,6 @@ import {
   type StateSummary,
   VerificationFailed
 } from "../../src/cli/commands/inspect.ts"
-import { stepDirName } from "../../src/checkpoint/layout.ts"
 import { lr } from "../../src/optim/schedule.ts"
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets } from "../../src/resume/policy.ts"
@@ -35,7 +35,8 @@ const lineageRun = Effect.gen(function*() {
   return runDir
 })
 
-const report = (args: Pick<InspectArgs, "dir" | "verify">) => inspectReport(args).pipe(Effect.provide(NodeServices.layer))
+const report = (args: Pick<InspectArgs, "dir" | "verify">) =>
+  inspectReport(args).pipe(Effect.provide(NodeServices.layer))
 
 const details = (r: CheckpointReport): ManifestReport => {
   assert.isDefined(r.manifest)
@@ -85,7 +86,13 @@ describe("inspect a checkpoint", () => {
       assert.deepInclude(config.model, { kind: "llama", dim: 16, layers: 1, heads: 2, ffnDim: 32, seqLen: 16 })
       assert.deepStrictEqual(config.batch, { global: 4, micro: 2, dp: 1, accumulation: 2 })
       const state = m.state as StateSummary
-      assert.deepInclude(state, { dataCursor: 64, samplesSeen: 64, tokensSeen: 64 * 16, optimizerStep: 16, scheduleForm: "spliced" })
+      assert.deepInclude(state, {
+        dataCursor: 64,
+        samplesSeen: 64,
+        tokensSeen: 64 * 16,
+        optimizerStep: 16,
+        scheduleForm: "spliced"
+      })
       assert.strictEqual(state.lrAtStep, lr(manifest.state.schedule, 16))
 
       // Lineage: this checkpoint ← (continue) step 12 of the first run, which started fresh.
@@ -100,11 +107,21 @@ describe("inspect a checkpoint", () => {
       assert.deepStrictEqual(m.lineage.end, { kind: "origin" })
 
       const text = renderInspect(r)
-      for (const needle of [
-        "model.safetensors", "optimizer.safetensors", model.sha256,
-        "12 tensors", "llama", "16 steps", "cursor 64", `lr at step 16`, "resumed with continue from",
-        `step 12 of run ${parent!.runId}`, "started fresh"
-      ]) assert.include(text, needle)
+      for (
+        const needle of [
+          "model.safetensors",
+          "optimizer.safetensors",
+          model.sha256,
+          "12 tensors",
+          "llama",
+          "16 steps",
+          "cursor 64",
+          `lr at step 16`,
+          "resumed with continue from",
+          `step 12 of run ${parent!.runId}`,
+          "started fresh"
+        ]
+      ) assert.include(text, needle)
       assert.match(text, /tok_embeddings\.weight +\[256, 16\]/)
     }))
 
@@ -118,7 +135,7 @@ describe("inspect a checkpoint", () => {
       const end = m.lineage.end as Extract<ManifestReport["lineage"]["end"], { kind: "unresolved" }>
       assert.deepInclude(end.parent, { step: 12, policy: "continue" })
       assert.include(end.reason, "no step-00000012 in")
-      assert.include(renderInspect((yield* report({ dir: ckpt(runDir, 16), verify: false }))), "lineage ends here")
+      assert.include(renderInspect(yield* report({ dir: ckpt(runDir, 16), verify: false })), "lineage ends here")
     }))
 
   it.effect("--verify reports a flipped byte in model.safetensors by file name and fails", () =>
@@ -132,10 +149,15 @@ describe("inspect a checkpoint", () => {
       flipLastByte(path.join(dir, "model.safetensors"))
       const damaged = (yield* report({ dir, verify: true })) as CheckpointReport
       assert.isFalse(damaged.verification!.ok)
-      assert.deepStrictEqual(damaged.verification!.problems.map((p) => [p.file, p.reason]), [["model.safetensors", "HashMismatch"]])
+      assert.deepStrictEqual(damaged.verification!.problems.map((p) => [p.file, p.reason]), [[
+        "model.safetensors",
+        "HashMismatch"
+      ]])
       assert.isDefined(damaged.manifest, "the manifest still reads, so the details are shown")
 
-      const exit = yield* Effect.exit(inspect({ dir, verify: true, json: false }).pipe(Effect.provide(NodeServices.layer)))
+      const exit = yield* Effect.exit(
+        inspect({ dir, verify: true, json: false }).pipe(Effect.provide(NodeServices.layer))
+      )
       const error = failureOf(exit)
       assert.instanceOf(error, VerificationFailed)
       assert.include((error as VerificationFailed).message, "model.safetensors: HashMismatch")
@@ -144,7 +166,9 @@ describe("inspect a checkpoint", () => {
       assert.include(printed, "model.safetensors: HashMismatch")
 
       // Without --verify nothing is hashed and the command succeeds.
-      const plain = yield* Effect.exit(inspect({ dir, verify: false, json: false }).pipe(Effect.provide(NodeServices.layer)))
+      const plain = yield* Effect.exit(
+        inspect({ dir, verify: false, json: false }).pipe(Effect.provide(NodeServices.layer))
+      )
       assert.isTrue(Exit.isSuccess(plain))
     }))
 
@@ -156,7 +180,10 @@ describe("inspect a checkpoint", () => {
       fs.writeFileSync(path.join(dir, "manifest.json"), "{ not json")
       const verified = (yield* report({ dir, verify: true })) as CheckpointReport
       assert.isUndefined(verified.manifest)
-      assert.deepStrictEqual(verified.verification!.problems.map((p) => [p.file, p.reason]), [["manifest.json", "InvalidManifest"]])
+      assert.deepStrictEqual(verified.verification!.problems.map((p) => [p.file, p.reason]), [[
+        "manifest.json",
+        "InvalidManifest"
+      ]])
       const plain = yield* Effect.exit(report({ dir, verify: false }))
       assert.strictEqual((failureOf(plain) as { _tag: string })._tag, "CheckpointCorrupt")
     }))
@@ -185,7 +212,11 @@ describe("inspect a run directory", () => {
       assert.deepStrictEqual(listed.checkpoints.map((c) => c.step), [16, 12, 8, 4])
       assert.strictEqual(listed.latest!.step, 16)
       const viaCheckpointsDir = (yield* report({ dir: path.join(runDir, "checkpoints"), verify: false })) as RunReport
-      assert.deepStrictEqual(viaCheckpointsDir.checkpoints.map((c) => c.step), [16, 12, 8, 4], "checkpoints/ stands for its run")
+      assert.deepStrictEqual(
+        viaCheckpointsDir.checkpoints.map((c) => c.step),
+        [16, 12, 8, 4],
+        "checkpoints/ stands for its run"
+      )
 
       flipLastByte(path.join(ckpt(runDir, 16), "optimizer.safetensors"))
       const verified = (yield* report({ dir: runDir, verify: true })) as RunReport
@@ -196,7 +227,9 @@ describe("inspect a run directory", () => {
       assert.include(text, "step-00000016  FAILS: optimizer.safetensors: HashMismatch")
       assert.include(text, "step-00000012  valid")
 
-      const exit = yield* Effect.exit(inspect({ dir: runDir, verify: true, json: false }).pipe(Effect.provide(NodeServices.layer)))
+      const exit = yield* Effect.exit(
+        inspect({ dir: runDir, verify: true, json: false }).pipe(Effect.provide(NodeServices.layer))
+      )
       assert.instanceOf(failureOf(exit), VerificationFailed)
     }))
 
@@ -218,7 +251,9 @@ describe("bin/continuum inspect", () => {
       const runDir = path.join(tempDir(), "run")
       yield* trainRun(yield* tinyConfig(runDir, { steps: 4 }))
       const cli = (...args: Array<string>) =>
-        spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), "inspect", ...args], { encoding: "utf8" })
+        spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), "inspect", ...args], {
+          encoding: "utf8"
+        })
       const ok = cli(ckpt(runDir, 4), "--verify")
       assert.strictEqual(ok.status, 0, ok.stderr)
       assert.include(ok.stdout, "model.safetensors")

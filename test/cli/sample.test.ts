@@ -1,14 +1,14 @@
-import { spawnSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { type SampleArgs, sampleDefaults, sampleText } from "../../src/cli/commands/sample.ts"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { makeCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import { makeMemoryDisk } from "../../src/checkpoint/disk.ts"
 import { stepDirName } from "../../src/checkpoint/layout.ts"
+import { type SampleArgs, sampleDefaults, sampleText } from "../../src/cli/commands/sample.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { argmax, makeChoiceScratch, sampleToken } from "../../src/sample/choose.ts"
 import type { NoValidCheckpoint } from "../../src/sample/errors.ts"
@@ -121,9 +121,10 @@ describe("sample", () => {
       const prompt = "It is a way I have of driving off the spleen"
       const sampled = yield* run(args(dir, { prompt, temperature: 0, tokens: 10 }))
       assert.strictEqual(sampled.step, 8)
-      const loaded = yield* Effect.scoped(Effect.flatMap(openReadOnlyStore(runDir), (store) => loadModelAt(store, 8))).pipe(
-        Effect.provide(NodeServices.layer)
-      )
+      const loaded = yield* Effect.scoped(Effect.flatMap(openReadOnlyStore(runDir), (store) => loadModelAt(store, 8)))
+        .pipe(
+          Effect.provide(NodeServices.layer)
+        )
       const seq = Array.from(new TextEncoder().encode(prompt))
       for (let i = 0; i < 10; i++) {
         const window = Int32Array.from(seq.slice(-loaded.model.seqLen))
@@ -132,7 +133,11 @@ describe("sample", () => {
       }
       assert.deepStrictEqual(Array.from(sampled.bytes), seq)
       assert.deepStrictEqual(
-        generate(loaded.model, loaded.params, cpuKernels, new TextEncoder().encode(prompt), { tokens: 10, temperature: 0, seed: 0 }),
+        generate(loaded.model, loaded.params, cpuKernels, new TextEncoder().encode(prompt), {
+          tokens: 10,
+          temperature: 0,
+          seed: 0
+        }),
         sampled.bytes
       )
     }))
@@ -169,7 +174,11 @@ describe("sample", () => {
   it.effect("options out of range are rejected before anything is read", () =>
     Effect.gen(function*() {
       const nowhere = path.join(tempDir(), "nowhere")
-      for (const over of [{ tokens: -1 }, { temperature: -0.5 }, { temperature: NaN }, { seed: -1 }, { topK: -2 }, { wait: -1 }, { tokens: 1.5 }]) {
+      for (
+        const over of [{ tokens: -1 }, { temperature: -0.5 }, { temperature: NaN }, { seed: -1 }, { topK: -2 }, {
+          wait: -1
+        }, { tokens: 1.5 }]
+      ) {
         const exit = yield* Effect.exit(run(args(nowhere, over)))
         assert.strictEqual(failureTag(exit), "SampleOptionInvalid", JSON.stringify(over))
       }
@@ -228,7 +237,17 @@ describe("bin/continuum sample", () => {
     Effect.gen(function*() {
       const runDir = yield* trainedRunDir
       const cli = () =>
-        spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), "sample", runDir, "--prompt", "Call me", "--tokens", "12", "--temperature", "0"], {
+        spawnSync(process.execPath, [
+          path.join(process.cwd(), "bin", "continuum"),
+          "sample",
+          runDir,
+          "--prompt",
+          "Call me",
+          "--tokens",
+          "12",
+          "--temperature",
+          "0"
+        ], {
           encoding: "utf8"
         })
       const first = cli()
@@ -237,7 +256,13 @@ describe("bin/continuum sample", () => {
       assert.strictEqual(first.stdout, `${expected.text}\n`)
       assert.strictEqual(cli().stdout, first.stdout)
 
-      const empty = spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), "sample", tempDir(), "--prompt", "x"], {
+      const empty = spawnSync(process.execPath, [
+        path.join(process.cwd(), "bin", "continuum"),
+        "sample",
+        tempDir(),
+        "--prompt",
+        "x"
+      ], {
         encoding: "utf8"
       })
       assert.strictEqual(empty.status, 1)

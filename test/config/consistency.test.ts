@@ -26,7 +26,10 @@ describe("model", () => {
     }))
 
   it.effect("a llama's head size must be even, for RoPE's pairs", () =>
-    refuses({ model: { dim: 6, heads: 2 } }, "model.heads = 2: head size model.dim / model.heads = 3 must be even for RoPE"))
+    refuses(
+      { model: { dim: 6, heads: 2 } },
+      "model.heads = 2: head size model.dim / model.heads = 3 must be even for RoPE"
+    ))
 
   it.effect("an mlp has no heads: neither rule applies", () => accepts({ model: { kind: "mlp", dim: 6, heads: 4 } }))
 })
@@ -62,7 +65,8 @@ describe("schedule: its own fields", () => {
 
   it.effect("warmup-decay implies its decay length", () =>
     Effect.gen(function*() {
-      const reason = "schedule.kind warmup-decay decays from the end of the warm-up to the last step; the decay length cannot be set"
+      const reason =
+        "schedule.kind warmup-decay decays from the end of the warm-up to the last step; the decay length cannot be set"
       yield* refuses({ schedule: { kind: "warmup-decay", decaySteps: 3 } }, `schedule.decaySteps = 3: ${reason}`)
       yield* refuses({ schedule: { kind: "warmup-decay", decayRatio: 0.3 } }, `schedule.decayRatio = 0.3: ${reason}`)
     }))
@@ -73,7 +77,10 @@ describe("schedule: fitting the run's steps", () => {
     Effect.gen(function*() {
       yield* refuses({ steps: 40 }, "schedule.warmupSteps = 50: longer than the run (steps 40)")
       for (const kind of ["constant", "warmup-decay"]) {
-        yield* refuses({ steps: 100, schedule: { kind, warmupSteps: 101 } }, "schedule.warmupSteps = 101: longer than the run (steps 100)")
+        yield* refuses(
+          { steps: 100, schedule: { kind, warmupSteps: 101 } },
+          "schedule.warmupSteps = 101: longer than the run (steps 100)"
+        )
         yield* accepts({ steps: 100, schedule: { kind, warmupSteps: 100 } })
       }
     }))
@@ -107,14 +114,27 @@ describe("a decoded configuration", () => {
   // Mostly consistent by construction, so that most inputs decode; the rest exercise the rules.
   const input = fc.record({
     steps: fc.integer({ min: 1, max: 200 }),
-    model: fc.record({ kind: fc.constantFrom("llama", "mlp"), heads: fc.integer({ min: 1, max: 4 }), size: fc.integer({ min: 1, max: 6 }) })
+    model: fc.record({
+      kind: fc.constantFrom("llama", "mlp"),
+      heads: fc.integer({ min: 1, max: 4 }),
+      size: fc.integer({ min: 1, max: 6 })
+    })
       .map(({ kind, heads, size }) => ({ kind, heads, dim: heads * size, layers: 1 })),
-    batch: fc.record({ micro: fc.integer({ min: 1, max: 4 }), dp: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 1, max: 3 }), extra: fc.nat(3) })
+    batch: fc.record({
+      micro: fc.integer({ min: 1, max: 4 }),
+      dp: fc.integer({ min: 1, max: 3 }),
+      k: fc.integer({ min: 1, max: 3 }),
+      extra: fc.nat(3)
+    })
       .map(({ micro, dp, k, extra }) => ({ micro, dp, global: micro * dp * k + (extra === 0 ? 1 : 0) })),
     schedule: fc.oneof(
       fc.record({ kind: fc.constantFrom("constant", "warmup-decay"), warmupSteps: fc.nat(120) }),
       fc.record({ kind: fc.constant("wsd"), warmupSteps: fc.nat(120), decaySteps: fc.nat(120) }),
-      fc.record({ kind: fc.constant("wsd"), warmupSteps: fc.nat(120), decayRatio: fc.double({ min: 0, max: 1, noNaN: true }) })
+      fc.record({
+        kind: fc.constant("wsd"),
+        warmupSteps: fc.nat(120),
+        decayRatio: fc.double({ min: 0, max: 1, noNaN: true })
+      })
     )
   })
 

@@ -46,7 +46,11 @@ describe("decodeRunConfig", () => {
   it.effect("names the path and the value of a value out of range", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(decodeRunConfig({ model: { dim: -3 } }))
-      assert.deepStrictEqual([error.path, error.value, error.reason], ["model.dim", "-3", "Expected a value greater than 0"])
+      assert.deepStrictEqual([error.path, error.value, error.reason], [
+        "model.dim",
+        "-3",
+        "Expected a value greater than 0"
+      ])
       assert.strictEqual(error.message, "model.dim = -3: Expected a value greater than 0")
       assert.strictEqual(yield* rejection({ steps: 1.5 }), "steps = 1.5: Expected an integer")
       assert.strictEqual(
@@ -69,7 +73,10 @@ describe("decodeRunConfig", () => {
     Effect.gen(function*() {
       assert.strictEqual(yield* rejection({ model: { dim: "abc" } }), "model.dim = \"abc\": Expected number")
       assert.strictEqual(yield* rejection({ model: 3 }), "model = 3: Expected object")
-      assert.strictEqual(yield* rejection({ checkpoint: { async: "yes" } }), "checkpoint.async = \"yes\": Expected boolean")
+      assert.strictEqual(
+        yield* rejection({ checkpoint: { async: "yes" } }),
+        "checkpoint.async = \"yes\": Expected boolean"
+      )
       assert.include(yield* rejection({ kernels: { backend: "cuda" } }), "kernels.backend = \"cuda\": Expected ")
       assert.include(yield* rejection(5), "(root) = 5: Expected ")
     }))
@@ -151,7 +158,9 @@ describe("prototype keys", () => {
 
   it.effect("constructor.prototype does not reach Object.prototype", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(applyOverrides({}, [{ path: ["constructor", "prototype", "polluted"], value: 1 }]))
+      const error = yield* Effect.flip(
+        applyOverrides({}, [{ path: ["constructor", "prototype", "polluted"], value: 1 }])
+      )
       assert.strictEqual(error.reason, "not a configuration path")
       assertNoPollution()
     }))

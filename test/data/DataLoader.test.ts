@@ -2,12 +2,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DataLoader, type DataLoaderConfig, makeDataLoader } from "../../src/data/DataLoader.ts"
-import {
-  DatasetTooSmall,
-  DataSourceNotFound,
-  DataSplitInvalid,
-  ValidationSetTooSmall
-} from "../../src/data/errors.ts"
+import { DatasetTooSmall, DataSourceNotFound, DataSplitInvalid, ValidationSetTooSmall } from "../../src/data/errors.ts"
 import { datasetFingerprint } from "../../src/data/fingerprint.ts"
 import { splitDataset } from "../../src/data/split.ts"
 import { byteStream, uint16Stream } from "../../src/data/TokenStream.ts"
@@ -58,7 +53,9 @@ describe("fingerprint", () => {
     assert.notStrictEqual(datasetFingerprint(small, params), datasetFingerprint(Uint8Array.from(small), params))
 
     const a = Effect.runSync(makeDataLoader(uint16Stream("a.bin", "nanogpt-uint16", tokens), { ...base, seed: 1 }))
-    const b = Effect.runSync(makeDataLoader(uint16Stream("b.bin", "llmc-uint16", Uint16Array.from(tokens)), { ...base, seed: 2 }))
+    const b = Effect.runSync(
+      makeDataLoader(uint16Stream("b.bin", "llmc-uint16", Uint16Array.from(tokens)), { ...base, seed: 2 })
+    )
     assert.strictEqual(a.fingerprint, b.fingerprint)
   })
 })
@@ -127,7 +124,9 @@ layer(NodeFileSystem.layer)("DataLoader.layer", (it) => {
       assert.strictEqual(batch.ids.length, 8 * 64)
       // Inputs and targets are the same bytes, shifted by one.
       assert.deepStrictEqual(batch.ids.subarray(1, 64), batch.targets.subarray(0, 63))
-      const again = yield* DataLoader.pipe(Effect.provide(DataLoader.layer({ ...mobyConfig, batch: { global: 16, micro: 4, dp: 1 } })))
+      const again = yield* DataLoader.pipe(
+        Effect.provide(DataLoader.layer({ ...mobyConfig, batch: { global: 16, micro: 4, dp: 1 } }))
+      )
       assert.strictEqual(again.fingerprint, loader.fingerprint)
     }))
 

@@ -20,7 +20,8 @@ const equal = (a: ArrayLike<number>, b: ArrayLike<number>): boolean =>
   a.length === b.length && Array.from(a).every((v, i) => v === b[i])
 
 /** Tokens 0, 1, 2, …: the first input of a window of length T is w·T, so batches reveal their windows. */
-const countingStream = (n: number) => uint16Stream("counting", "nanogpt-uint16", Uint16Array.from({ length: n }, (_, i) => i))
+const countingStream = (n: number) =>
+  uint16Stream("counting", "nanogpt-uint16", Uint16Array.from({ length: n }, (_, i) => i))
 
 const windowsOf = (ids: Int32Array, seqLen: number): Array<number> =>
   Array.from({ length: ids.length / seqLen }, (_, k) => ids[k * seqLen] / seqLen)
@@ -44,7 +45,9 @@ describe("epochPermutation", () => {
     ]
     for (let a = 0; a < perms.length; a++) {
       assert.isFalse(equal(perms[a], Int32Array.from({ length: m }, (_, i) => i)), `permutation ${a} is the identity`)
-      for (let b = a + 1; b < perms.length; b++) assert.isFalse(equal(perms[a], perms[b]), `permutations ${a} and ${b} agree`)
+      for (let b = a + 1; b < perms.length; b++) {
+        assert.isFalse(equal(perms[a], perms[b]), `permutations ${a} and ${b} agree`)
+      }
     }
   })
 
@@ -78,7 +81,10 @@ describe("window sampler", () => {
       fc.nat(),
       fc.integer({ min: 1, max: 40 }),
       fc.nat({ max: 200 }),
-      fc.array(fc.record({ size: fc.integer({ min: 0, max: 90 }), resume: fc.boolean() }), { minLength: 1, maxLength: 60 }),
+      fc.array(fc.record({ size: fc.integer({ min: 0, max: 90 }), resume: fc.boolean() }), {
+        minLength: 1,
+        maxLength: 60
+      }),
       (seed, m, start, steps) => {
         let sampler = makeWindowSampler(seed, m)
         let cursor = start
@@ -108,7 +114,11 @@ describe("window sampler", () => {
   it("crosses epoch boundaries inside one request", () => {
     const sampler = makeWindowSampler(7, 5)
     const got = sampler.windowsAt(3, 9)
-    const expected = [...epochPermutation(7, 0, 5).slice(3), ...epochPermutation(7, 1, 5), ...epochPermutation(7, 2, 5).slice(0, 2)]
+    const expected = [
+      ...epochPermutation(7, 0, 5).slice(3),
+      ...epochPermutation(7, 1, 5),
+      ...epochPermutation(7, 2, 5).slice(0, 2)
+    ]
     assert.deepStrictEqual(Array.from(got), expected)
   })
 
@@ -124,50 +134,72 @@ describe("DataLoader micro-batches", () => {
     const seqLen = 4
     // 189 tokens: the last 37 are held out, 152 remain for floor(151 / 4) = 37 training windows.
     const stream = countingStream(189)
-    fc.assert(fc.property(
-      fc.nat(),
-      fc.array(
-        fc.record({
-          micro: fc.integer({ min: 1, max: 5 }),
-          dp: fc.integer({ min: 1, max: 4 }),
-          accumulation: fc.integer({ min: 1, max: 3 }),
-          steps: fc.integer({ min: 1, max: 6 })
-        }),
-        { minLength: 1, maxLength: 5 }
-      ),
-      (seed, segments) => {
-        const delivered: Array<number> = []
-        let cursor = 0
-        let windows = 0
-        for (const seg of segments) {
-          const global = seg.micro * seg.dp * seg.accumulation
-          // Each segment is a resume with a new geometry: a fresh loader, only the cursor carried over.
-          const loader = Effect.runSync(makeDataLoader(stream, { valFraction: 0.2, seqLen, seed, batch: { global, micro: seg.micro, dp: seg.dp } }))
-          windows = loader.windows
-          for (let s = 0; s < seg.steps; s++) {
-            const byJ = new Map<number, Array<number>>()
-            for (let r = 0; r < seg.dp; r++) {
-              for (const j of loader.rankMicroBatches(r)) byJ.set(j, windowsOf(loader.microBatch(cursor, j).ids, seqLen))
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(
+          fc.record({
+            micro: fc.integer({ min: 1, max: 5 }),
+            dp: fc.integer({ min: 1, max: 4 }),
+            accumulation: fc.integer({ min: 1, max: 3 }),
+            steps: fc.integer({ min: 1, max: 6 })
+          }),
+          { minLength: 1, maxLength: 5 }
+        ),
+        (seed, segments) => {
+          const delivered: Array<number> = []
+          let cursor = 0
+          let windows = 0
+          for (const seg of segments) {
+            const global = seg.micro * seg.dp * seg.accumulation
+            // Each segment is a resume with a new geometry: a fresh loader, only the cursor carried over.
+            const loader = Effect.runSync(
+              makeDataLoader(stream, {
+                valFraction: 0.2,
+                seqLen,
+                seed,
+                batch: { global, micro: seg.micro, dp: seg.dp }
+              })
+            )
+            windows = loader.windows
+            for (let s = 0; s < seg.steps; s++) {
+              const byJ = new Map<number, Array<number>>()
+              for (let r = 0; r < seg.dp; r++) {
+                for (const j of loader.rankMicroBatches(r)) {
+                  byJ.set(
+                    j,
+                    windowsOf(loader.microBatch(cursor, j).ids, seqLen)
+                  )
+                }
+              }
+              const step = Array.from({ length: byJ.size }, (_, j) => byJ.get(j)!).flat()
+              if (!equal(step, windowsOf(loader.batchAt(cursor, global).ids, seqLen))) return false
+              delivered.push(...step)
+              cursor += global
             }
-            const step = Array.from({ length: byJ.size }, (_, j) => byJ.get(j)!).flat()
-            if (!equal(step, windowsOf(loader.batchAt(cursor, global).ids, seqLen))) return false
-            delivered.push(...step)
-            cursor += global
           }
+          for (let e = 0; (e + 1) * windows <= delivered.length; e++) {
+            if (!isPermutation(Int32Array.from(delivered.slice(e * windows, (e + 1) * windows)), windows)) return false
+          }
+          return true
         }
-        for (let e = 0; (e + 1) * windows <= delivered.length; e++) {
-          if (!isPermutation(Int32Array.from(delivered.slice(e * windows, (e + 1) * windows)), windows)) return false
-        }
-        return true
-      }
-    ), { numRuns: 60 })
+      ),
+      { numRuns: 60 }
+    )
   })
 
   it.effect("serves inputs and next-token targets of the sampled windows", () =>
     Effect.gen(function*() {
       const seqLen = 3
       const loader = yield* DataLoader.pipe(
-        Effect.provide(DataLoader.layerTokens(countingStream(31), { valFraction: 0, seqLen, seed: 9, batch: { global: 4, micro: 2, dp: 1 } }))
+        Effect.provide(
+          DataLoader.layerTokens(countingStream(31), {
+            valFraction: 0,
+            seqLen,
+            seed: 9,
+            batch: { global: 4, micro: 2, dp: 1 }
+          })
+        )
       )
       assert.strictEqual(loader.windows, 10)
       const batch = loader.microBatch(0, 1)
@@ -175,8 +207,16 @@ describe("DataLoader micro-batches", () => {
       assert.deepStrictEqual(batch.count, 2)
       for (let k = 0; k < 2; k++) {
         const w = expectedWindows[k]
-        assert.deepStrictEqual(Array.from(batch.ids.subarray(k * seqLen, (k + 1) * seqLen)), [w * 3, w * 3 + 1, w * 3 + 2])
-        assert.deepStrictEqual(Array.from(batch.targets.subarray(k * seqLen, (k + 1) * seqLen)), [w * 3 + 1, w * 3 + 2, w * 3 + 3])
+        assert.deepStrictEqual(Array.from(batch.ids.subarray(k * seqLen, (k + 1) * seqLen)), [
+          w * 3,
+          w * 3 + 1,
+          w * 3 + 2
+        ])
+        assert.deepStrictEqual(Array.from(batch.targets.subarray(k * seqLen, (k + 1) * seqLen)), [
+          w * 3 + 1,
+          w * 3 + 2,
+          w * 3 + 3
+        ])
       }
     }))
 })

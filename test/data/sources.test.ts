@@ -2,8 +2,8 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
 import { DataSourceEmpty, DataSourceInvalid, DataSourceNotFound, VocabSizeMismatch } from "../../src/data/errors.ts"
-import { loadMobyDick } from "../../src/data/sources/mobyDick.ts"
 import { loadSource } from "../../src/data/sources/loadSource.ts"
+import { loadMobyDick } from "../../src/data/sources/mobyDick.ts"
 import { listTextFiles } from "../../src/data/sources/textFiles.ts"
 import { encodeLlmcTokens, encodeNanoGptTokens, LLMC_HEADER_BYTES } from "../../src/data/sources/tokenFile.ts"
 import { checkVocabSize } from "../../src/data/vocab.ts"
@@ -70,7 +70,13 @@ layer(NodeFileSystem.layer)("data sources", (it) => {
         yield* fs.writeFileString(`${dir}/.git/HEAD.txt`, "G")
         yield* fs.writeFileString(`${dir}/empty.txt`, "")
         const files = yield* listTextFiles(dir)
-        assert.deepStrictEqual(files.map((f) => f.slice(dir.length + 1)), ["a.txt", "b/inner/z.TXT", "b/y.txt", "c.md", "empty.txt"])
+        assert.deepStrictEqual(files.map((f) => f.slice(dir.length + 1)), [
+          "a.txt",
+          "b/inner/z.TXT",
+          "b/y.txt",
+          "c.md",
+          "empty.txt"
+        ])
         const stream = yield* loadSource(dir)
         assert.strictEqual(text(stream.tokens), "A\n\nZ\n\nY\n\nC")
       }))

@@ -3,11 +3,11 @@
  * four variants, and are drawn (a screenshot of each is not blank). Needs Debian's chromium
  * (CHROMIUM_PATH overrides the location); without it the test is skipped, and says why.
  */
-import * as NodeFs from "node:fs"
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { runDemo } from "../../src/demo/demo.ts"
 import { assertChartDrawn, chromiumSkipReason, launchChromium, openFile } from "../support/chromium.ts"
 import { tempDir } from "../support/tinyRun.ts"

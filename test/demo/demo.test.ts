@@ -2,11 +2,11 @@
  * The demo in quick mode (tiny model, N = 16, k = 12, N' = 32): every variant is a real run, the
  * report is written, and what the demo claims holds on the runs it made.
  */
-import * as NodeFs from "node:fs"
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { clampRows, unclampedLr } from "../../src/demo/clamp.ts"
 import { compareLosses, meanLossDelta } from "../../src/demo/compare.ts"
 import { type DemoResult, runDemo, type VariantName, type VariantOutcome } from "../../src/demo/demo.ts"
@@ -62,7 +62,9 @@ describe("demo --quick", () => {
     assert.deepStrictEqual(exact.series.resumes, [{ step: k, policy: "exact", schedule: "keep" }])
     // straight from the files, not through the report's reader
     const losses = (dir: string) =>
-      readMetrics(NodePath.join(outDir, dir, "metrics.jsonl")).filter((r) => "loss" in r).map((r) => [r.step, r.loss, r.lr])
+      readMetrics(NodePath.join(outDir, dir, "metrics.jsonl")).filter((r) => "loss" in r).map((
+        r
+      ) => [r.step, r.loss, r.lr])
     assert.deepStrictEqual(losses("exact"), losses("baseline"))
     assert.strictEqual(exact.plan?.policyName, "exact")
     assert.strictEqual(exact.finalValLoss, variant("baseline").finalValLoss)
@@ -82,7 +84,11 @@ describe("demo --quick", () => {
     assert.strictEqual(rebuild.series.steps.at(-1)?.step, demo.settings.extendedSteps)
     assert.deepStrictEqual(demo.settings.bumpSteps, { from: 14, to: 15 })
     assert.notStrictEqual(rebuild.lossBump, 0)
-    assert.deepStrictEqual(rebuild.series.resumes, [{ step: demo.settings.resumeStep, policy: "custom", schedule: "rebuild" }])
+    assert.deepStrictEqual(rebuild.series.resumes, [{
+      step: demo.settings.resumeStep,
+      policy: "custom",
+      schedule: "rebuild"
+    }])
   })
 
   it("extend: the LR at k is the baseline's S(k), so the schedule is continuous", () => {

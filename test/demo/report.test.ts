@@ -1,10 +1,10 @@
 /** `continuum report RUN_DIR...` on real runs: the files are written where asked, or next to the first run. */
-import * as NodeFs from "node:fs"
-import * as NodePath from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { reportCommand } from "../../src/cli/commands/report.ts"
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets } from "../../src/resume/policy.ts"

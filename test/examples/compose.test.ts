@@ -14,7 +14,9 @@ describe("examples/compose.ts", () => {
       assert.strictEqual(steps.length, 25)
       assert.deepStrictEqual(steps.map((s) => s.step), Array.from({ length: 25 }, (_, i) => i + 1))
       const schedule = resolveSchedule(
-        { kind: "wsd", warmupSteps: 20, decayRatio: 0.5, decayShape: "cosine", minLrFactor: 0.05 }, 3e-3, 300
+        { kind: "wsd", warmupSteps: 20, decayRatio: 0.5, decayShape: "cosine", minLrFactor: 0.05 },
+        3e-3,
+        300
       )
       for (const s of steps) assert.strictEqual(s.lr, lr(schedule, s.step - 1))
       assert.isBelow(steps[24]!.loss, steps[0]!.loss)

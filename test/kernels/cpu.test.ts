@@ -7,7 +7,13 @@ import type { FloatArray } from "../../src/tensor/tensor.ts"
 
 const k = makeCpuKernels()
 
-const rand = (n: number, stream: number, Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array, lo = -1, hi = 1): FloatArray => {
+const rand = (
+  n: number,
+  stream: number,
+  Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array,
+  lo = -1,
+  hi = 1
+): FloatArray => {
   const out = new Ctor(n)
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * uniform(7, stream, i)
   return out
@@ -22,7 +28,13 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 
 /** The definition, one dot product per entry. */
 const naiveMatmul = (
-  a: ArrayLike<number>, b: ArrayLike<number>, m: number, n: number, kk: number, ta: boolean, tb: boolean
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  m: number,
+  n: number,
+  kk: number,
+  ta: boolean,
+  tb: boolean
 ): Float64Array => {
   const c = new Float64Array(m * n)
   for (let i = 0; i < m; i++) {
@@ -39,8 +51,13 @@ describe("cpu matmul", () => {
   it("matches the definition for every transpose combination, ragged sizes and accumulate (property)", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 21 }),
-        fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 1000 }),
+        fc.integer({ min: 1, max: 21 }),
+        fc.integer({ min: 1, max: 21 }),
+        fc.integer({ min: 1, max: 21 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1000 }),
         (m, n, kk, ta, tb, acc, seed) => {
           const a = rand(m * kk, seed)
           const b = rand(kk * n, seed + 1)
@@ -48,7 +65,7 @@ describe("cpu matmul", () => {
           const c = c0.slice()
           k.matmul(a, b, c, m, n, kk, ta, tb, acc)
           const want = naiveMatmul(a, b, m, n, kk, ta, tb)
-          if (acc) for (let i = 0; i < want.length; i++) want[i] += c0[i]
+          if (acc) { for (let i = 0; i < want.length; i++) want[i] += c0[i] }
           assert.isBelow(maxAbsDiff(c, want), 1e-12)
         }
       ),
@@ -186,20 +203,24 @@ describe("cpu attention", () => {
     const out = new Float64Array(q.length)
     const probs = new Float64Array(B * H * T * T)
     const at = (b: number, t: number, h: number) => ((b * T + t) * H + h) * hd
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
-      const s: Array<number> = []
-      for (let j = 0; j <= i; j++) {
-        let d = 0
-        for (let c = 0; c < hd; c++) d += q[at(b, i, h) + c] * kk[at(b, j, h) + c]
-        s.push(d / Math.sqrt(hd))
-      }
-      const mx = Math.max(...s)
-      const e = s.map((x) => Math.exp(x - mx))
-      const z = e.reduce((x, y) => x + y, 0)
-      for (let j = 0; j <= i; j++) {
-        const p = e[j] / z
-        probs[((b * H + h) * T + i) * T + j] = p
-        for (let c = 0; c < hd; c++) out[at(b, i, h) + c] += p * v[at(b, j, h) + c]
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T; i++) {
+          const s: Array<number> = []
+          for (let j = 0; j <= i; j++) {
+            let d = 0
+            for (let c = 0; c < hd; c++) d += q[at(b, i, h) + c] * kk[at(b, j, h) + c]
+            s.push(d / Math.sqrt(hd))
+          }
+          const mx = Math.max(...s)
+          const e = s.map((x) => Math.exp(x - mx))
+          const z = e.reduce((x, y) => x + y, 0)
+          for (let j = 0; j <= i; j++) {
+            const p = e[j] / z
+            probs[((b * H + h) * T + i) * T + j] = p
+            for (let c = 0; c < hd; c++) out[at(b, i, h) + c] += p * v[at(b, j, h) + c]
+          }
+        }
       }
     }
     return { out, probs }
@@ -221,28 +242,39 @@ describe("cpu attention", () => {
 
   /** Backward by the definition: dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dq = dS·k/√hd, dk = dSᵀ·q/√hd. */
   const naiveBackward = (
-    q: FloatArray, kk: FloatArray, v: FloatArray, probs: FloatArray, dOut: FloatArray,
-    B: number, T: number, H: number, hd: number
+    q: FloatArray,
+    kk: FloatArray,
+    v: FloatArray,
+    probs: FloatArray,
+    dOut: FloatArray,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
   ) => {
     const dq = new Float64Array(q.length), dk = new Float64Array(q.length), dv = new Float64Array(q.length)
     const at = (b: number, t: number, h: number) => ((b * T + t) * H + h) * hd
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
-      const P = (j: number) => probs[((b * H + h) * T + i) * T + j]
-      const dP: Array<number> = []
-      for (let j = 0; j <= i; j++) {
-        let d = 0
-        for (let c = 0; c < hd; c++) {
-          d += dOut[at(b, i, h) + c] * v[at(b, j, h) + c]
-          dv[at(b, j, h) + c] += P(j) * dOut[at(b, i, h) + c]
-        }
-        dP.push(d)
-      }
-      const rowDot = dP.reduce((s, d, j) => s + P(j) * d, 0)
-      for (let j = 0; j <= i; j++) {
-        const ds = P(j) * (dP[j] - rowDot) / Math.sqrt(hd)
-        for (let c = 0; c < hd; c++) {
-          dq[at(b, i, h) + c] += ds * kk[at(b, j, h) + c]
-          dk[at(b, j, h) + c] += ds * q[at(b, i, h) + c]
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T; i++) {
+          const P = (j: number) => probs[((b * H + h) * T + i) * T + j]
+          const dP: Array<number> = []
+          for (let j = 0; j <= i; j++) {
+            let d = 0
+            for (let c = 0; c < hd; c++) {
+              d += dOut[at(b, i, h) + c] * v[at(b, j, h) + c]
+              dv[at(b, j, h) + c] += P(j) * dOut[at(b, i, h) + c]
+            }
+            dP.push(d)
+          }
+          const rowDot = dP.reduce((s, d, j) => s + P(j) * d, 0)
+          for (let j = 0; j <= i; j++) {
+            const ds = P(j) * (dP[j] - rowDot) / Math.sqrt(hd)
+            for (let c = 0; c < hd; c++) {
+              dq[at(b, i, h) + c] += ds * kk[at(b, j, h) + c]
+              dk[at(b, j, h) + c] += ds * q[at(b, i, h) + c]
+            }
+          }
         }
       }
     }
@@ -343,7 +375,10 @@ describe("cpu embedding", () => {
   })
 
   it("rejects an id outside the table", () => {
-    assert.throws(() => k.embedding(new Float64Array(4), Int32Array.from([0, -1]), new Float64Array(4), 2), /ids\[1\] = -1/)
+    assert.throws(
+      () => k.embedding(new Float64Array(4), Int32Array.from([0, -1]), new Float64Array(4), 2),
+      /ids\[1\] = -1/
+    )
   })
 })
 

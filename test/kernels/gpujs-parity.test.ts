@@ -14,7 +14,7 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import fc from "fast-check"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
-import { type GpujsKernels, makeGpujsKernels, type GpujsRunMode } from "../../src/kernels/gpujs/index.ts"
+import { type GpujsKernels, type GpujsRunMode, makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
 import type { KernelsShape } from "../../src/kernels/KernelsShape.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 
@@ -77,7 +77,12 @@ const paritySuite = (get: () => KernelsShape, fallbacks: () => ReadonlyArray<{ k
 
   it("elementwise: add, mul, scale, addInPlace, silu, siluBackward", () =>
     check(
-      fc.record({ seed, n: fc.constantFrom(1, 7, 300), s: fc.double({ min: -3, max: 3, noNaN: true }), accumulate: fc.boolean() }),
+      fc.record({
+        seed,
+        n: fc.constantFrom(1, 7, 300),
+        s: fc.double({ min: -3, max: 3, noNaN: true }),
+        accumulate: fc.boolean()
+      }),
       ({ seed, n, s, accumulate }) => {
         const k = get()
         const a = values(seed, 1, n, 4)
@@ -120,14 +125,17 @@ const paritySuite = (get: () => KernelsShape, fallbacks: () => ReadonlyArray<{ k
   })
 
   it("softmax", () =>
-    check(fc.record({ seed, rows: fc.constantFrom(1, 3, 8), cols: fc.constantFrom(1, 5, 33) }), ({ seed, rows, cols }) => {
-      const x = values(seed, 1, rows * cols, 4)
-      const want = new Float32Array(rows * cols)
-      const got = new Float32Array(rows * cols)
-      cpu.softmax(x, want, rows, cols)
-      get().softmax(x, got, rows, cols)
-      assertClose("softmax", got, want)
-    }))
+    check(
+      fc.record({ seed, rows: fc.constantFrom(1, 3, 8), cols: fc.constantFrom(1, 5, 33) }),
+      ({ seed, rows, cols }) => {
+        const x = values(seed, 1, rows * cols, 4)
+        const want = new Float32Array(rows * cols)
+        const got = new Float32Array(rows * cols)
+        cpu.softmax(x, want, rows, cols)
+        get().softmax(x, got, rows, cols)
+        assertClose("softmax", got, want)
+      }
+    ))
 
   it("rmsnorm and its backward", () =>
     check(
@@ -217,7 +225,12 @@ const paritySuite = (get: () => KernelsShape, fallbacks: () => ReadonlyArray<{ k
 
   it("cross-entropy: summed loss and logits gradient", () =>
     check(
-      fc.record({ seed, rows: fc.constantFrom(1, 6, 16), vocab: fc.constantFrom(2, 11, 64), gradScale: fc.constantFrom(1, 0.125) }),
+      fc.record({
+        seed,
+        rows: fc.constantFrom(1, 6, 16),
+        vocab: fc.constantFrom(2, 11, 64),
+        gradScale: fc.constantFrom(1, 0.125)
+      }),
       ({ seed, rows, vocab, gradScale }) => {
         const logits = values(seed, 1, rows * vocab, 4)
         const targets = Int32Array.from({ length: rows }, (_, r) => Math.floor(uniform(seed, 2, r) * vocab))

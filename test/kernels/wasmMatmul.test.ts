@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
+import { readFileSync } from "node:fs"
 import { buildMatmulModule, matmulGeneratedPath } from "../../scripts/build-wasm.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { makeWasmMatmul } from "../../src/kernels/cpu/wasm/matmulWasm.ts"
@@ -20,8 +20,14 @@ const f32 = (n: number, stream: number): Float32Array => {
  * `|c0| + Σ_p |op(A)[i, p]·op(B)[p, j]|`, the scale of the rounding error of any summation order.
  */
 const reference = (
-  a: Float32Array, b: Float32Array, c0: Float32Array | undefined,
-  m: number, n: number, k: number, ta: boolean, tb: boolean
+  a: Float32Array,
+  b: Float32Array,
+  c0: Float32Array | undefined,
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean
 ): { value: Float64Array; scale: Float64Array } => {
   const value = new Float64Array(m * n)
   const scale = new Float64Array(m * n)
@@ -46,8 +52,15 @@ const reference = (
  * the scale (k additions and one rounding per product; the bound of recursive summation).
  */
 const assertClose = (
-  got: Float32Array, a: Float32Array, b: Float32Array, c0: Float32Array | undefined,
-  m: number, n: number, k: number, ta: boolean, tb: boolean
+  got: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  c0: Float32Array | undefined,
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean
 ): void => {
   const { value, scale } = reference(a, b, c0, m, n, k, ta, tb)
   const unit = (k + 2) * 2 ** -24
@@ -60,7 +73,13 @@ const assertClose = (
 }
 
 const run = (
-  m: number, n: number, k: number, ta: boolean, tb: boolean, acc: boolean, seed: number
+  m: number,
+  n: number,
+  k: number,
+  ta: boolean,
+  tb: boolean,
+  acc: boolean,
+  seed: number
 ): void => {
   const a = f32(m * k, seed)
   const b = f32(k * n, seed + 1)
@@ -76,8 +95,13 @@ describe("wasm SIMD matmul", () => {
   it("matches a float64 reference for every transpose combination, accumulate and ragged sizes 1..70 (property)", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
-        fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 10_000 }),
         (m, n, k, ta, tb, acc, seed) => run(m, n, k, ta, tb, acc, seed)
       ),
       { numRuns: 200 }

@@ -10,7 +10,14 @@ import { dumpParams, loadParams } from "../../src/model/params.ts"
 const k = makeCpuKernels()
 
 const config: LlamaConfig = {
-  vocabSize: 13, dim: 16, layers: 2, heads: 2, ffnDim: 24, seqLen: 6, normEps: 1e-5, ropeTheta: 10000
+  vocabSize: 13,
+  dim: 16,
+  layers: 2,
+  heads: 2,
+  ffnDim: 24,
+  seqLen: 6,
+  normEps: 1e-5,
+  ropeTheta: 10000
 }
 
 const tokens = (n: number, vocab: number, salt: number): Int32Array =>
@@ -53,7 +60,10 @@ describe("llama parameters", () => {
     assert.notDeepEqual(big.init(6).get("output.weight")!.data, a.get("output.weight")!.data)
     // A tensor's values depend on its name only, not on the rest of the architecture.
     const oneLayer = makeLlama({ ...config, dim: 64, ffnDim: 128, layers: 1 }).init(5)
-    assert.deepStrictEqual(oneLayer.get("layers.0.attention.wq.weight")!.data, a.get("layers.0.attention.wq.weight")!.data)
+    assert.deepStrictEqual(
+      oneLayer.get("layers.0.attention.wq.weight")!.data,
+      a.get("layers.0.attention.wq.weight")!.data
+    )
     assert.closeTo(stdOf(a.get("layers.1.feed_forward.w1.weight")!.data), 0.02, 0.001)
     assert.closeTo(stdOf(a.get("tok_embeddings.weight")!.data), 0.02, 0.001)
     assert.closeTo(stdOf(a.get("layers.0.attention.wo.weight")!.data), 0.02 / 2, 0.0005)
@@ -158,7 +168,10 @@ describe("dumpParams / loadParams", () => {
   it.effect("names the tensor and both shapes on a mismatch, and reports missing or extra tensors", () =>
     Effect.gen(function*() {
       const dumped = dumpParams(model.init(0))
-      const wrongShape = { ...dumped, "layers.1.feed_forward.w2.weight": { shape: [24, 16], data: new Float32Array(384) } }
+      const wrongShape = {
+        ...dumped,
+        "layers.1.feed_forward.w2.weight": { shape: [24, 16], data: new Float32Array(384) }
+      }
       const e1 = yield* Effect.flip(loadParams(model, wrongShape))
       assert.strictEqual(e1._tag, "ParamShapeError")
       assert.include(e1.message, "layers.1.feed_forward.w2.weight")

@@ -48,7 +48,12 @@ describe("AdamW", () => {
     assert.deepStrictEqual([...state.tensors.keys()], ["exp_avg.w", "exp_avg.n", "exp_avg_sq.w", "exp_avg_sq.n"])
     gradSteps.forEach((g, i) => rule.update(k, params, g, lrs[i], state, targets))
     assert.strictEqual(state.step, 3)
-    expectValues(params.get("w")!.data, [0.4222170161334365, -0.13182701827014695, 0.8314147910728261, 1.913555476904471], "w")
+    expectValues(params.get("w")!.data, [
+      0.4222170161334365,
+      -0.13182701827014695,
+      0.8314147910728261,
+      1.913555476904471
+    ], "w")
     expectValues(params.get("n")!.data, [0.8508200118565287, 0.8465441935807168], "n")
     expectValues(state.tensors.get("exp_avg.w")!.data, [-0.0139, -0.0022, 0.0113, 0.028], "exp_avg.w")
     expectValues(state.tensors.get("exp_avg_sq.n")!.data, [0.02675, 0.0002315625], "exp_avg_sq.n")

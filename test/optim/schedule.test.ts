@@ -9,10 +9,10 @@ import {
   lrSegments,
   referenceScheduleConfig,
   ResolvedSchedule,
+  type ResolvedWsd,
   resolveSchedule,
   ScheduleConfig,
   type ScheduleConfig as ScheduleConfigType,
-  type ResolvedWsd,
   wsdSegments
 } from "../../src/optim/schedule.ts"
 
@@ -67,7 +67,13 @@ const perStepBound = (s: ResolvedWsd): number => {
   const { peakLr: eta, warmupSteps: W, decaySteps: D } = s
   const m = eta * s.minLrFactor
   const warm = W > 0 ? eta / W : 0
-  const steepest = D === 0 ? 0 : s.decayShape === "linear" ? 1 / D : s.decayShape === "sqrt" ? Math.sqrt(1 / D) : Math.PI / (2 * D)
+  const steepest = D === 0
+    ? 0
+    : s.decayShape === "linear"
+    ? 1 / D
+    : s.decayShape === "sqrt"
+    ? Math.sqrt(1 / D)
+    : Math.PI / (2 * D)
   return Math.max(warm, (eta - m) * steepest) * (1 + 1e-9) + eta * 1e-12
 }
 
@@ -148,7 +154,11 @@ describe("resolveSchedule", () => {
   })
 
   it("resolves warmup-decay with the decay starting right after the warm-up", () => {
-    const s = resolveSchedule({ ...referenceScheduleConfig, kind: "warmup-decay", decayRatio: undefined, warmupSteps: 10 }, 1e-3, 100)
+    const s = resolveSchedule(
+      { ...referenceScheduleConfig, kind: "warmup-decay", decayRatio: undefined, warmupSteps: 10 },
+      1e-3,
+      100
+    )
     assert.strictEqual(s.decaySteps, 90)
     assert.strictEqual(lr(s, 9), 1e-3)
     assert.isBelow(lr(s, 11), lr(s, 10))
@@ -166,7 +176,6 @@ describe("resolveSchedule", () => {
     const s = resolveSchedule({ ...referenceScheduleConfig, warmupSteps: 0, decayRatio: 0.25 }, 1, 10)
     assert.strictEqual(s.decaySteps, 3)
   })
-
 })
 
 describe("decodeSchedule", () => {
@@ -281,7 +290,15 @@ describe("lr laws", () => {
   })
 
   it("rejects a stored spec that breaks its own rules", () => {
-    const bad = { _tag: "wsd", totalSteps: 10, peakLr: 1e-3, warmupSteps: 8, decaySteps: 5, decayShape: "linear", minLrFactor: 0.1 }
+    const bad = {
+      _tag: "wsd",
+      totalSteps: 10,
+      peakLr: 1e-3,
+      warmupSteps: 8,
+      decaySteps: 5,
+      decayShape: "linear",
+      minLrFactor: 0.1
+    }
     assert.isTrue(Result.isFailure(Schema.decodeUnknownResult(ResolvedSchedule)(bad)))
     const trailingRamp = {
       _tag: "spliced",

@@ -5,12 +5,12 @@
  * Needs Debian's chromium (scripts/browser-deps.sh installs it; CHROMIUM_PATH overrides the
  * location). Without it the test is skipped, and says why.
  */
-import * as NodeFs from "node:fs"
-import * as os from "node:os"
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import * as os from "node:os"
+import * as NodePath from "node:path"
 import { writeReport } from "../../src/report/writeReport.ts"
 import { assertChartDrawn, chromiumSkipReason, launchChromium, openFile, pixelStats } from "../support/chromium.ts"
 import { twoRuns } from "./fixtures.ts"
@@ -27,7 +27,9 @@ describe("report in a browser", () => {
     const context = await launchChromium(NodePath.join(dir, "profile"))
     try {
       const written = await Effect.runPromise(
-        writeReport(NodePath.join(dir, "out"), twoRuns, { title: "Browser check" }).pipe(Effect.provide(NodeFileSystem.layer))
+        writeReport(NodePath.join(dir, "out"), twoRuns, { title: "Browser check" }).pipe(
+          Effect.provide(NodeFileSystem.layer)
+        )
       )
       const { page, requests } = await openFile(context, written.html)
 

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { chartData, distinctRunNames, MAX_POINTS_PER_LINE, resumeLabel } from "../../src/report/chartSpec.ts"
 import { renderCharts } from "../../src/report/charts.ts"
+import { chartData, distinctRunNames, MAX_POINTS_PER_LINE, resumeLabel } from "../../src/report/chartSpec.ts"
 import type { RunSeries } from "../../src/report/series.ts"
 import { baseline, extended, markItems, svgTexts, twoRuns } from "./fixtures.ts"
 
@@ -11,7 +11,12 @@ describe("renderCharts", () => {
   it.effect("draws one loss line (raw and smoothed) and one LR line per run, each in its own colour", () =>
     Effect.gen(function*() {
       const { lossSvg, lrSvg } = yield* renderCharts(twoRuns)
-      for (const [svg, layer] of [[lossSvg, "loss_raw"], [lossSvg, "loss_smooth"], [lossSvg, "val_loss"], [lrSvg, "lr"]] as const) {
+      for (
+        const [svg, layer] of [[lossSvg, "loss_raw"], [lossSvg, "loss_smooth"], [lossSvg, "val_loss"], [
+          lrSvg,
+          "lr"
+        ]] as const
+      ) {
         const drawn = markItems(svg, layer)
         assert.strictEqual(drawn.length, 2, layer)
         assert.notStrictEqual(stroke(drawn[0]), stroke(drawn[1]), layer)

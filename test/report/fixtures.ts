@@ -4,7 +4,14 @@ import type { RunSeries, StepPoint } from "../../src/report/series.ts"
 const lrAt = (s: number, total: number, peak: number): number =>
   s <= 20 ? (peak * s) / 20 : peak * Math.max(0, 1 - (s - 20) / (total - 20))
 
-const curve = (n: number, floor: number, bumpAfter: number, bump: number, total: number, peak: number): Array<StepPoint> =>
+const curve = (
+  n: number,
+  floor: number,
+  bumpAfter: number,
+  bump: number,
+  total: number,
+  peak: number
+): Array<StepPoint> =>
   Array.from({ length: n }, (_, i) => {
     const s = i + 1
     return {
@@ -40,8 +47,12 @@ export const metricsText = (run: RunSeries): string => {
     for (const m of run.resumes.filter((m) => m.step === p.step - 1)) {
       lines.push(JSON.stringify({ step: m.step, resume: m.policy, schedule: m.schedule }))
     }
-    lines.push(JSON.stringify({ step: p.step, loss: p.loss, lr: p.lr, gradNorm: 1, tokens: p.step * 64, tokensPerSec: 1000 }))
-    for (const e of run.evals.filter((e) => e.step === p.step)) lines.push(JSON.stringify({ step: e.step, valLoss: e.valLoss }))
+    lines.push(
+      JSON.stringify({ step: p.step, loss: p.loss, lr: p.lr, gradNorm: 1, tokens: p.step * 64, tokensPerSec: 1000 })
+    )
+    for (const e of run.evals.filter((e) => e.step === p.step)) {
+      lines.push(JSON.stringify({ step: e.step, valLoss: e.valLoss }))
+    }
   }
   return lines.map((l) => l + "\n").join("")
 }
@@ -61,5 +72,8 @@ export const markItems = (svg: string, layer: string): Array<string> =>
 /** `<text>` contents of the SVG, entities decoded for the few Vega writes. */
 export const svgTexts = (svg: string): Array<string> =>
   [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) =>
-    m[1].replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, "\"").replace(/&#39;/g, "'").replace(/&amp;/g, "&")
+    m[1].replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, "\"").replace(/&#39;/g, "'").replace(
+      /&amp;/g,
+      "&"
+    )
   )

@@ -1,9 +1,9 @@
-import * as NodeFs from "node:fs"
-import * as os from "node:os"
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import * as os from "node:os"
+import * as NodePath from "node:path"
 import { renderCharts } from "../../src/report/charts.ts"
 import { formatCell, renderReportHtml } from "../../src/report/html.ts"
 import { ReportError } from "../../src/report/ReportError.ts"
@@ -34,7 +34,10 @@ describe("renderReportHtml", () => {
       assert.include(html, "<title>Resume &lt;study&gt; &amp; co</title>")
       assert.include(html, "<li>LR jumps at step 150 &lt;by design&gt;</li>")
       // columns are the union of the rows' keys, in order of first appearance
-      assert.include(html, "<tr><th scope=\"col\">run</th><th scope=\"col\">final loss</th><th scope=\"col\">steps</th><th scope=\"col\">note</th></tr>")
+      assert.include(
+        html,
+        "<tr><th scope=\"col\">run</th><th scope=\"col\">final loss</th><th scope=\"col\">steps</th><th scope=\"col\">note</th></tr>"
+      )
       assert.include(html, "<td class=\"num\">1.235</td>")
       // the resume table lists the marker
       assert.match(html, /<td>extended<\/td><td class="num">150<\/td><td>continue<\/td><td>rebuild<\/td>/)

@@ -1,9 +1,9 @@
-import * as NodeFs from "node:fs"
-import * as os from "node:os"
-import * as NodePath from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import * as os from "node:os"
+import * as NodePath from "node:path"
 import { ReportError } from "../../src/report/ReportError.ts"
 import { loadRunSeries, parseMetrics } from "../../src/report/series.ts"
 import { extended, metricsText } from "./fixtures.ts"
@@ -20,7 +20,10 @@ layer(NodeFileSystem.layer)("loadRunSeries", (it) => {
       const dir = NodePath.join(yield* tempDir, "run-b")
       NodeFs.mkdirSync(dir)
       // A crash mid-write leaves half a JSON object as the last line.
-      NodeFs.writeFileSync(NodePath.join(dir, "metrics.jsonl"), metricsText(extended) + "{\"step\": 301, \"loss\": 1.2, \"l")
+      NodeFs.writeFileSync(
+        NodePath.join(dir, "metrics.jsonl"),
+        metricsText(extended) + "{\"step\": 301, \"loss\": 1.2, \"l"
+      )
       const series = yield* loadRunSeries(dir)
       assert.strictEqual(series.name, "run-b")
       assert.deepStrictEqual(series.steps.map((p) => p.step), extended.steps.map((p) => p.step))
@@ -113,7 +116,9 @@ describe("parseMetrics", () => {
   })
 
   it("keeps the last value written for a repeated step, in step order", () => {
-    const parsed = parseMetrics("{\"step\":2,\"loss\":5,\"lr\":1}\n{\"step\":1,\"loss\":4,\"lr\":1}\n{\"step\":2,\"loss\":3,\"lr\":1}\n")
+    const parsed = parseMetrics(
+      "{\"step\":2,\"loss\":5,\"lr\":1}\n{\"step\":1,\"loss\":4,\"lr\":1}\n{\"step\":2,\"loss\":3,\"lr\":1}\n"
+    )
     assert.deepStrictEqual(parsed.steps.map((p) => [p.step, p.loss]), [[1, 4], [2, 3]])
   })
 })

@@ -57,22 +57,25 @@ describe("thinIndices", () => {
   })
 
   it("keeps at most maxPoints, strictly increasing, with the ends and every bucket extreme", () => {
-    fc.assert(fc.property(
-      fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 1, maxLength: 3000 }),
-      fc.integer({ min: 4, max: 400 }),
-      (xs, maxPoints) => {
-        const values = Float64Array.from(xs)
-        const kept = thinIndices(values, maxPoints)
-        assert.isAtMost(kept.length, maxPoints)
-        assert.strictEqual(kept[0], 0)
-        assert.strictEqual(kept[kept.length - 1], xs.length - 1)
-        for (let k = 1; k < kept.length; k++) assert.isAbove(kept[k], kept[k - 1])
-        // the global extremes are always drawn
-        const keptValues = kept.map((i) => xs[i])
-        assert.strictEqual(Math.max(...keptValues), Math.max(...xs))
-        assert.strictEqual(Math.min(...keptValues), Math.min(...xs))
-      }
-    ), { numRuns: 200 })
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 1, maxLength: 3000 }),
+        fc.integer({ min: 4, max: 400 }),
+        (xs, maxPoints) => {
+          const values = Float64Array.from(xs)
+          const kept = thinIndices(values, maxPoints)
+          assert.isAtMost(kept.length, maxPoints)
+          assert.strictEqual(kept[0], 0)
+          assert.strictEqual(kept[kept.length - 1], xs.length - 1)
+          for (let k = 1; k < kept.length; k++) assert.isAbove(kept[k], kept[k - 1])
+          // the global extremes are always drawn
+          const keptValues = kept.map((i) => xs[i])
+          assert.strictEqual(Math.max(...keptValues), Math.max(...xs))
+          assert.strictEqual(Math.min(...keptValues), Math.min(...xs))
+        }
+      ),
+      { numRuns: 200 }
+    )
   })
 
   it("keeps a single spike that striding would miss", () => {

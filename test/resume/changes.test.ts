@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import fc from "fast-check"
-import { RunConfig } from "../../src/config/RunConfig.ts"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
+import { RunConfig } from "../../src/config/RunConfig.ts"
 import { canonicalJson, diffConfigs, isTrajectoryPath } from "../../src/resume/changes.ts"
 import { modelFingerprint, trajectoryFingerprint } from "../../src/resume/fingerprints.ts"
 
@@ -16,11 +16,14 @@ describe("diffConfigs", () => {
   })
 
   it("lists leaf paths with old and new values, arrays as leaves", () => {
-    const changes = diffConfigs({ steps: 600, optimizer: { betas: [0.9, 0.95] } }, config({
-      steps: 900,
-      optimizer: { betas: [0.8, 0.95] },
-      eval: { every: 10 }
-    }))
+    const changes = diffConfigs(
+      { steps: 600, optimizer: { betas: [0.9, 0.95] } },
+      config({
+        steps: 900,
+        optimizer: { betas: [0.8, 0.95] },
+        eval: { every: 10 }
+      })
+    )
     assert.deepStrictEqual(changes, [
       { path: "steps", old: 600, new: 900, trajectory: true },
       { path: "optimizer.betas", old: [0.9, 0.95], new: [0.8, 0.95], trajectory: true },
@@ -125,6 +128,9 @@ describe("fingerprints", () => {
   })
 
   it("canonical JSON sorts keys at every depth", () => {
-    assert.strictEqual(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: "x" } }), canonicalJson({ a: { c: "x", d: [1, { y: 1, z: 0 }] }, b: 1 }))
+    assert.strictEqual(
+      canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: "x" } }),
+      canonicalJson({ a: { c: "x", d: [1, { y: 1, z: 0 }] }, b: 1 })
+    )
   })
 })

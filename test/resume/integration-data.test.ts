@@ -5,18 +5,18 @@
  * epoch — checked against what the data loader actually handed to the model.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import type { RunConfig } from "../../src/config/RunConfig.ts"
+import { Start } from "../../src/config/Start.ts"
 import { DataLoader } from "../../src/data/DataLoader.ts"
 import { makeWindowSampler } from "../../src/data/sampler.ts"
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets } from "../../src/resume/policy.ts"
 import { checkExactResume, type RunStart } from "../../src/testkit/index.ts"
-import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import { composeRun, dataLayerFor } from "../../src/train/layers.ts"
-import { Start } from "../../src/config/Start.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { stepEvents, tempDir, tinyConfig } from "../support/tinyRun.ts"
 
@@ -92,7 +92,9 @@ const randomText = (length: number, seed: number): string => {
 
 const stateAt = (runDir: string, step: number) => {
   const file = path.join(runDir, "checkpoints", `step-${String(step).padStart(8, "0")}`, "manifest.json")
-  return Schema.decodeUnknownSync(CheckpointState)((JSON.parse(fs.readFileSync(file, "utf8")) as { state: unknown }).state)
+  return Schema.decodeUnknownSync(CheckpointState)(
+    (JSON.parse(fs.readFileSync(file, "utf8")) as { state: unknown }).state
+  )
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)

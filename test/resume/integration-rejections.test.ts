@@ -5,18 +5,18 @@
  * any step runs — so neither metrics.jsonl nor the checkpoints directory may change.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Cause, Context, Effect, Exit, Layer, Option, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cause, Context, Effect, Exit, Layer, Option, Stream } from "effect"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
 import type { RunConfig } from "../../src/config/RunConfig.ts"
+import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { describeReason, PlanRejected, type RejectionReason, type ResumePlan } from "../../src/resume/plan.ts"
 import { AcceptedPlan, plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { readMetrics } from "../../src/train/metricsLine.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { tempDir, tinyConfig } from "../support/tinyRun.ts"
@@ -48,7 +48,9 @@ const treeSnapshot = (dir: string): Record<string, { size: number; mtimeMs: numb
 
 /** What a rejected start must leave untouched: the metrics bytes and the checkpoint files. */
 const runDirState = (runDir: string) => ({
-  metrics: fs.existsSync(path.join(runDir, "metrics.jsonl")) ? fs.readFileSync(path.join(runDir, "metrics.jsonl")) : undefined,
+  metrics: fs.existsSync(path.join(runDir, "metrics.jsonl"))
+    ? fs.readFileSync(path.join(runDir, "metrics.jsonl"))
+    : undefined,
   checkpoints: treeSnapshot(path.join(runDir, "checkpoints")),
   entries: fs.existsSync(runDir) ? fs.readdirSync(runDir).sort() : []
 })
@@ -57,7 +59,9 @@ const assertUnchanged = (runDir: string, before: ReturnType<typeof runDirState>)
   const after = runDirState(runDir)
   assert.deepStrictEqual(after.entries, before.entries, "run directory entries")
   assert.isTrue(
-    before.metrics === undefined ? after.metrics === undefined : after.metrics !== undefined && before.metrics.equals(after.metrics),
+    before.metrics === undefined
+      ? after.metrics === undefined
+      : after.metrics !== undefined && before.metrics.equals(after.metrics),
     "metrics.jsonl bytes unchanged"
   )
   assert.deepStrictEqual(after.checkpoints, before.checkpoints, "checkpoints directory unchanged")
@@ -74,13 +78,21 @@ const buildPlanned = (config: RunConfig, policy: ResumePolicy, from?: string) =>
  * Builds the run, expects `PlanRejected` with exactly `tags` (in any order) and checks that the
  * run directory is byte for byte as it was.
  */
-const expectRejected = (config: RunConfig, policy: ResumePolicy, tags: ReadonlyArray<RejectionReason["_tag"]>, from?: string) =>
+const expectRejected = (
+  config: RunConfig,
+  policy: ResumePolicy,
+  tags: ReadonlyArray<RejectionReason["_tag"]>,
+  from?: string
+) =>
   Effect.gen(function*() {
     const before = runDirState(config.runDir)
     const exit = yield* buildPlanned(config, policy, from)
     assert.isTrue(Exit.isFailure(exit), "the plan must be rejected")
     const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
-    assert.isTrue(Option.isSome(failure) && failure.value instanceof PlanRejected, `expected PlanRejected, got ${String(exit)}`)
+    assert.isTrue(
+      Option.isSome(failure) && failure.value instanceof PlanRejected,
+      `expected PlanRejected, got ${String(exit)}`
+    )
     const rejected = (failure as Option.Some<PlanRejected>).value
     assert.deepStrictEqual(rejected.reasons.map((r) => r._tag).sort(), [...tags].sort(), rejected.message)
     assertUnchanged(config.runDir, before)
@@ -120,10 +132,12 @@ const trainedRun = (overrides: Record<string, unknown> = {}) =>
 
 const paramCount = (config: RunConfig) => modelFromConfig(config.model).params.length
 
-const checkpointDir = (runDir: string, step: number) => path.join(runDir, "checkpoints", `step-${String(step).padStart(8, "0")}`)
+const checkpointDir = (runDir: string, step: number) =>
+  path.join(runDir, "checkpoints", `step-${String(step).padStart(8, "0")}`)
 
 /** The same run's configuration with `overrides` (encoded form) on top. */
-const changed = (config: RunConfig, overrides: Record<string, unknown>) => tinyConfig(config.runDir, { steps: 16, ...overrides })
+const changed = (config: RunConfig, overrides: Record<string, unknown>) =>
+  tinyConfig(config.runDir, { steps: 16, ...overrides })
 
 // ---------------------------------------------------------------------------------------------
 
@@ -132,7 +146,9 @@ describe("rejected resumes leave the run untouched", () => {
     Effect.gen(function*() {
       const config = yield* trainedRun()
       for (const steps of [8, 12]) {
-        const rejected = yield* expectRejected(yield* changed(config, { steps }), presets.continue, ["ResumeStepBeyondTotal"])
+        const rejected = yield* expectRejected(yield* changed(config, { steps }), presets.continue, [
+          "ResumeStepBeyondTotal"
+        ])
         assert.deepInclude(reason(rejected, "ResumeStepBeyondTotal"), { resumeStep: 12, totalSteps: steps })
       }
     }))
@@ -166,11 +182,20 @@ describe("rejected resumes leave the run untouched", () => {
       const next = yield* changed(config, { model: { vocabSize: 260 } })
       const shapes = { "tok_embeddings.weight": [[256, 16], [260, 16]], "output.weight": [[256, 16], [260, 16]] }
 
-      const cont = yield* expectRejected(next, presets.continue, ["ModelShapeMismatch", "ModelShapeMismatch", "OptimizerShapesChanged"])
+      const cont = yield* expectRejected(next, presets.continue, [
+        "ModelShapeMismatch",
+        "ModelShapeMismatch",
+        "OptimizerShapesChanged"
+      ])
       const optimizerTensors = reason(cont, "OptimizerShapesChanged").tensors
       assert.deepStrictEqual(
         optimizerTensors.map((t) => t.tensor).sort(),
-        ["exp_avg.output.weight", "exp_avg.tok_embeddings.weight", "exp_avg_sq.output.weight", "exp_avg_sq.tok_embeddings.weight"]
+        [
+          "exp_avg.output.weight",
+          "exp_avg.tok_embeddings.weight",
+          "exp_avg_sq.output.weight",
+          "exp_avg_sq.tok_embeddings.weight"
+        ]
       )
       for (const t of optimizerTensors) {
         const [old, now] = shapes[t.tensor.replace(/^exp_avg(_sq)?\./, "") as keyof typeof shapes]
@@ -187,7 +212,11 @@ describe("rejected resumes leave the run untouched", () => {
 
       // The same change is fine when a transfer leaves those tensors out: they start fresh.
       const subset = { ...presets.transfer, tensors: { exclude: ["tok_embeddings.weight", "output.weight"] } }
-      const plan = yield* expectAccepted(yield* tinyConfig(path.join(tempDir(), "tuned"), { model: { vocabSize: 260 } }), subset, checkpointDir(config.runDir, 12))
+      const plan = yield* expectAccepted(
+        yield* tinyConfig(path.join(tempDir(), "tuned"), { model: { vocabSize: 260 } }),
+        subset,
+        checkpointDir(config.runDir, 12)
+      )
       assert.deepStrictEqual([...plan.model.init].sort(), ["output.weight", "tok_embeddings.weight"])
       assert.strictEqual(plan.model.load.length, paramCount(config) - 2)
     }))
@@ -199,8 +228,12 @@ describe("rejected resumes leave the run untouched", () => {
       fs.writeFileSync(textFile, "It was the best of times, it was the worst of times. ".repeat(200))
       const stored = (yield* expectAccepted(config, presets.exact)).source
 
-      const other = yield* expectRejected(yield* changed(config, { data: { source: textFile } }), presets.continue, ["DatasetChanged"])
-      const fraction = yield* expectRejected(yield* changed(config, { data: { valFraction: 0.2 } }), presets.continue, ["DatasetChanged"])
+      const other = yield* expectRejected(yield* changed(config, { data: { source: textFile } }), presets.continue, [
+        "DatasetChanged"
+      ])
+      const fraction = yield* expectRejected(yield* changed(config, { data: { valFraction: 0.2 } }), presets.continue, [
+        "DatasetChanged"
+      ])
       const a = reason(other, "DatasetChanged")
       const b = reason(fraction, "DatasetChanged")
       assert.strictEqual(a.old, b.old, "both compare against the checkpoint's fingerprint")
@@ -212,7 +245,11 @@ describe("rejected resumes leave the run untouched", () => {
         "TrajectoryChanged",
         "DatasetChanged"
       ])
-      assert.deepStrictEqual(reason(exact, "TrajectoryChanged").fields, [{ path: "data.valFraction", old: 0.1, new: 0.2 }])
+      assert.deepStrictEqual(reason(exact, "TrajectoryChanged").fields, [{
+        path: "data.valFraction",
+        old: 0.1,
+        new: 0.2
+      }])
     }))
 
   it.effect("a corrupt or missing optimizer file rejects exact naming the file; a model-only transfer is accepted", () =>
@@ -226,7 +263,11 @@ describe("rejected resumes leave the run untouched", () => {
       bytes[bytes.length - 3] ^= 0x40
       fs.writeFileSync(optimizerFile, bytes)
       const corrupt = yield* expectRejected(config, presets.exact, ["ComponentCorrupt"], step12)
-      assert.deepInclude(reason(corrupt, "ComponentCorrupt"), { component: "optimizer", file: "optimizer.safetensors", reason: "HashMismatch" })
+      assert.deepInclude(reason(corrupt, "ComponentCorrupt"), {
+        component: "optimizer",
+        file: "optimizer.safetensors",
+        reason: "HashMismatch"
+      })
       assert.include(corrupt.message, "optimizer file optimizer.safetensors is unusable (HashMismatch)")
 
       const tuned = yield* tinyConfig(path.join(tempDir(), "tuned"))
@@ -240,7 +281,11 @@ describe("rejected resumes leave the run untouched", () => {
 
       fs.rmSync(optimizerFile)
       const missing = yield* expectRejected(config, presets.exact, ["ComponentCorrupt"], step12)
-      assert.deepInclude(reason(missing, "ComponentCorrupt"), { component: "optimizer", file: "optimizer.safetensors", reason: "MissingFile" })
+      assert.deepInclude(reason(missing, "ComponentCorrupt"), {
+        component: "optimizer",
+        file: "optimizer.safetensors",
+        reason: "MissingFile"
+      })
       yield* expectAccepted(tuned, presets.transfer, step12)
     }))
 
@@ -254,7 +299,12 @@ describe("rejected resumes leave the run untouched", () => {
       fs.writeFileSync(modelFile, bytes)
       const tuned = yield* tinyConfig(path.join(tempDir(), "tuned"))
       for (const policy of [presets.exact, presets.transfer]) {
-        const rejected = yield* expectRejected(policy === presets.exact ? config : tuned, policy, ["ComponentCorrupt"], step12)
+        const rejected = yield* expectRejected(
+          policy === presets.exact ? config : tuned,
+          policy,
+          ["ComponentCorrupt"],
+          step12
+        )
         assert.deepInclude(reason(rejected, "ComponentCorrupt"), { component: "model", file: "model.safetensors" })
       }
     }))
@@ -263,7 +313,9 @@ describe("rejected resumes leave the run untouched", () => {
 // ---------------------------------------------------------------------------------------------
 
 const cli = (args: ReadonlyArray<string>) => {
-  const result = spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), ...args], { encoding: "utf8" })
+  const result = spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), ...args], {
+    encoding: "utf8"
+  })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 

@@ -1,13 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import { Manifest } from "../../src/checkpoint/manifest.ts"
-import { RunConfig } from "../../src/config/RunConfig.ts"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
+import { RunConfig } from "../../src/config/RunConfig.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { lr, resolveSchedule } from "../../src/optim/schedule.ts"
-import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import { modelFingerprint, trajectoryFingerprint } from "../../src/resume/fingerprints.ts"
-import { planFromJson, type PlanRejected, planToJson, type RejectionReason, type ResumePlan } from "../../src/resume/plan.ts"
+import {
+  planFromJson,
+  type PlanRejected,
+  planToJson,
+  type RejectionReason,
+  type ResumePlan
+} from "../../src/resume/plan.ts"
 import {
   type CheckpointSource,
   globMatcher,
@@ -102,7 +108,12 @@ const weights = (shapes: Record<string, ReadonlyArray<number>>): WeightsSource =
   shapes
 })
 
-const input = (policy: ResumePolicy, source: PlanInput["source"], next: RunConfig, dataFingerprint = DATA): PlanInput => ({
+const input = (
+  policy: ResumePolicy,
+  source: PlanInput["source"],
+  next: RunConfig,
+  dataFingerprint = DATA
+): PlanInput => ({
   policy,
   source,
   config: next,
@@ -172,7 +183,12 @@ describe("exact", () => {
 
   it.effect("rejects trajectory changes, listing every changed field with old and new values", () =>
     Effect.gen(function*() {
-      const next = config({ batch: { micro: 4 }, kernels: { backend: "gpujs" }, optimizer: { betas: [0.9, 0.99] }, eval: { every: 10 } })
+      const next = config({
+        batch: { micro: 4 },
+        kernels: { backend: "gpujs" },
+        optimizer: { betas: [0.9, 0.99] },
+        eval: { every: 10 }
+      })
       const e = yield* rejected(input(presets.exact, checkpoint(old600, 300), next))
       assert.deepStrictEqual(tags(e), ["TrajectoryChanged"])
       assert.deepStrictEqual(reason(e, "TrajectoryChanged").fields, [
@@ -192,7 +208,10 @@ describe("exact", () => {
         { field: "totalSteps", old: 600, new: 900 },
         { field: "decaySteps", old: 120, new: 180 }
       ])
-      assert.include(renderRejection(e), "schedule keep at step 300: the configured schedule changed (totalSteps 600 → 900")
+      assert.include(
+        renderRejection(e),
+        "schedule keep at step 300: the configured schedule changed (totalSteps 600 → 900"
+      )
     }))
 
   it.effect("rejects a manifest whose trajectory fingerprint does not match its configuration", () =>
@@ -225,7 +244,9 @@ describe("continue", () => {
 
   it.effect("a doubled global batch keeps the sample cursor and explains the new step↔sample mapping", () =>
     Effect.gen(function*() {
-      const plan = yield* planResume(input(presets.continue, checkpoint(old600, 300), config({ batch: { global: 32 } })))
+      const plan = yield* planResume(
+        input(presets.continue, checkpoint(old600, 300), config({ batch: { global: 32 } }))
+      )
       assert.strictEqual(plan.data.action, "load")
       assert.strictEqual(plan.data.cursor, 4800)
       assert.strictEqual(plan.data.samplesSeen, 4800)
@@ -236,7 +257,9 @@ describe("continue", () => {
 
   it.effect("warns about changes continue does not expect, without rejecting them", () =>
     Effect.gen(function*() {
-      const plan = yield* planResume(input(presets.continue, checkpoint(old600, 300), config({ model: { ropeTheta: 500 } })))
+      const plan = yield* planResume(
+        input(presets.continue, checkpoint(old600, 300), config({ model: { ropeTheta: 500 } }))
+      )
       assert.isTrue(plan.warnings.some((w) => w.includes("also changed: model.ropeTheta 10000 → 500")))
     }))
 
@@ -244,7 +267,11 @@ describe("continue", () => {
     Effect.gen(function*() {
       const e = yield* rejected(input(presets.continue, checkpoint(old600, 300), config({ steps: 300 })))
       assert.deepStrictEqual(tags(e), ["ResumeStepBeyondTotal"])
-      assert.deepStrictEqual(reason(e, "ResumeStepBeyondTotal"), { _tag: "ResumeStepBeyondTotal", resumeStep: 300, totalSteps: 300 })
+      assert.deepStrictEqual(reason(e, "ResumeStepBeyondTotal"), {
+        _tag: "ResumeStepBeyondTotal",
+        resumeStep: 300,
+        totalSteps: 300
+      })
     }))
 
   it.effect("a resume step past the new total is fine when the step is reset", () =>
@@ -274,7 +301,9 @@ describe("schedule reconciliation", () => {
 
   it.effect("rebuild with allowDiscontinuity is accepted and reports the ratio", () =>
     Effect.gen(function*() {
-      const plan = yield* planResume(input({ ...rebuild, allowDiscontinuity: true }, checkpoint(old600, 500), config({ steps: 900 })))
+      const plan = yield* planResume(
+        input({ ...rebuild, allowDiscontinuity: true }, checkpoint(old600, 500), config({ steps: 900 }))
+      )
       assert.strictEqual(plan.schedule.action, "rebuild")
       assert.closeTo(plan.schedule.jumpRatio!, 3e-3 / 0.00255, 1e-9)
       assert.include(renderPlan(plan), "jump ×1.17647")
@@ -282,7 +311,9 @@ describe("schedule reconciliation", () => {
 
   it.effect("rebuild within a custom tolerance is accepted", () =>
     Effect.gen(function*() {
-      const plan = yield* planResume(input({ ...rebuild, tolerance: 0.2 }, checkpoint(old600, 500), config({ steps: 900 })))
+      const plan = yield* planResume(
+        input({ ...rebuild, tolerance: 0.2 }, checkpoint(old600, 500), config({ steps: 900 }))
+      )
       assert.isAbove(plan.schedule.jumpRatio!, 1.17)
     }))
 
@@ -298,9 +329,15 @@ describe("schedule reconciliation", () => {
 describe("optimizer", () => {
   it.effect("load with a different optimizer kind is rejected", () =>
     Effect.gen(function*() {
-      const e = yield* rejected(input(presets.continue, checkpoint(old600, 300), config({ optimizer: { kind: "sgd" } })))
+      const e = yield* rejected(
+        input(presets.continue, checkpoint(old600, 300), config({ optimizer: { kind: "sgd" } }))
+      )
       assert.deepStrictEqual(tags(e), ["OptimizerKindChanged"])
-      assert.deepStrictEqual(reason(e, "OptimizerKindChanged"), { _tag: "OptimizerKindChanged", old: "adamw", new: "sgd" })
+      assert.deepStrictEqual(reason(e, "OptimizerKindChanged"), {
+        _tag: "OptimizerKindChanged",
+        old: "adamw",
+        new: "sgd"
+      })
     }))
 
   it.effect("load with changed parameter shapes is rejected for the optimizer and the model", () =>
@@ -312,7 +349,12 @@ describe("optimizer", () => {
       assert.strictEqual(changed.length, 2 * 2 * 3) // two moments × two layers × w1, w2, w3
       const model = e.reasons.filter((r) => r._tag === "ModelShapeMismatch")
       assert.strictEqual(model.length, 6)
-      assert.deepInclude(model, { _tag: "ModelShapeMismatch", tensor: "layers.1.feed_forward.w2.weight", old: [64, 176], new: [64, 128] })
+      assert.deepInclude(model, {
+        _tag: "ModelShapeMismatch",
+        tensor: "layers.1.feed_forward.w2.weight",
+        old: [64, 176],
+        new: [64, 128]
+      })
     }))
 
   it.effect("load with model init is rejected", () =>
@@ -347,7 +389,9 @@ describe("data", () => {
 
   it.effect("reset starts at sample 0 and drops the counters with the step", () =>
     Effect.gen(function*() {
-      const plan = yield* planResume(input(presets.transfer, checkpoint(old600, 300), config({ seed: 7 }), "e".repeat(64)))
+      const plan = yield* planResume(
+        input(presets.transfer, checkpoint(old600, 300), config({ seed: 7 }), "e".repeat(64))
+      )
       assert.deepStrictEqual(plan.data, { action: "reset", cursor: 0, samplesSeen: 0, tokensSeen: 0 })
     }))
 })
@@ -357,14 +401,22 @@ describe("policy pairing", () => {
     Effect.gen(function*() {
       const policy: any = { ...presets.transfer, schedule: "extend" }
       const e = yield* rejected(input(policy, checkpoint(old600, 300), old600))
-      assert.deepStrictEqual(reason(e, "StepScheduleMismatch"), { _tag: "StepScheduleMismatch", step: "reset", schedule: "extend" })
+      assert.deepStrictEqual(reason(e, "StepScheduleMismatch"), {
+        _tag: "StepScheduleMismatch",
+        step: "reset",
+        schedule: "extend"
+      })
     }))
 
   it.effect("restart with step keep is rejected even when the type is bypassed", () =>
     Effect.gen(function*() {
       const policy: any = { ...presets.exact, schedule: "restart" }
       const e = yield* rejected(input(policy, checkpoint(old600, 300), old600))
-      assert.deepStrictEqual(reason(e, "StepScheduleMismatch"), { _tag: "StepScheduleMismatch", step: "keep", schedule: "restart" })
+      assert.deepStrictEqual(reason(e, "StepScheduleMismatch"), {
+        _tag: "StepScheduleMismatch",
+        step: "keep",
+        schedule: "restart"
+      })
     }))
 
   it.effect("an unknown action is rejected naming the field", () =>
@@ -384,17 +436,23 @@ describe("weights file", () => {
   it.effect("optimizer, data and schedule cannot be loaded from a weights file", () =>
     Effect.gen(function*() {
       const e = yield* rejected(input(presets.continue, weights(shapesOf(old600)), old600))
-      assert.deepStrictEqual(e.reasons.filter((r) => r._tag === "ComponentNotInWeights").map((r) => r.component).sort(), [
-        "data",
-        "optimizer",
-        "schedule"
-      ])
+      assert.deepStrictEqual(
+        e.reasons.filter((r) => r._tag === "ComponentNotInWeights").map((r) => r.component).sort(),
+        [
+          "data",
+          "optimizer",
+          "schedule"
+        ]
+      )
       assert.include(e.message, "pretrained.safetensors holds weights only")
     }))
 
   it.effect("transfer with exclude patterns leaves the excluded tensors to init", () =>
     Effect.gen(function*() {
-      const policy: ResumePolicy = { ...presets.transfer, tensors: { exclude: ["output.weight", "layers.*.ffn_norm.weight"] } }
+      const policy: ResumePolicy = {
+        ...presets.transfer,
+        tensors: { exclude: ["output.weight", "layers.*.ffn_norm.weight"] }
+      }
       const plan = yield* planResume(input(policy, weights(shapesOf(old600)), config({ steps: 200 })))
       assert.deepStrictEqual(plan.model.init, ["layers.0.ffn_norm.weight", "layers.1.ffn_norm.weight", "output.weight"])
       assert.strictEqual(plan.model.load.length, paramNames.length - 3)
@@ -410,14 +468,19 @@ describe("weights file", () => {
   it.effect("transfer with an excluded mismatching tensor is accepted", () =>
     Effect.gen(function*() {
       const next = config({ model: { vocabSize: 300 } })
-      const policy: ResumePolicy = { ...presets.transfer, tensors: { exclude: ["tok_embeddings.weight", "output.weight"] } }
+      const policy: ResumePolicy = {
+        ...presets.transfer,
+        tensors: { exclude: ["tok_embeddings.weight", "output.weight"] }
+      }
       const plan = yield* planResume(input(policy, weights(shapesOf(old600)), next))
       assert.deepStrictEqual(plan.model.init, ["tok_embeddings.weight", "output.weight"])
     }))
 
   it.effect("strict transfer with a shape mismatch is rejected, naming tensor and shapes", () =>
     Effect.gen(function*() {
-      const e = yield* rejected(input(presets.transfer, weights(shapesOf(old600)), config({ model: { vocabSize: 300 } })))
+      const e = yield* rejected(
+        input(presets.transfer, weights(shapesOf(old600)), config({ model: { vocabSize: 300 } }))
+      )
       assert.deepStrictEqual(e.reasons, [
         { _tag: "ModelShapeMismatch", tensor: "tok_embeddings.weight", old: [256, 64], new: [300, 64] },
         { _tag: "ModelShapeMismatch", tensor: "output.weight", old: [256, 64], new: [300, 64] }
@@ -462,7 +525,13 @@ describe("verification problems", () => {
     Effect.gen(function*() {
       const e = yield* rejected(input(presets.transfer, checkpoint(old600, 300, corrupt("model.safetensors")), old600))
       assert.deepStrictEqual(e.reasons, [
-        { _tag: "ComponentCorrupt", component: "model", file: "model.safetensors", reason: "HashMismatch", detail: "sha256 differs" }
+        {
+          _tag: "ComponentCorrupt",
+          component: "model",
+          file: "model.safetensors",
+          reason: "HashMismatch",
+          detail: "sha256 differs"
+        }
       ])
     }))
 
@@ -500,7 +569,12 @@ describe("collecting reasons", () => {
     Effect.gen(function*() {
       const next = config({ steps: 200, seed: 9, optimizer: { kind: "sgd" }, model: { dim: 32 } })
       const e = yield* rejected(
-        input(presets.exact, checkpoint(old600, 300, [{ file: "model.safetensors", reason: "MissingFile", detail: "absent" }]), next, "0".repeat(64))
+        input(
+          presets.exact,
+          checkpoint(old600, 300, [{ file: "model.safetensors", reason: "MissingFile", detail: "absent" }]),
+          next,
+          "0".repeat(64)
+        )
       )
       for (
         const tag of [
@@ -526,7 +600,9 @@ describe("plan data", () => {
       // With a zero floor the old schedule has reached LR 0 at its end; a rebuild jumps from 0.
       const old = config({ schedule: { minLrFactor: 0 } })
       const policy: ResumePolicy = { ...presets.continue, schedule: "rebuild", allowDiscontinuity: true }
-      const plan = yield* planResume(input(policy, checkpoint(old, 600), config({ steps: 900, schedule: { minLrFactor: 0 } })))
+      const plan = yield* planResume(
+        input(policy, checkpoint(old, 600), config({ steps: 900, schedule: { minLrFactor: 0 } }))
+      )
       assert.strictEqual(plan.schedule.lrBefore, 0)
       assert.strictEqual(plan.schedule.jumpRatio, Infinity)
       const json = planToJson(plan)
@@ -538,7 +614,11 @@ describe("plan data", () => {
   it.effect("renderPlan shows every component, the LR, the cursor, changes and warnings", () =>
     Effect.gen(function*() {
       const plan = yield* planResume(
-        input(presets.continue, checkpoint(old600, 300), config({ steps: 900, batch: { global: 32 }, eval: { every: 50 } }))
+        input(
+          presets.continue,
+          checkpoint(old600, 300),
+          config({ steps: 900, batch: { global: 32 }, eval: { every: 50 } })
+        )
       )
       const text = renderPlan(plan)
       for (
@@ -575,6 +655,9 @@ describe("tensor selection", () => {
     const s = selectTensors(names, { include: ["*.weight", "nothing*"], exclude: ["*norm*", "typo"] })
     assert.deepStrictEqual(s.selected, ["tok_embeddings.weight", "output.weight"])
     assert.deepStrictEqual(s.excluded, ["layers.0.ffn_norm.weight", "norm.weight"])
-    assert.deepStrictEqual(s.unmatched, [{ list: "include", pattern: "nothing*" }, { list: "exclude", pattern: "typo" }])
+    assert.deepStrictEqual(s.unmatched, [{ list: "include", pattern: "nothing*" }, {
+      list: "exclude",
+      pattern: "typo"
+    }])
   })
 })

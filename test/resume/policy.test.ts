@@ -5,9 +5,21 @@ import { decodePolicy, policyName, presets, type ResumePolicy } from "../../src/
 describe("ResumePolicy", () => {
   it("rules out step/schedule pairings in the type", () => {
     // @ts-expect-error a continuing schedule needs the step kept
-    const resetExtend: ResumePolicy = { model: "load", optimizer: "reset", schedule: "extend", data: "reset", step: "reset" }
+    const resetExtend: ResumePolicy = {
+      model: "load",
+      optimizer: "reset",
+      schedule: "extend",
+      data: "reset",
+      step: "reset"
+    }
     // @ts-expect-error a restarted schedule needs the step reset
-    const keepRestart: ResumePolicy = { model: "load", optimizer: "load", schedule: "restart", data: "load", step: "keep" }
+    const keepRestart: ResumePolicy = {
+      model: "load",
+      optimizer: "load",
+      schedule: "restart",
+      data: "load",
+      step: "keep"
+    }
     const fine: ResumePolicy = { model: "load", optimizer: "reset", schedule: "rewarm", data: "load", step: "keep" }
     assert.strictEqual(policyName(fine), "custom")
     void resetExtend
@@ -25,7 +37,10 @@ describe("ResumePolicy", () => {
         const error = yield* Effect.flip(decodePolicy("policy.json", bad))
         assert.strictEqual(error.source, "policy.json")
       }
-      const ok = yield* decodePolicy("policy.json", { ...presets.transfer, tensors: { exclude: ["output.*"], strict: false } })
+      const ok = yield* decodePolicy("policy.json", {
+        ...presets.transfer,
+        tensors: { exclude: ["output.*"], strict: false }
+      })
       assert.strictEqual(policyName(ok), "transfer")
     }))
 

@@ -352,14 +352,20 @@ describe("reconcileSchedule laws", () => {
   it("rejects a resume step at or beyond the new total, naming both, for every action but restart", () => {
     const actions: Array<ScheduleAction> = ["keep", "extend", "rewarm", "rebuild"]
     fc.assert(
-      fc.property(storedArb, wsdArb(1, 300), fc.integer({ min: 0, max: 500 }), fc.constantFrom(...actions), (old, next, over, action) => {
-        const k = next.totalSteps + over
-        const error = failure(reconcileSchedule(action, old, next, k, lenient))
-        assert.instanceOf(error, ResumeStepBeyondTotal)
-        assert.deepInclude(error, { resumeStep: k, totalSteps: next.totalSteps })
-        assert.include(error.message, String(k))
-        assert.include(error.message, String(next.totalSteps))
-      }),
+      fc.property(
+        storedArb,
+        wsdArb(1, 300),
+        fc.integer({ min: 0, max: 500 }),
+        fc.constantFrom(...actions),
+        (old, next, over, action) => {
+          const k = next.totalSteps + over
+          const error = failure(reconcileSchedule(action, old, next, k, lenient))
+          assert.instanceOf(error, ResumeStepBeyondTotal)
+          assert.deepInclude(error, { resumeStep: k, totalSteps: next.totalSteps })
+          assert.include(error.message, String(k))
+          assert.include(error.message, String(next.totalSteps))
+        }
+      ),
       { numRuns: 100 }
     )
   })
@@ -417,7 +423,11 @@ describe("reconcileSchedule examples", () => {
 
   it("extend during the warm-up into a run too short to finish it decays from the level reached", () => {
     const reference = resolve(referenceScheduleConfig, 3e-3, 600)
-    const short = resolve({ ...referenceScheduleConfig, warmupSteps: 0, decayRatio: undefined, decaySteps: 30 }, 3e-3, 60)
+    const short = resolve(
+      { ...referenceScheduleConfig, warmupSteps: 0, decayRatio: undefined, decaySteps: 30 },
+      3e-3,
+      60
+    )
     const r = succeed(reconcileSchedule("extend", reference, short, 10, strict))
     assert.strictEqual(lr(r.schedule, 29), lr(reference, 29))
     assert.strictEqual(lr(r.schedule, 30), lr(reference, 30))
@@ -427,9 +437,17 @@ describe("reconcileSchedule examples", () => {
 
   it("extend again inside a warm-up that an earlier extend cut short stays continuous", () => {
     const reference = resolve(referenceScheduleConfig, 3e-3, 600)
-    const short = resolve({ ...referenceScheduleConfig, warmupSteps: 0, decayRatio: undefined, decaySteps: 30 }, 3e-3, 60)
+    const short = resolve(
+      { ...referenceScheduleConfig, warmupSteps: 0, decayRatio: undefined, decaySteps: 30 },
+      3e-3,
+      60
+    )
     const cutShort = succeed(reconcileSchedule("extend", reference, short, 10, strict)).schedule
-    const longer = resolve({ ...referenceScheduleConfig, warmupSteps: 0, decayRatio: undefined, decaySteps: 30 }, 3e-3, 100)
+    const longer = resolve(
+      { ...referenceScheduleConfig, warmupSteps: 0, decayRatio: undefined, decaySteps: 30 },
+      3e-3,
+      100
+    )
     const r = succeed(reconcileSchedule("extend", cutShort, longer, 20, strict))
     const reached = lr(cutShort, 30)
     assert.strictEqual(lr(r.schedule, 20), lr(cutShort, 20))

@@ -5,11 +5,13 @@
  * subset load that leaves an excluded tensor at its fresh initialization.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
+import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import { exportWeights } from "../../src/checkpoint/export.ts"
 import type { RunConfig } from "../../src/config/RunConfig.ts"
+import { Start } from "../../src/config/Start.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
 import { Model } from "../../src/model/ModelService.ts"
 import { Optimizer } from "../../src/optim/OptimizerService.ts"
@@ -17,9 +19,7 @@ import { lr, resolveSchedule } from "../../src/optim/schedule.ts"
 import { AcceptedPlan, plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
-import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
 import { runLayer } from "../../src/train/layers.ts"
-import { Start } from "../../src/config/Start.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
@@ -45,12 +45,24 @@ const runFrom = (config: RunConfig, start: Layer.Layer<Start, unknown, any>, ste
     const context = yield* Layer.build(runLayer(config, start))
     const optimizer = Context.get(context, Optimizer)
     const params = Context.get(context, Model).params
-    const initial = { start: Context.get(context, Start), plan: Context.get(context, AcceptedPlan), params: copy(params), optimizerStep: optimizer.state.step, moments: copy(optimizer.state.tensors) }
+    const initial = {
+      start: Context.get(context, Start),
+      plan: Context.get(context, AcceptedPlan),
+      params: copy(params),
+      optimizerStep: optimizer.state.step,
+      moments: copy(optimizer.state.tensors)
+    }
     const events = Context.get(context, Trainer).events
     const collected = yield* Stream.runCollect(
       steps === undefined ? events : events.pipe(Stream.takeUntil((e) => e._tag === "Step" && e.step === steps))
     )
-    return { initial, events: collected, params: copy(params), optimizerStep: optimizer.state.step, moments: copy(optimizer.state.tensors) }
+    return {
+      initial,
+      events: collected,
+      params: copy(params),
+      optimizerStep: optimizer.state.step,
+      moments: copy(optimizer.state.tensors)
+    }
   }))
 
 /** A fresh run (step 0, fresh optimizer, configured schedule) whose weights are given. */
@@ -94,7 +106,9 @@ describe("transfer from an exported weights file", () => {
       assert.deepStrictEqual(steps.map((e) => e.lr), [0, 1, 2, 3, 4, 5].map((t) => lr(schedule, t)))
       assert.strictEqual(tuned.optimizerStep, 6)
 
-      const manifest = JSON.parse(fs.readFileSync(path.join(config.runDir, "checkpoints", "step-00000006", "manifest.json"), "utf8")) as {
+      const manifest = JSON.parse(
+        fs.readFileSync(path.join(config.runDir, "checkpoints", "step-00000006", "manifest.json"), "utf8")
+      ) as {
         state: unknown
         parent?: unknown
       }

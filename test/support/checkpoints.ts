@@ -1,7 +1,7 @@
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, FileSystem } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { type CheckpointStoreShape, makeCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../../src/checkpoint/disk.ts"
 import { parseStepDirName } from "../../src/checkpoint/layout.ts"
@@ -20,7 +20,9 @@ export const withStore = <A>(runDir: string, f: (store: CheckpointStoreShape) =>
  * What a checkpoints directory holds, read straight from the disk: the steps of complete step
  * directories (those with a manifest), ascending, and the names of leftover temporary ones.
  */
-export const checkpointDirs = (dir: string): { readonly complete: Array<number>; readonly temporary: Array<string> } => {
+export const checkpointDirs = (
+  dir: string
+): { readonly complete: Array<number>; readonly temporary: Array<string> } => {
   const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
   const complete = names.flatMap((name) => {
     const step = parseStepDirName(name)

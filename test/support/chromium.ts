@@ -3,8 +3,8 @@
  * chromium (scripts/browser-deps.sh installs it; CHROMIUM_PATH overrides the location); without it
  * the tests are skipped, and say why.
  */
-import * as NodeFs from "node:fs"
 import { assert } from "@effect/vitest"
+import * as NodeFs from "node:fs"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
@@ -27,8 +27,14 @@ export const launchChromium = (profileDir: string): Promise<BrowserContext> =>
     headless: true,
     viewport: { width: 1000, height: 1400 },
     args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync"
     ]
   })
 
@@ -92,7 +98,8 @@ export const pixelStats = async <K extends string = never>(
   colours: Readonly<Record<K, Rgb>> = {} as Record<K, Rgb>
 ): Promise<PixelStats & Readonly<Record<K, number>>> =>
   await page.evaluate(`(${PIXEL_STATS})(${JSON.stringify(png.toString("base64"))}, ${JSON.stringify(colours)})`) as
-    PixelStats & Readonly<Record<K, number>>
+    & PixelStats
+    & Readonly<Record<K, number>>
 
 /**
  * Screenshots the chart `#id svg` and checks it is drawn: at least 800 pixels wide, more than 2 %

@@ -10,11 +10,11 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { Cause, Context, Effect, Exit, Layer, Stream } from "effect"
-import { resolveStart } from "../../src/resume/start.ts"
 import { duringSetup, ExitCode, SetupFailed } from "../../src/cli/exitCodes.ts"
-import { runLayer } from "../../src/train/layers.ts"
-import { Start } from "../../src/config/Start.ts"
 import { processSignalsLayer } from "../../src/cli/signals.ts"
+import { Start } from "../../src/config/Start.ts"
+import { resolveStart } from "../../src/resume/start.ts"
+import { runLayer } from "../../src/train/layers.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { tinyConfig } from "./tinyRun.ts"
 

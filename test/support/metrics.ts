@@ -11,7 +11,9 @@ export const trajectory = (runDir: string): Array<Line> =>
   readMetrics(metricsFile(runDir)).flatMap((r) => "loss" in r ? [stepLine(r)] : "valLoss" in r ? [evalLine(r)] : [])
 
 /** The step lines of the trajectory. */
-export const stepLines = (runDir: string): Array<Line> => readMetrics(metricsFile(runDir)).filter((r) => "loss" in r).map(stepLine)
+export const stepLines = (runDir: string): Array<Line> =>
+  readMetrics(metricsFile(runDir)).filter((r) => "loss" in r).map(stepLine)
 
 /** The evaluation lines of the trajectory. */
-export const evalLines = (runDir: string): Array<Line> => readMetrics(metricsFile(runDir)).filter((r) => "valLoss" in r).map(evalLine)
+export const evalLines = (runDir: string): Array<Line> =>
+  readMetrics(metricsFile(runDir)).filter((r) => "valLoss" in r).map(evalLine)

@@ -9,8 +9,16 @@ export const spawnNode = (args: ReadonlyArray<string>): ChildProcess =>
   spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
 
 /** Node arguments that run test/support/crashChild.ts: `tinyConfig(runDir, overrides)`, started per `resume`. */
-export const trainingChildArgs = (runDir: string, overrides: Record<string, unknown>, resume?: string): Array<string> => [
-  "--import", "tsx", path.join(repoRoot, "test/support/crashChild.ts"), runDir, JSON.stringify(overrides),
+export const trainingChildArgs = (
+  runDir: string,
+  overrides: Record<string, unknown>,
+  resume?: string
+): Array<string> => [
+  "--import",
+  "tsx",
+  path.join(repoRoot, "test/support/crashChild.ts"),
+  runDir,
+  JSON.stringify(overrides),
   ...(resume === undefined ? [] : [resume])
 ]
 

@@ -1,16 +1,16 @@
+import { Context, Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Effect, Layer, Stream } from "effect"
 import { decodeRunConfig } from "../../src/config/loadConfig.ts"
 import type { RunConfig } from "../../src/config/RunConfig.ts"
-import { runLayer } from "../../src/train/layers.ts"
 import { Start } from "../../src/config/Start.ts"
-import type { TrainEvent } from "../../src/train/events.ts"
-import { Trainer } from "../../src/train/Trainer.ts"
 import { Model } from "../../src/model/ModelService.ts"
 import { Optimizer } from "../../src/optim/OptimizerService.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
+import type { TrainEvent } from "../../src/train/events.ts"
+import { runLayer } from "../../src/train/layers.ts"
+import { Trainer } from "../../src/train/Trainer.ts"
 
 /** A fresh temporary directory for one test's runs. */
 export const tempDir = (prefix = "continuum-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
@@ -19,7 +19,8 @@ const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Re
   const out: Record<string, unknown> = { ...base }
   for (const [key, value] of Object.entries(over)) {
     const prior = out[key]
-    out[key] = value !== null && typeof value === "object" && !Array.isArray(value) && prior !== null && typeof prior === "object"
+    out[key] = value !== null && typeof value === "object" && !Array.isArray(value) && prior !== null &&
+        typeof prior === "object"
       ? merge(prior as Record<string, unknown>, value as Record<string, unknown>)
       : value
   }
@@ -30,7 +31,10 @@ const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Re
  * A small but real run: a 1-layer llama on Moby-Dick, 4 samples of 16 tokens per step, with a
  * checkpoint every 4 steps. Fast enough to train dozens of times in a test file.
  */
-export const tinyConfig = (runDir: string, overrides: Record<string, unknown> = {}): Effect.Effect<RunConfig, unknown> =>
+export const tinyConfig = (
+  runDir: string,
+  overrides: Record<string, unknown> = {}
+): Effect.Effect<RunConfig, unknown> =>
   decodeRunConfig(merge({
     runDir,
     seed: 7,

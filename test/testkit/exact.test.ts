@@ -4,10 +4,10 @@
  * typed error that names the step and the field.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { Effect, Layer } from "effect"
 import fc from "fast-check"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { presets } from "../../src/resume/policy.ts"
 import { checkExactResume, checkRejected, type ResumeMismatch, type RunBuilder } from "../../src/testkit/index.ts"
 import { runLayer } from "../../src/train/layers.ts"
@@ -63,7 +63,11 @@ describe("checkExactResume", () => {
     Effect.gen(function*() {
       const base = yield* kitConfig()
       const error = (yield* expectFailure(
-        checkExactResume({ config: base, stopAt: [8], build: tampered((s) => ({ ...s, tokensSeen: s.tokensSeen + 1 })) })
+        checkExactResume({
+          config: base,
+          stopAt: [8],
+          build: tampered((s) => ({ ...s, tokensSeen: s.tokensSeen + 1 }))
+        })
       )) as ResumeMismatch
       // The Step events carry the token count, so the first difference is the first resumed step.
       assert.deepInclude(error, { _tag: "ResumeMismatch", step: 9, field: "tokens" })
@@ -109,7 +113,9 @@ describe("checkRejected", () => {
           fs.appendFileSync(path.join(c.runDir, "metrics.jsonl"), "{}\n")
           return runLayer(c, start)
         }))
-      const wrote = yield* expectFailure(checkRejected({ config: { ...run, steps: 8 }, policy: presets.continue, build: scribbler }))
+      const wrote = yield* expectFailure(
+        checkRejected({ config: { ...run, steps: 8 }, policy: presets.continue, build: scribbler })
+      )
       assert.deepInclude(wrote, { _tag: "RejectionWroteFiles", files: ["metrics.jsonl"] })
     }))
 })

@@ -11,7 +11,9 @@ import { checkPolicyLaws, type ConfigChanges, type PolicyLawViolated } from "../
 import { expectFailure, kitConfig, tampered } from "../support/testkitSetup.ts"
 
 /** Policies with configuration changes each accepts from any k in [1, 11] of a 12-step run. */
-const policyCases: ReadonlyArray<{ readonly name: string; readonly policy: ResumePolicy; readonly changes: ConfigChanges }> = [
+const policyCases: ReadonlyArray<
+  { readonly name: string; readonly policy: ResumePolicy; readonly changes: ConfigChanges }
+> = [
   { name: "exact", policy: presets.exact, changes: { "batch.dp": 2 } },
   { name: "continue, longer", policy: presets.continue, changes: { steps: 20 } },
   { name: "continue, B doubled", policy: presets.continue, changes: { steps: 16, "batch.global": 8 } },
@@ -20,14 +22,22 @@ const policyCases: ReadonlyArray<{ readonly name: string; readonly policy: Resum
     policy: { ...presets.continue, schedule: "rewarm" },
     changes: { steps: 24, "optimizer.lr": 0.002, "schedule.warmupSteps": 2 }
   },
-  { name: "rebuild, jump allowed", policy: { ...presets.continue, schedule: "rebuild", allowDiscontinuity: true }, changes: { steps: 30 } },
+  {
+    name: "rebuild, jump allowed",
+    policy: { ...presets.continue, schedule: "rebuild", allowDiscontinuity: true },
+    changes: { steps: 30 }
+  },
   { name: "optimizer reset, extend", policy: { ...presets.continue, optimizer: "reset" }, changes: { steps: 18 } },
   {
     name: "transfer without output.weight",
     policy: { ...presets.transfer, tensors: { exclude: ["output.weight"] } },
     changes: { steps: 6, "optimizer.lr": 0.001 }
   },
-  { name: "model init, data kept", policy: { model: "init", optimizer: "reset", schedule: "restart", data: "load", step: "reset" }, changes: {} }
+  {
+    name: "model init, data kept",
+    policy: { model: "init", optimizer: "reset", schedule: "restart", data: "load", step: "reset" },
+    changes: {}
+  }
 ]
 
 describe("checkPolicyLaws", () => {
@@ -40,14 +50,18 @@ describe("checkPolicyLaws", () => {
   it.effect("the laws hold on the default composition for random stop points and policies", () =>
     Effect.promise(() =>
       fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 11 }), fc.constantFrom(...policyCases), async (k, { policy, changes }) => {
-          const base = await Effect.runPromise(kitConfig())
-          const report = await Effect.runPromise(checkPolicyLaws({ config: base, policy, changes, stopAt: [k] }))
-          const [point] = report.stopPoints
-          assert.strictEqual(point!.stopAt, k)
-          assert.strictEqual(point!.cursorAtStop, 4 * k)
-          assert.strictEqual(point!.loaded.length + point!.fresh.length, 12)
-        }),
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 11 }),
+          fc.constantFrom(...policyCases),
+          async (k, { policy, changes }) => {
+            const base = await Effect.runPromise(kitConfig())
+            const report = await Effect.runPromise(checkPolicyLaws({ config: base, policy, changes, stopAt: [k] }))
+            const [point] = report.stopPoints
+            assert.strictEqual(point!.stopAt, k)
+            assert.strictEqual(point!.cursorAtStop, 4 * k)
+            assert.strictEqual(point!.loaded.length + point!.fresh.length, 12)
+          }
+        ),
         { numRuns: 4 }
       )
     ))
@@ -76,8 +90,17 @@ describe("checkPolicyLaws", () => {
         stopAt: [11],
         build: tampered((s) => ({ ...s, schedule: undefined }))
       }))) as PolicyLawViolated
-      assert.deepInclude(error, { _tag: "PolicyLawViolated", law: "lr-continuity", stopAt: 11, step: 12, actual: "0.003" })
-      assert.include(error.message, "law lr-continuity broken after resuming from step 11 at step 12: lr (schedule extend")
+      assert.deepInclude(error, {
+        _tag: "PolicyLawViolated",
+        law: "lr-continuity",
+        stopAt: 11,
+        step: 12,
+        actual: "0.003"
+      })
+      assert.include(
+        error.message,
+        "law lr-continuity broken after resuming from step 11 at step 12: lr (schedule extend"
+      )
     }))
 
   it.effect("breaks model-load when the composition drops the loaded tensors", () =>
@@ -108,9 +131,10 @@ describe("checkPolicyLaws", () => {
   it.effect("fails typed when the policy is rejected", () =>
     Effect.gen(function*() {
       const base = yield* kitConfig()
-      const error = yield* expectFailure(checkPolicyLaws({ config: base, policy: presets.exact, changes: { steps: 20 }, stopAt: [4] }))
+      const error = yield* expectFailure(
+        checkPolicyLaws({ config: base, policy: presets.exact, changes: { steps: 20 }, stopAt: [4] })
+      )
       assert.deepInclude(error, { _tag: "ResumeRunFailed", run: "resumed", stopAt: 4 })
       assert.include(error.message, "PlanRejected")
     }))
 })
-

@@ -9,12 +9,12 @@
  * The kill plan comes from a fixed seed (override with CONTINUUM_CRASH_SEED) and is logged with
  * what each kill hit, so a failure can be replayed.
  */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as readline from "node:readline"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { checkpointsDir, parseStepDirName, TEMP_PREFIX } from "../../src/checkpoint/layout.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 import { checkpointDirs, withStore } from "../support/checkpoints.ts"
@@ -50,12 +50,18 @@ type Trigger =
 /** Kill `i` of the plan, a pure function of the seed. The first two kinds are certain to repeat. */
 const planKill = (i: number): Trigger => {
   const u = (k: number) => uniform(SEED, i, k)
-  const kind = i < 4 ? (["saving", "step", "saved", "saving"] as const)[i]! : (["step", "saving", "saved", "timer"] as const)[Math.floor(u(0) * 4)]!
+  const kind = i < 4
+    ? (["saving", "step", "saved", "saving"] as const)[i]!
+    : (["step", "saving", "saved", "timer"] as const)[Math.floor(u(0) * 4)]!
   switch (kind) {
-    case "step": return { kind, after: 1 + Math.floor(u(1) * 6), delayMs: Math.floor(u(2) * 15) }
-    case "saving": return { kind, nth: 1 + Math.floor(u(1) * 3), delayMs: u(2) < 0.5 ? 0 : Math.floor(u(3) * 4) }
-    case "saved": return { kind, nth: 1 + Math.floor(u(1) * 3), delayMs: Math.floor(u(2) * 3) }
-    case "timer": return { kind, delayMs: 1500 + Math.floor(u(1) * 2500) }
+    case "step":
+      return { kind, after: 1 + Math.floor(u(1) * 6), delayMs: Math.floor(u(2) * 15) }
+    case "saving":
+      return { kind, nth: 1 + Math.floor(u(1) * 3), delayMs: u(2) < 0.5 ? 0 : Math.floor(u(3) * 4) }
+    case "saved":
+      return { kind, nth: 1 + Math.floor(u(1) * 3), delayMs: Math.floor(u(2) * 3) }
+    case "timer":
+      return { kind, delayMs: 1500 + Math.floor(u(1) * 2500) }
   }
 }
 
@@ -143,7 +149,9 @@ const killOnTrigger = (child: Child, trigger: Trigger, dir: string) =>
     const watcher = fs.watch(dir, (_event, name) => {
       if (name === null || known.has(name) || !fs.existsSync(path.join(dir, name))) return
       known.add(name)
-      const wanted = trigger.kind === "saving" ? name.startsWith(`${TEMP_PREFIX}step-`) : trigger.kind === "saved" && parseStepDirName(name) !== undefined
+      const wanted = trigger.kind === "saving"
+        ? name.startsWith(`${TEMP_PREFIX}step-`)
+        : trigger.kind === "saved" && parseStepDirName(name) !== undefined
       if (wanted && "nth" in trigger && ++appeared === trigger.nth) fire(trigger.delayMs)
     })
     if (trigger.kind === "timer") timer = setTimeout(() => fire(0), trigger.delayMs)
@@ -180,7 +188,11 @@ describe("crash safety", () => {
     let finishedBy: string | undefined
 
     const report = () => {
-      console.log(`crash test, seed ${SEED}: ${kills} kills (${midSave} during a save), completed by ${finishedBy ?? "(not completed)"}`)
+      console.log(
+        `crash test, seed ${SEED}: ${kills} kills (${midSave} during a save), completed by ${
+          finishedBy ?? "(not completed)"
+        }`
+      )
       console.table(log)
     }
     // The kill log is printed even when an assertion below fails, so the case can be replayed.
@@ -196,21 +208,34 @@ describe("crash safety", () => {
         if (outcome === false) {
           assert.strictEqual(code, 0, `attempt ${attempt} exited with ${code}/${signal}: ${child.stderr}`)
           assert.isTrue(child.finished)
-          finishedBy = `attempt ${attempt} (${trigger === undefined ? "no kill planned" : `finished before its ${trigger.kind} kill`})`
+          finishedBy = `attempt ${attempt} (${
+            trigger === undefined ? "no kill planned" : `finished before its ${trigger.kind} kill`
+          })`
         } else {
           kills += 1
           // A save of this process was cut off (not a leftover an earlier kill left behind).
-          if (outcome.temporary.some((name) => name.startsWith(`${TEMP_PREFIX}step-`) && !leftoversBefore.has(name))) midSave += 1
+          if (outcome.temporary.some((name) => name.startsWith(`${TEMP_PREFIX}step-`) && !leftoversBefore.has(name))) {
+            midSave += 1
+          }
           for (const step of outcome.complete) completed.add(step)
         }
         log.push({
-          attempt, trigger: trigger === undefined ? "none" : JSON.stringify(trigger), from: child.startStep ?? "(not started)",
+          attempt,
+          trigger: trigger === undefined ? "none" : JSON.stringify(trigger),
+          from: child.startStep ?? "(not started)",
           ...(outcome === false
             ? { result: `exit ${code}` }
-            : { firedBy: outcome.firedBy, killedAfterStep: outcome.lastStep, complete: outcome.complete.at(-1) ?? "none", leftovers: outcome.temporary.join(" ") })
+            : {
+              firedBy: outcome.firedBy,
+              killedAfterStep: outcome.lastStep,
+              complete: outcome.complete.at(-1) ?? "none",
+              leftovers: outcome.temporary.join(" ")
+            })
         })
         // Whatever the kill interrupted, auto resumed from the newest checkpoint complete before it.
-        if (child.startStep !== undefined) assert.strictEqual(child.startStep, expectedStart, `attempt ${attempt} start step`)
+        if (child.startStep !== undefined) {
+          assert.strictEqual(child.startStep, expectedStart, `attempt ${attempt} start step`)
+        }
         // No checkpoint complete at any earlier kill has disappeared or stopped verifying.
         const reports = await withStore(runDir, (store) => Effect.forEach([...completed], (step) => store.verify(step)))
         for (const r of reports) assert.deepStrictEqual(r.problems, [], `step ${r.step} no longer verifies`)

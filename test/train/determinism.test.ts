@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as path from "node:path"
 import { readMetrics } from "../../src/train/metricsLine.ts"
 import { stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
-import * as path from "node:path"
 
 describe("determinism", () => {
   it.effect("two runs with the same config and seed write identical losses and lrs", () =>
@@ -35,7 +35,9 @@ describe("determinism", () => {
       ]
       const runs = []
       for (const [i, batch] of geometries.entries()) {
-        runs.push(yield* trainRun(yield* tinyConfig(path.join(dir, `g${i}`), { steps: 6, batch, checkpoint: { every: 0 } })))
+        runs.push(
+          yield* trainRun(yield* tinyConfig(path.join(dir, `g${i}`), { steps: 6, batch, checkpoint: { every: 0 } }))
+        )
       }
       const losses = runs.map((r) => stepEvents(r.events).map((e) => e.loss))
       assert.deepStrictEqual(losses[1], losses[0])
@@ -49,7 +51,9 @@ describe("determinism", () => {
   it.effect("the loss falls on real text", () =>
     Effect.gen(function*() {
       const dir = tempDir()
-      const run = yield* trainRun(yield* tinyConfig(path.join(dir, "a"), { steps: 40, checkpoint: { every: 0 }, eval: { every: 0 } }))
+      const run = yield* trainRun(
+        yield* tinyConfig(path.join(dir, "a"), { steps: 40, checkpoint: { every: 0 }, eval: { every: 0 } })
+      )
       const losses = stepEvents(run.events).map((e) => e.loss)
       assert.isTrue(losses[losses.length - 1]! < losses[0]! - 1, `loss ${losses[0]} → ${losses[losses.length - 1]}`)
     }))

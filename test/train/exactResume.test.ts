@@ -4,19 +4,19 @@
  * norm and validation loss, and the final model and optimizer tensors — also with background
  * saves and with the data-parallel degree and accumulation changed across the resume.
  */
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Stream } from "effect"
-import type { RunConfig } from "../../src/config/RunConfig.ts"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { stepDirName } from "../../src/checkpoint/layout.ts"
 import type { Manifest } from "../../src/checkpoint/manifest.ts"
+import type { RunConfig } from "../../src/config/RunConfig.ts"
+import { Start } from "../../src/config/Start.ts"
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets } from "../../src/resume/policy.ts"
-import { metricsFile, readMetrics } from "../../src/train/metricsLine.ts"
-import { runLayer } from "../../src/train/layers.ts"
-import { Start } from "../../src/config/Start.ts"
 import type { TrainEvent } from "../../src/train/events.ts"
+import { runLayer } from "../../src/train/layers.ts"
+import { metricsFile, readMetrics } from "../../src/train/metricsLine.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { assertSameTensors } from "../support/compare.ts"
 import { trajectory } from "../support/metrics.ts"
@@ -33,7 +33,9 @@ const trainUntil = (config: RunConfig, stopAfter: number, start: Layer.Layer<Sta
   Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(runLayer(config, start))
     const events = yield* Stream.runCollect(
-      Context.get(context, Trainer).events.pipe(Stream.takeUntil((e: TrainEvent) => e._tag === "Step" && e.step >= stopAfter))
+      Context.get(context, Trainer).events.pipe(
+        Stream.takeUntil((e: TrainEvent) => e._tag === "Step" && e.step >= stopAfter)
+      )
     )
     return [...events]
   }))
@@ -57,7 +59,10 @@ describe("exact resume", () => {
         // Checkpoint cadence is not part of the trajectory: saving every k steps is allowed.
         yield* trainUntil(yield* tinyConfig(runDir, { steps: N, checkpoint: { every: k } }), k)
         const resumed = yield* trainRun(yield* tinyConfig(runDir, { steps: N }), exactStart())
-        assert.deepStrictEqual(stepEvents(resumed.events).map((e) => e.step), Array.from({ length: N - k }, (_, i) => k + 1 + i))
+        assert.deepStrictEqual(
+          stepEvents(resumed.events).map((e) => e.step),
+          Array.from({ length: N - k }, (_, i) => k + 1 + i)
+        )
         assert.deepStrictEqual(trajectory(runDir), expected, `metrics after resuming at ${k}`)
         assertSameState(resumed, reference)
       }
@@ -75,7 +80,11 @@ describe("exact resume", () => {
       const resumed = yield* trainRun(yield* tinyConfig(runDir, { steps: N }), exactStart())
       assert.deepStrictEqual(stepEvents(resumed.events).map((e) => e.step), [9, 10, 11, 12])
       assert.deepStrictEqual(trajectory(runDir), trajectory(path.join(dir, "ref")))
-      assert.deepStrictEqual(resumeMarkers(runDir).map((r) => [r.step, String(r.resume), String(r.schedule)]), [[8, "exact", "keep"]])
+      assert.deepStrictEqual(resumeMarkers(runDir).map((r) => [r.step, String(r.resume), String(r.schedule)]), [[
+        8,
+        "exact",
+        "keep"
+      ]])
       assertSameState(resumed, reference)
     }))
 
@@ -113,8 +122,12 @@ describe("exact resume", () => {
   it.effect("background and synchronous saves give the same run", () =>
     Effect.gen(function*() {
       const dir = tempDir()
-      const sync = yield* trainRun(yield* tinyConfig(path.join(dir, "sync"), { checkpoint: { every: 2, async: false } }))
-      const background = yield* trainRun(yield* tinyConfig(path.join(dir, "async"), { checkpoint: { every: 2, async: true } }))
+      const sync = yield* trainRun(
+        yield* tinyConfig(path.join(dir, "sync"), { checkpoint: { every: 2, async: false } })
+      )
+      const background = yield* trainRun(
+        yield* tinyConfig(path.join(dir, "async"), { checkpoint: { every: 2, async: true } })
+      )
       assert.deepStrictEqual(trajectory(path.join(dir, "async")), trajectory(path.join(dir, "sync")))
       assertSameState(background, sync)
     }))
@@ -127,7 +140,11 @@ describe("exact resume", () => {
       const reference = yield* trainRun(yield* tinyConfig(path.join(dir, "ref"), { steps: N, ...geometry(1) }))
       const runDir = path.join(dir, "run")
       yield* trainUntil(yield* tinyConfig(runDir, { steps: N, ...geometry(1) }), 5) // A = 4; checkpoint at 4
-      yield* trainUntil(yield* tinyConfig(runDir, { steps: N, ...geometry(2), checkpoint: { async: true } }), 8, exactStart()) // A = 2
+      yield* trainUntil(
+        yield* tinyConfig(runDir, { steps: N, ...geometry(2), checkpoint: { async: true } }),
+        8,
+        exactStart()
+      ) // A = 2
       const resumed = yield* trainRun(yield* tinyConfig(runDir, { steps: N, ...geometry(4) }), exactStart()) // A = 1
       assert.deepStrictEqual(trajectory(runDir), trajectory(path.join(dir, "ref")))
       assertSameState(resumed, reference)
@@ -141,7 +158,9 @@ describe("exact resume", () => {
       yield* trainUntil(config, 4)
       yield* trainRun(config, exactStart())
       const manifest = (step: number) =>
-        JSON.parse(fs.readFileSync(path.join(runDir, "checkpoints", stepDirName(step), "manifest.json"), "utf8")) as Manifest
+        JSON.parse(
+          fs.readFileSync(path.join(runDir, "checkpoints", stepDirName(step), "manifest.json"), "utf8")
+        ) as Manifest
       const first = manifest(4)
       const last = manifest(8)
       assert.isUndefined(first.parent)

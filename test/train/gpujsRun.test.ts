@@ -1,6 +1,6 @@
-import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as path from "node:path"
 import { makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
 import { stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
@@ -24,7 +24,9 @@ describe.skipIf(!headless)("training on the gpujs backend (headlessgl)", () => {
       const dir = tempDir()
       const common = { steps: 100, eval: { every: 0 }, checkpoint: { every: 0 } }
       const cpu = yield* trainRun(yield* tinyConfig(path.join(dir, "cpu"), common))
-      const gpu = yield* trainRun(yield* tinyConfig(path.join(dir, "gpu"), { ...common, kernels: { backend: "gpujs", mode: "headlessgl" } }))
+      const gpu = yield* trainRun(
+        yield* tinyConfig(path.join(dir, "gpu"), { ...common, kernels: { backend: "gpujs", mode: "headlessgl" } })
+      )
       const a = stepEvents(cpu.events).map((e) => e.loss)
       const b = stepEvents(gpu.events).map((e) => e.loss)
       assert.strictEqual(b.length, 100)

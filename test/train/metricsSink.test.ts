@@ -3,21 +3,30 @@
  * starts after k updates keeps the lines up to k and drops the rest (and a torn last line) by
  * replacing the file atomically; failures are `MetricsError`s that name the file.
  */
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Layer, PlatformError } from "effect"
-import { lineText, type MetricsLine, metricsFile } from "../../src/train/metricsLine.ts"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { lineText, metricsFile, type MetricsLine } from "../../src/train/metricsLine.ts"
 import { keptHistory, MetricsError, MetricsSink } from "../../src/train/MetricsSink.ts"
 import { tempDir } from "../support/tinyRun.ts"
 
-const stepLine = (step: number): MetricsLine => ({ step, loss: 3 - step / 10, lr: 1e-3, gradNorm: 1, tokens: step * 64, tokensPerSec: 1000 })
+const stepLine = (step: number): MetricsLine => ({
+  step,
+  loss: 3 - step / 10,
+  lr: 1e-3,
+  gradNorm: 1,
+  tokens: step * 64,
+  tokensPerSec: 1000
+})
 const evalLine = (step: number): MetricsLine => ({ step, valLoss: 3 - step / 10 })
 
 /** What a run of `steps` updates writes, evaluating every 2. */
 const run = (from: number, to: number): Array<MetricsLine> =>
-  Array.from({ length: to - from }, (_, i) => from + 1 + i).flatMap((s) => s % 2 === 0 ? [stepLine(s), evalLine(s)] : [stepLine(s)])
+  Array.from({ length: to - from }, (_, i) => from + 1 + i).flatMap((s) =>
+    s % 2 === 0 ? [stepLine(s), evalLine(s)] : [stepLine(s)]
+  )
 const history = [evalLine(0), ...run(0, 6)]
 const text = (lines: ReadonlyArray<MetricsLine>) => lines.map(lineText).join("")
 
@@ -105,7 +114,11 @@ describe("MetricsSink.layerFileSystem on disk", () => {
   it.effect("a full disk is a MetricsError naming the file, on one line", () => {
     const runDir = path.join(tempDir(), "run")
     const noSpace = PlatformError.systemError({
-      _tag: "Unknown", module: "FileSystem", method: "writeAll", pathOrDescriptor: metricsFile(runDir), description: "ENOSPC: no space left on device, write"
+      _tag: "Unknown",
+      module: "FileSystem",
+      method: "writeAll",
+      pathOrDescriptor: metricsFile(runDir),
+      description: "ENOSPC: no space left on device, write"
     })
     // The real file system, except that no byte fits on it any more.
     const full = Layer.effect(
@@ -115,7 +128,10 @@ describe("MetricsSink.layerFileSystem on disk", () => {
         return {
           ...real,
           open: (file, options) =>
-            Effect.map(real.open(file, options), (handle) => Object.assign(Object.create(handle), { writeAll: () => Effect.fail(noSpace) }))
+            Effect.map(
+              real.open(file, options),
+              (handle) => Object.assign(Object.create(handle), { writeAll: () => Effect.fail(noSpace) })
+            )
         } satisfies FileSystem.FileSystem
       })
     ).pipe(Layer.provide(NodeFileSystem.layer))

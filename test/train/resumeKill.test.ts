@@ -9,11 +9,11 @@
  *
  * The kill plan comes from a fixed seed (override with CONTINUUM_KILL_SEED) and is logged.
  */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as readline from "node:readline"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { checkpointsDir, stepDirName } from "../../src/checkpoint/layout.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 import { lineKey, metricsFile } from "../../src/train/metricsLine.ts"
@@ -101,10 +101,18 @@ describe("metrics history under kills", () => {
         if (after !== before) {
           for (const line of added) {
             const key = lineKey(line)
-            assert.isTrue(key !== undefined && (key.resume ? key.step === RESUME_STEP : key.step > RESUME_STEP), `try ${i}: ${line}`)
+            assert.isTrue(
+              key !== undefined && (key.resume ? key.step === RESUME_STEP : key.step > RESUME_STEP),
+              `try ${i}: ${line}`
+            )
           }
         }
-        log.push({ try: i, kill: `${kill.delayMs} ms after ${kill.after}`, exit: signal ?? code, history: after === before ? "untouched" : `kept + ${added.length} new lines` })
+        log.push({
+          try: i,
+          kill: `${kill.delayMs} ms after ${kill.after}`,
+          exit: signal ?? code,
+          history: after === before ? "untouched" : `kept + ${added.length} new lines`
+        })
       }
     } finally {
       console.log(`resume-kill test, seed ${SEED}`)

@@ -3,11 +3,11 @@
  * finish, saves a checkpoint at that step (awaiting a background save) and exits 0; resuming from
  * it with the exact policy ends where an uninterrupted run ends, bit for bit.
  */
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { checkpointsDir } from "../../src/checkpoint/layout.ts"
 import { loadRunConfig } from "../../src/config/loadConfig.ts"
 import { metricsFile } from "../../src/train/metricsLine.ts"
@@ -38,7 +38,9 @@ const runProcess = (args: ReadonlyArray<string>, runDir: string, stop?: { readon
     let sent = false
     const watcher = stop === undefined ? undefined : fs.watch(runDir, (_event, name) => {
       if (sent || name !== "metrics.jsonl") return
-      const steps = fs.readFileSync(metricsFile(runDir), "utf8").split("\n").filter((l) => l.includes("\"loss\"")).length
+      const steps = fs.readFileSync(metricsFile(runDir), "utf8").split("\n").filter((l) =>
+        l.includes("\"loss\"")
+      ).length
       if (steps >= SIGNAL_AFTER) {
         sent = true
         child.kill(stop.signal)
@@ -88,13 +90,24 @@ describe("graceful stop on signals", () => {
   it("continuum train: SIGTERM mid-run saves at the current step and exits 0; --resume exact finishes the same run", async () => {
     const dir = tempDir("continuum-signal-")
     const runDir = path.join(dir, "run")
-    const sets = (runDir: string) => [
-      `runDir=${runDir}`, `steps=${STEPS}`, "seed=3",
-      "model.dim=16", "model.layers=1", "model.heads=2", "model.ffnDim=32", "model.seqLen=16",
-      "batch.global=4", "batch.micro=2", "schedule.warmupSteps=3", "eval.every=10", "eval.batches=1",
-      // Only the stop and the end save: the checkpoint found must be the one the signal caused.
-      "checkpoint.every=0"
-    ].flatMap((s) => ["--set", s])
+    const sets = (runDir: string) =>
+      [
+        `runDir=${runDir}`,
+        `steps=${STEPS}`,
+        "seed=3",
+        "model.dim=16",
+        "model.layers=1",
+        "model.heads=2",
+        "model.ffnDim=32",
+        "model.seqLen=16",
+        "batch.global=4",
+        "batch.micro=2",
+        "schedule.warmupSteps=3",
+        "eval.every=10",
+        "eval.batches=1",
+        // Only the stop and the end save: the checkpoint found must be the one the signal caused.
+        "checkpoint.every=0"
+      ].flatMap((s) => ["--set", s])
     const cli = (runDir: string, ...more: Array<string>) => ["bin/continuum", "train", ...sets(runDir), ...more]
 
     const stopped = await runProcess(cli(runDir), runDir, { signal: "SIGTERM" })
@@ -108,7 +121,10 @@ describe("graceful stop on signals", () => {
 
     const referenceDir = path.join(dir, "reference")
     const reference = await Effect.runPromise(
-      Effect.flatMap(loadRunConfig(undefined, sets(referenceDir).filter((_, i) => i % 2 === 1)), (config) => trainRun(config))
+      Effect.flatMap(
+        loadRunConfig(undefined, sets(referenceDir).filter((_, i) => i % 2 === 1)),
+        (config) => trainRun(config)
+      )
         .pipe(Effect.provide(NodeFileSystem.layer))
     )
     await assertEndsLike(runDir, at, reference, referenceDir)
@@ -128,7 +144,9 @@ describe("graceful stop on signals", () => {
     assert.include(resumed.stdout, `{"_tag":"Started","step":${at},`)
 
     const referenceDir = path.join(dir, "reference")
-    const reference = await Effect.runPromise(Effect.flatMap(tinyConfig(referenceDir, overrides), (config) => trainRun(config)))
+    const reference = await Effect.runPromise(
+      Effect.flatMap(tinyConfig(referenceDir, overrides), (config) => trainRun(config))
+    )
     await assertEndsLike(runDir, at, reference, referenceDir)
   })
 })

@@ -57,9 +57,18 @@ export const attention = (t: Tape, q: Var, k: Var, v: Var, l: HeadLayout): Var =
       return accumulate ? { dst: t.scratch(x.size), addTo: buffer } : { dst: buffer, addTo: null }
     })
     t.k.attentionBackward(
-      q.value, k.value, v.value, probs, dy,
-      targets[0].dst, targets[1].dst, targets[2].dst,
-      B, T, H, hd
+      q.value,
+      k.value,
+      v.value,
+      probs,
+      dy,
+      targets[0].dst,
+      targets[1].dst,
+      targets[2].dst,
+      B,
+      T,
+      H,
+      hd
     )
     for (const { dst, addTo } of targets) if (addTo !== null) t.k.addInPlace(addTo, dst)
   })

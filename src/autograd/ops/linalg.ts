@@ -60,4 +60,3 @@ export const linear = (t: Tape, x: Var, w: Var): Var => {
   })
   return y
 }
-

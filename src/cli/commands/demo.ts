@@ -8,7 +8,11 @@ import { makeProgress } from "../progress.ts"
 const progressPerVariant = () => {
   let current: { variant: VariantName; progress: ReturnType<typeof makeProgress> } | undefined
   return {
-    onEvent: (variant: VariantName, totalSteps: number, event: Parameters<ReturnType<typeof makeProgress>["onEvent"]>[0]) => {
+    onEvent: (
+      variant: VariantName,
+      totalSteps: number,
+      event: Parameters<ReturnType<typeof makeProgress>["onEvent"]>[0]
+    ) => {
       if (current?.variant !== variant) {
         current?.progress.finish()
         current = { variant, progress: makeProgress(totalSteps, process.stderr, 100) }

@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto"
-import * as NodePath from "node:path"
 import { Console, Effect, FileSystem, Result, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { randomBytes } from "node:crypto"
+import * as NodePath from "node:path"
 import { type ExportDType, exportWeights } from "../../checkpoint/export.ts"
-import { sizeOf } from "../../tensor/tensor.ts"
 import { withCheckpoint } from "../../sample/target.ts"
+import { sizeOf } from "../../tensor/tensor.ts"
 
 export interface ExportArgs {
   /** A checkpoint directory, or a run directory (its latest valid checkpoint). */
@@ -42,8 +42,12 @@ export const writeFileAtomic = Effect.fnUntraced(function*(
   bytes: Uint8Array
 ): Effect.fn.Return<void, ExportFailed, FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
-  const temp = NodePath.join(NodePath.dirname(path), `.${NodePath.basename(path)}.tmp-${randomBytes(6).toString("hex")}`)
-  const failed = (step: string) => (e: { readonly message: string }) => new ExportFailed({ path, detail: `${step}: ${e.message}` })
+  const temp = NodePath.join(
+    NodePath.dirname(path),
+    `.${NodePath.basename(path)}.tmp-${randomBytes(6).toString("hex")}`
+  )
+  const failed = (step: string) => (e: { readonly message: string }) =>
+    new ExportFailed({ path, detail: `${step}: ${e.message}` })
   yield* Effect.scoped(Effect.gen(function*() {
     const file = yield* fs.open(temp, { flag: "wx" })
     yield* file.writeAll(bytes)
@@ -95,7 +99,9 @@ export const exportCommand = Command.make(
   "export",
   {
     dir: Argument.String("dir").pipe(
-      Argument.withDescription("Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)")
+      Argument.withDescription(
+        "Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)"
+      )
     ),
     out: Flag.String("out").pipe(Flag.withDescription("The safetensors file to write")),
     dtype: Flag.Literals("dtype", ["f32", "f16", "bf16"]).pipe(

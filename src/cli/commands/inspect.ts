@@ -6,8 +6,8 @@
 import { Console, Effect, type FileSystem } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { VerificationFailed, verificationProblems } from "../../inspect/InspectReport.ts"
-import { type InspectOptions, inspectReport } from "../../inspect/report.ts"
 import { renderInspect } from "../../inspect/render.ts"
+import { type InspectOptions, inspectReport } from "../../inspect/report.ts"
 
 export type {
   CheckpointReport,
@@ -22,7 +22,7 @@ export type {
   Verification
 } from "../../inspect/InspectReport.ts"
 export { VerificationFailed, verificationProblems } from "../../inspect/InspectReport.ts"
-export { lineageOf, type LineageEnd, type LineageNode, type LineageReport } from "../../inspect/lineage.ts"
+export { type LineageEnd, type LineageNode, lineageOf, type LineageReport } from "../../inspect/lineage.ts"
 export { renderInspect } from "../../inspect/render.ts"
 export { checkpointReport, inspectReport, runReport } from "../../inspect/report.ts"
 
@@ -57,4 +57,6 @@ export const inspectCommand = Command.make(
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON object"), Flag.withDefault(false))
   },
   inspect
-).pipe(Command.withDescription("Show a checkpoint (files, tensors, configuration, state, lineage) or a run's checkpoints"))
+).pipe(
+  Command.withDescription("Show a checkpoint (files, tensors, configuration, state, lineage) or a run's checkpoints")
+)

@@ -1,6 +1,6 @@
-import * as path from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as path from "node:path"
 import { loadRunSeries } from "../../report/series.ts"
 import { writeReport } from "../../report/writeReport.ts"
 
@@ -12,7 +12,10 @@ export const reportCommand = Command.make(
       Argument.withDescription("Run directories (each holding metrics.jsonl)"),
       Argument.variadic({ min: 1 })
     ),
-    out: Flag.String("out").pipe(Flag.withDescription("Output directory (default: <first RUN_DIR>/report)"), Flag.optional),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("Output directory (default: <first RUN_DIR>/report)"),
+      Flag.optional
+    ),
     title: Flag.String("title").pipe(Flag.withDescription("Report title"), Flag.optional)
   },
   (args) =>

@@ -1,7 +1,7 @@
 import { Console, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { makeCpuKernels } from "../../kernels/cpu/index.ts"
-import { NonFiniteLogits, NotByteLevel, ModelUnloadable, SampleOptionInvalid } from "../../sample/errors.ts"
+import { ModelUnloadable, NonFiniteLogits, NotByteLevel, SampleOptionInvalid } from "../../sample/errors.ts"
 import { checkGenerateOptions, checkPrompt, generate } from "../../sample/generate.ts"
 import { type LoadedModel, loadModelAt } from "../../sample/loadModel.ts"
 import { withCheckpoint } from "../../sample/target.ts"
@@ -35,7 +35,10 @@ export interface SampleResult {
 /** Token-file runs were trained on arbitrary ids, not bytes: their tokens cannot spell a text prompt. */
 const checkByteLevel = (loaded: LoadedModel): NotByteLevel | undefined =>
   loaded.config.data.source.toLowerCase().endsWith(".bin")
-    ? new NotByteLevel({ location: loaded.location, detail: `it was trained on the token file ${loaded.config.data.source}` })
+    ? new NotByteLevel({
+      location: loaded.location,
+      detail: `it was trained on the token file ${loaded.config.data.source}`
+    })
     : undefined
 
 const validate = (args: SampleArgs): SampleOptionInvalid | undefined =>
@@ -75,7 +78,9 @@ export const sample = (args: SampleArgs) =>
     const mode = args.temperature === 0
       ? "greedy"
       : `temperature ${args.temperature}, seed ${args.seed}${args.topK > 0 ? `, top-k ${args.topK}` : ""}`
-    yield* Console.error(`sampling ${args.tokens} bytes from step ${result.step} of run ${result.runId} (${result.location}), ${mode}`)
+    yield* Console.error(
+      `sampling ${args.tokens} bytes from step ${result.step} of run ${result.runId} (${result.location}), ${mode}`
+    )
     yield* Console.log(result.text)
   })
 
@@ -83,7 +88,9 @@ export const sampleCommand = Command.make(
   "sample",
   {
     dir: Argument.String("dir").pipe(
-      Argument.withDescription("Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)")
+      Argument.withDescription(
+        "Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)"
+      )
     ),
     prompt: Flag.String("prompt").pipe(Flag.withDescription("Text to continue (encoded as UTF-8 bytes)")),
     tokens: Flag.Int("tokens").pipe(

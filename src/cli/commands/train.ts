@@ -1,13 +1,13 @@
 import { Console, Context, Effect, Layer, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
-import { loadRunConfig } from "../../config/loadConfig.ts"
 import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
-import { MetricsSink } from "../../train/MetricsSink.ts"
+import { loadRunConfig } from "../../config/loadConfig.ts"
 import { Kernels } from "../../kernels/Kernels.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
 import { runLayer } from "../../train/layers.ts"
+import { MetricsSink } from "../../train/MetricsSink.ts"
 import { Trainer } from "../../train/Trainer.ts"
 import { duringSetup } from "../exitCodes.ts"
 import { makeProgress } from "../progress.ts"
@@ -31,7 +31,9 @@ export const train = (args: TrainArgs) =>
     if (args.resume === "auto" && args.from === undefined) {
       const done = yield* duringSetup(completedStep(config))
       if (done !== undefined) {
-        yield* Console.log(`run already complete: ${config.runDir} has a valid checkpoint at step ${done} (steps = ${config.steps})`)
+        yield* Console.log(
+          `run already complete: ${config.runDir} has a valid checkpoint at step ${done} (steps = ${config.steps})`
+        )
         return
       }
     }
@@ -56,8 +58,12 @@ export const train = (args: TrainArgs) =>
     )
     progress.finish()
     yield* Console.log(
-      `trained to step ${last.step}${last.valLoss !== undefined ? `, validation loss ${last.valLoss.toFixed(4)}` : ""}\n` +
-        `metrics: ${Context.get(context, MetricsSink).location}\ncheckpoints: ${Context.get(context, CheckpointStore).location}`
+      `trained to step ${last.step}${
+        last.valLoss !== undefined ? `, validation loss ${last.valLoss.toFixed(4)}` : ""
+      }\n` +
+        `metrics: ${Context.get(context, MetricsSink).location}\ncheckpoints: ${
+          Context.get(context, CheckpointStore).location
+        }`
     )
   }))
 
@@ -66,7 +72,9 @@ export const trainCommand = Command.make(
   {
     ...runFlags,
     until: Flag.Int("until").pipe(
-      Flag.withDescription("Stop after this step and save a checkpoint, as if interrupted there (the trajectory is unchanged)"),
+      Flag.withDescription(
+        "Stop after this step and save a checkpoint, as if interrupted there (the trajectory is unchanged)"
+      ),
       Flag.optional
     )
   },

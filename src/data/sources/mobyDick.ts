@@ -9,9 +9,9 @@
  * unnumbered sections (the epilogue) already open with their heading in `text`. Sections are
  * separated by a blank line.
  */
+import { Effect, FileSystem, Schema } from "effect"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
-import { Effect, FileSystem, Schema } from "effect"
 import { DataSourceInvalid, DataSourceNotFound, DataSourceUnreadable } from "../errors.ts"
 import { byteStream, type TokenStream } from "../TokenStream.ts"
 import { fromPlatformError } from "./platformErrors.ts"

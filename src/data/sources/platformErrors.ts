@@ -2,8 +2,7 @@
 import type { PlatformError } from "effect/PlatformError"
 import { DataSourceNotFound, DataSourceUnreadable } from "../errors.ts"
 
-export const fromPlatformError =
-  (path: string) => (error: PlatformError): DataSourceNotFound | DataSourceUnreadable =>
-    error.reason._tag === "NotFound"
-      ? new DataSourceNotFound({ path })
-      : new DataSourceUnreadable({ path, reason: `${error.reason._tag}: ${error.message}` })
+export const fromPlatformError = (path: string) => (error: PlatformError): DataSourceNotFound | DataSourceUnreadable =>
+  error.reason._tag === "NotFound"
+    ? new DataSourceNotFound({ path })
+    : new DataSourceUnreadable({ path, reason: `${error.reason._tag}: ${error.message}` })

@@ -40,36 +40,45 @@ export const decodeTokenFile = (
   Effect.suspend((): Effect.Effect<TokenStream, DataSourceEmpty | DataSourceInvalid> => {
     if (hasLlmcMagic(bytes)) {
       if (bytes.length < LLMC_HEADER_BYTES) {
-        return Effect.fail(new DataSourceInvalid({
-          path,
-          reason: `llm.c token file: ${bytes.length} bytes is shorter than its ${LLMC_HEADER_BYTES}-byte header`
-        }))
+        return Effect.fail(
+          new DataSourceInvalid({
+            path,
+            reason: `llm.c token file: ${bytes.length} bytes is shorter than its ${LLMC_HEADER_BYTES}-byte header`
+          })
+        )
       }
       const header = new DataView(bytes.buffer, bytes.byteOffset, LLMC_HEADER_BYTES)
       const version = header.getInt32(4, true)
       const count = header.getInt32(8, true)
       if (version !== LLMC_VERSION) {
-        return Effect.fail(new DataSourceInvalid({
-          path,
-          reason: `llm.c token file version ${version} is not supported (only version ${LLMC_VERSION}, uint16 tokens)`
-        }))
+        return Effect.fail(
+          new DataSourceInvalid({
+            path,
+            reason: `llm.c token file version ${version} is not supported (only version ${LLMC_VERSION}, uint16 tokens)`
+          })
+        )
       }
       const expected = LLMC_HEADER_BYTES + 2 * count
       if (count < 0 || bytes.length !== expected) {
-        return Effect.fail(new DataSourceInvalid({
-          path,
-          reason: `llm.c header declares ${count} tokens (${expected} bytes in all) but the file has ${bytes.length} bytes`
-        }))
+        return Effect.fail(
+          new DataSourceInvalid({
+            path,
+            reason:
+              `llm.c header declares ${count} tokens (${expected} bytes in all) but the file has ${bytes.length} bytes`
+          })
+        )
       }
       if (count === 0) return Effect.fail(new DataSourceEmpty({ path, reason: "the llm.c header declares 0 tokens" }))
       return Effect.succeed(uint16Stream(path, "llmc-uint16", readUint16LE(bytes, LLMC_HEADER_BYTES, count)))
     }
     if (bytes.length === 0) return Effect.fail(new DataSourceEmpty({ path, reason: "the token file is empty" }))
     if (bytes.length % 2 !== 0) {
-      return Effect.fail(new DataSourceInvalid({
-        path,
-        reason: `raw uint16 token file has an odd length of ${bytes.length} bytes`
-      }))
+      return Effect.fail(
+        new DataSourceInvalid({
+          path,
+          reason: `raw uint16 token file has an odd length of ${bytes.length} bytes`
+        })
+      )
     }
     return Effect.succeed(uint16Stream(path, "nanogpt-uint16", readUint16LE(bytes, 0, bytes.length / 2)))
   })

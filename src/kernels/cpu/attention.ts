@@ -1,5 +1,5 @@
-import type { KernelsShape } from "../KernelsShape.ts"
 import * as check from "../checks.ts"
+import type { KernelsShape } from "../KernelsShape.ts"
 import type { Gemm } from "./gemm.ts"
 
 /*
@@ -11,7 +11,13 @@ import type { Gemm } from "./gemm.ts"
  */
 
 /** Calls `f(head, probsOffset)` for every batch and head, in order: where its q/k/v rows and its T×T probabilities start. */
-const forEachHead = (B: number, T: number, H: number, hd: number, f: (head: number, probsOffset: number) => void): void => {
+const forEachHead = (
+  B: number,
+  T: number,
+  H: number,
+  hd: number,
+  f: (head: number, probsOffset: number) => void
+): void => {
   const stride = H * hd
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) f(b * T * stride + h * hd, (b * H + h) * T * T)

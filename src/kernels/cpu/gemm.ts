@@ -35,13 +35,27 @@ export type Triangle = "none" | "lowerA" | "upperA" | "lowerC"
 
 /** Packs `op(A)[i0 + r, p]` for r < rows, p0 ≤ p < p1 into `ap[8(p − p0) + r]`, zero-padding rows. */
 const packA = (
-  ap: Float64Array, a: FloatArray, aOff: number, lda: number, transA: boolean, i0: number, rows: number, p0: number, p1: number
+  ap: Float64Array,
+  a: FloatArray,
+  aOff: number,
+  lda: number,
+  transA: boolean,
+  i0: number,
+  rows: number,
+  p0: number,
+  p1: number
 ): void => {
   if (transA && rows === TILE) {
     // A stored [k, m], a full block: the 8 values of one p are contiguous.
     for (let p = p0, src = aOff + p0 * lda + i0, dst = 0; p < p1; p++, src += lda, dst += TILE) {
-      ap[dst] = a[src]; ap[dst + 1] = a[src + 1]; ap[dst + 2] = a[src + 2]; ap[dst + 3] = a[src + 3]
-      ap[dst + 4] = a[src + 4]; ap[dst + 5] = a[src + 5]; ap[dst + 6] = a[src + 6]; ap[dst + 7] = a[src + 7]
+      ap[dst] = a[src]
+      ap[dst + 1] = a[src + 1]
+      ap[dst + 2] = a[src + 2]
+      ap[dst + 3] = a[src + 3]
+      ap[dst + 4] = a[src + 4]
+      ap[dst + 5] = a[src + 5]
+      ap[dst + 6] = a[src + 6]
+      ap[dst + 7] = a[src + 7]
     }
   } else if (transA) {
     // A stored [k, m], a ragged block.
@@ -54,8 +68,14 @@ const packA = (
     const s0 = aOff + i0 * lda, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda
     const s4 = s3 + lda, s5 = s4 + lda, s6 = s5 + lda, s7 = s6 + lda
     for (let p = p0, dst = 0; p < p1; p++, dst += TILE) {
-      ap[dst] = a[s0 + p]; ap[dst + 1] = a[s1 + p]; ap[dst + 2] = a[s2 + p]; ap[dst + 3] = a[s3 + p]
-      ap[dst + 4] = a[s4 + p]; ap[dst + 5] = a[s5 + p]; ap[dst + 6] = a[s6 + p]; ap[dst + 7] = a[s7 + p]
+      ap[dst] = a[s0 + p]
+      ap[dst + 1] = a[s1 + p]
+      ap[dst + 2] = a[s2 + p]
+      ap[dst + 3] = a[s3 + p]
+      ap[dst + 4] = a[s4 + p]
+      ap[dst + 5] = a[s5 + p]
+      ap[dst + 6] = a[s6 + p]
+      ap[dst + 7] = a[s7 + p]
     }
   } else {
     // A stored [m, k], a ragged block: scatter each row with stride 8, zero the missing rows.
@@ -69,7 +89,15 @@ const packA = (
 }
 
 /** Packs op(B) into `bp[(jb·k + p)·8 + q] = op(B)[p, 8jb + q]`, zero-padding columns. */
-const packB = (bp: Float64Array, b: FloatArray, bOff: number, ldb: number, transB: boolean, n: number, k: number): void => {
+const packB = (
+  bp: Float64Array,
+  b: FloatArray,
+  bOff: number,
+  ldb: number,
+  transB: boolean,
+  n: number,
+  k: number
+): void => {
   for (let j0 = 0, base = 0; j0 < n; j0 += TILE, base += k * TILE) {
     const cols = Math.min(TILE, n - j0)
     if (transB && cols === TILE) {
@@ -77,8 +105,14 @@ const packB = (bp: Float64Array, b: FloatArray, bOff: number, ldb: number, trans
       const s0 = bOff + j0 * ldb, s1 = s0 + ldb, s2 = s1 + ldb, s3 = s2 + ldb
       const s4 = s3 + ldb, s5 = s4 + ldb, s6 = s5 + ldb, s7 = s6 + ldb
       for (let p = 0, dst = base; p < k; p++, dst += TILE) {
-        bp[dst] = b[s0 + p]; bp[dst + 1] = b[s1 + p]; bp[dst + 2] = b[s2 + p]; bp[dst + 3] = b[s3 + p]
-        bp[dst + 4] = b[s4 + p]; bp[dst + 5] = b[s5 + p]; bp[dst + 6] = b[s6 + p]; bp[dst + 7] = b[s7 + p]
+        bp[dst] = b[s0 + p]
+        bp[dst + 1] = b[s1 + p]
+        bp[dst + 2] = b[s2 + p]
+        bp[dst + 3] = b[s3 + p]
+        bp[dst + 4] = b[s4 + p]
+        bp[dst + 5] = b[s5 + p]
+        bp[dst + 6] = b[s6 + p]
+        bp[dst + 7] = b[s7 + p]
       }
     } else if (transB) {
       // B stored [n, k], a ragged panel: each column of op(B) is a contiguous row of B.
@@ -91,8 +125,14 @@ const packB = (bp: Float64Array, b: FloatArray, bOff: number, ldb: number, trans
     } else if (cols === TILE) {
       // B stored [k, n], a full panel: the 8 values of one p are contiguous.
       for (let p = 0, src = bOff + j0, dst = base; p < k; p++, src += ldb, dst += TILE) {
-        bp[dst] = b[src]; bp[dst + 1] = b[src + 1]; bp[dst + 2] = b[src + 2]; bp[dst + 3] = b[src + 3]
-        bp[dst + 4] = b[src + 4]; bp[dst + 5] = b[src + 5]; bp[dst + 6] = b[src + 6]; bp[dst + 7] = b[src + 7]
+        bp[dst] = b[src]
+        bp[dst + 1] = b[src + 1]
+        bp[dst + 2] = b[src + 2]
+        bp[dst + 3] = b[src + 3]
+        bp[dst + 4] = b[src + 4]
+        bp[dst + 5] = b[src + 5]
+        bp[dst + 6] = b[src + 6]
+        bp[dst + 7] = b[src + 7]
       }
     } else {
       // B stored [k, n], a ragged panel.
@@ -111,10 +151,22 @@ const packB = (bp: Float64Array, b: FloatArray, bOff: number, ldb: number, trans
  * Callers guarantee the index ranges are inside the arrays.
  */
 export type Gemm = (
-  a: FloatArray, aOff: number, lda: number, transA: boolean,
-  b: FloatArray, bOff: number, ldb: number, transB: boolean,
-  c: FloatArray, cOff: number, ldc: number,
-  m: number, n: number, k: number, accumulate: boolean, triangle: Triangle
+  a: FloatArray,
+  aOff: number,
+  lda: number,
+  transA: boolean,
+  b: FloatArray,
+  bOff: number,
+  ldb: number,
+  transB: boolean,
+  c: FloatArray,
+  cOff: number,
+  ldc: number,
+  m: number,
+  n: number,
+  k: number,
+  accumulate: boolean,
+  triangle: Triangle
 ) => void
 
 /**

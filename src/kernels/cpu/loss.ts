@@ -24,8 +24,12 @@ const expShifted = (x: FloatArray, shift: number, out: FloatArray, o: number, n:
  * float64). Returns the float64 sum of row losses; `dLogits = (softmax − onehot)·gradScale`.
  */
 export const crossEntropy = (
-  logits: FloatArray, targets: Int32Array, dLogits: FloatArray,
-  rows: number, vocab: number, gradScale: number
+  logits: FloatArray,
+  targets: Int32Array,
+  dLogits: FloatArray,
+  rows: number,
+  vocab: number,
+  gradScale: number
 ): number => {
   check.crossEntropy(logits, targets, dLogits, rows, vocab)
   let total = 0

@@ -3,8 +3,13 @@ import * as check from "../checks.ts"
 
 /** RMSNorm over rows: `out = x·r ⊙ w` with `r = 1/√(mean(x²) + eps)`; row sums in float64. */
 export const rmsnorm = (
-  x: FloatArray, w: FloatArray, out: FloatArray, rstd: FloatArray,
-  rows: number, dim: number, eps: number
+  x: FloatArray,
+  w: FloatArray,
+  out: FloatArray,
+  rstd: FloatArray,
+  rows: number,
+  dim: number,
+  eps: number
 ): void => {
   check.rmsnorm(x, w, out, rstd, rows, dim)
   for (let row = 0, o = 0; row < rows; row++, o += dim) {
@@ -21,8 +26,15 @@ export const rmsnorm = (
  * `rstd` is read back exactly as the forward stored it, so both passes agree on r.
  */
 export const rmsnormBackward = (
-  x: FloatArray, w: FloatArray, rstd: FloatArray, dy: FloatArray,
-  dx: FloatArray, dw: FloatArray, rows: number, dim: number, accumulate: boolean
+  x: FloatArray,
+  w: FloatArray,
+  rstd: FloatArray,
+  dy: FloatArray,
+  dx: FloatArray,
+  dw: FloatArray,
+  rows: number,
+  dim: number,
+  accumulate: boolean
 ): void => {
   check.rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim)
   for (let row = 0, o = 0; row < rows; row++, o += dim) {

@@ -1,5 +1,5 @@
-import type { KernelsShape } from "../KernelsShape.ts"
 import * as check from "../checks.ts"
+import type { KernelsShape } from "../KernelsShape.ts"
 import { fillRopeTables } from "../ropeTables.ts"
 
 /** cos/sin of the rotation angles, laid out `[T][hd/2]` (see ropeTables.ts). */

@@ -13,8 +13,16 @@ export const sumSquares = (x: FloatArray): number => {
  * before this step's update, `p ← p − lr·(m̂/(√v̂ + eps) + wd·p)`.
  */
 export const adamw = (
-  param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray,
-  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number
+  param: FloatArray,
+  grad: FloatArray,
+  m: FloatArray,
+  v: FloatArray,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  step: number
 ): void => {
   check.adamw(param, grad, m, v)
   const n = param.length
@@ -33,8 +41,14 @@ export const adamw = (
 
 /** SGD with momentum, PyTorch semantics (dampening 0); `step` is 1 on the first update. */
 export const sgd = (
-  param: FloatArray, grad: FloatArray, buf: FloatArray,
-  lr: number, momentum: number, nesterov: boolean, weightDecay: number, step: number
+  param: FloatArray,
+  grad: FloatArray,
+  buf: FloatArray,
+  lr: number,
+  momentum: number,
+  nesterov: boolean,
+  weightDecay: number,
+  step: number
 ): void => {
   check.sgd(param, grad, buf)
   const n = param.length

@@ -26,30 +26,41 @@ const rowIndex = `
 /** Offset of `[b, pos, h, 0]` in a `[B, T, H, hd]` tensor. */
 const headOffset = (pos: string) => `((b * this.constants.T + ${pos}) * this.constants.H + h) * this.constants.HD`
 
-export const scoresSource = kernelSource(["q", "k", "scale"], `${scoreIndex}
+export const scoresSource = kernelSource(
+  ["q", "k", "scale"],
+  `${scoreIndex}
   if (j > i) {
     return 0;
   }
   const qBase = ${headOffset("i")};
   const kBase = ${headOffset("j")};
   ${chunkedSum({ result: "s", index: "d", bound: "HD", term: "q[qBase + d] * k[kBase + d]" })}
-  return s * scale;`)
+  return s * scale;`
+)
 
-export const causalRowMaxSource = kernelSource(["scores"], `${rowIndex}
+export const causalRowMaxSource = kernelSource(
+  ["scores"],
+  `${rowIndex}
   let m = scores[base];
   for (let j = 1; j < this.constants.T; j++) {
     if (j <= i) {
       m = Math.max(m, scores[base + j]);
     }
   }
-  return m;`)
+  return m;`
+)
 
-export const causalRowSumExpSource = kernelSource(["scores", "rowMax"], `${rowIndex}
+export const causalRowSumExpSource = kernelSource(
+  ["scores", "rowMax"],
+  `${rowIndex}
   const m = rowMax[row];
   ${chunkedSum({ result: "s", index: "j", bound: "T", guard: "j <= i", term: "Math.exp(scores[base + j] - m)" })}
-  return s;`)
+  return s;`
+)
 
-export const causalProbsSource = kernelSource(["scores", "rowMax", "rowSum"], `
+export const causalProbsSource = kernelSource(
+  ["scores", "rowMax", "rowSum"],
+  `
   const idx = this.thread.x;
   const row = ${idiv("idx", "this.constants.T")};
   const j = idx - row * this.constants.T;
@@ -57,44 +68,70 @@ export const causalProbsSource = kernelSource(["scores", "rowMax", "rowSum"], `
   if (j > i) {
     return 0;
   }
-  return Math.exp(scores[idx] - rowMax[row]) / rowSum[row];`)
+  return Math.exp(scores[idx] - rowMax[row]) / rowSum[row];`
+)
 
 /** `out[b,t,h,d] = Σ_{j≤t} P[b,h,t,j]·v[b,j,h,d]`. */
-export const probsTimesVSource = kernelSource(["probs", "v"], `${headIndex}
+export const probsTimesVSource = kernelSource(
+  ["probs", "v"],
+  `${headIndex}
   const pBase = ((b * this.constants.H + h) * this.constants.T + t) * this.constants.T;
-  ${chunkedSum({ result: "s", index: "j", bound: "T", guard: "j <= t", term: `probs[pBase + j] * v[${headOffset("j")} + d]` })}
-  return s;`)
+  ${
+    chunkedSum({
+      result: "s",
+      index: "j",
+      bound: "T",
+      guard: "j <= t",
+      term: `probs[pBase + j] * v[${headOffset("j")} + d]`
+    })
+  }
+  return s;`
+)
 
 /** `dv[b,t,h,d] = Σ_{i≥t} P[b,h,i,t]·dOut[b,i,h,d]` (also dk from dS and q). */
-export const transposedProbsTimesSource = kernelSource(["probs", "x"], `${headIndex}
+export const transposedProbsTimesSource = kernelSource(
+  ["probs", "x"],
+  `${headIndex}
   const pBase = (b * this.constants.H + h) * this.constants.T * this.constants.T + t;
-  ${chunkedSum({
-  result: "s",
-  index: "i",
-  bound: "T",
-  guard: "i >= t",
-  term: `probs[pBase + i * this.constants.T] * x[${headOffset("i")} + d]`
-})}
-  return s;`)
+  ${
+    chunkedSum({
+      result: "s",
+      index: "i",
+      bound: "T",
+      guard: "i >= t",
+      term: `probs[pBase + i * this.constants.T] * x[${headOffset("i")} + d]`
+    })
+  }
+  return s;`
+)
 
 /** `dP[b,h,i,j] = Σ_d dOut[b,i,h,d]·v[b,j,h,d]` for j ≤ i. */
-export const dProbsSource = kernelSource(["dOut", "v"], `${scoreIndex}
+export const dProbsSource = kernelSource(
+  ["dOut", "v"],
+  `${scoreIndex}
   if (j > i) {
     return 0;
   }
   const oBase = ${headOffset("i")};
   const vBase = ${headOffset("j")};
   ${chunkedSum({ result: "s", index: "d", bound: "HD", term: "dOut[oBase + d] * v[vBase + d]" })}
-  return s;`)
+  return s;`
+)
 
-export const rowDotSource = kernelSource(["probs", "dProbs"], `${rowIndex}
+export const rowDotSource = kernelSource(
+  ["probs", "dProbs"],
+  `${rowIndex}
   ${chunkedSum({ result: "s", index: "j", bound: "T", guard: "j <= i", term: "probs[base + j] * dProbs[base + j]" })}
-  return s;`)
+  return s;`
+)
 
-export const dScoresSource = kernelSource(["probs", "dProbs", "rowDot", "scale"], `
+export const dScoresSource = kernelSource(
+  ["probs", "dProbs", "rowDot", "scale"],
+  `
   const idx = this.thread.x;
   const row = ${idiv("idx", "this.constants.T")};
-  return probs[idx] * (dProbs[idx] - rowDot[row]) * scale;`)
+  return probs[idx] * (dProbs[idx] - rowDot[row]) * scale;`
+)
 
 interface Dims {
   readonly B: number
@@ -107,43 +144,76 @@ const dimsKey = ({ B, T, H, hd }: Dims) => `${B}x${T}x${H}x${hd}`
 
 /** Runs the forward pass on device arrays; returns probs `[B,H,T,T]` and out `[B,T,H,hd]`. */
 export const attentionOnDevice = (
-  dev: Device, q: DeviceArray, k: DeviceArray, v: DeviceArray, dims: Dims
+  dev: Device,
+  q: DeviceArray,
+  k: DeviceArray,
+  v: DeviceArray,
+  dims: Dims
 ): { readonly probs: DeviceArray; readonly out: DeviceArray } => {
   const { B, T, H, hd } = dims
   const key = dimsKey(dims)
   const rows = B * H * T
-  const scores = dev.run(`attention.scores:${key}`, () => ({
-    source: scoresSource,
-    output: rows * T,
-    constants: { T, H, ...sumConstants("HD", hd) }
-  }), q, k, 1 / Math.sqrt(hd))
+  const scores = dev.run(
+    `attention.scores:${key}`,
+    () => ({
+      source: scoresSource,
+      output: rows * T,
+      constants: { T, H, ...sumConstants("HD", hd) }
+    }),
+    q,
+    k,
+    1 / Math.sqrt(hd)
+  )
   const max = dev.run(`attention.rowMax:${key}`, () => ({
     source: causalRowMaxSource,
     output: rows,
     constants: { T }
   }), scores)
-  const sum = dev.run(`attention.rowSum:${key}`, () => ({
-    source: causalRowSumExpSource,
-    output: rows,
-    constants: sumConstants("T", T)
-  }), scores, max)
-  const probs = dev.run(`attention.probs:${key}`, () => ({
-    source: causalProbsSource,
-    output: rows * T,
-    constants: { T }
-  }), scores, max, sum)
-  const out = dev.run(`attention.out:${key}`, () => ({
-    source: probsTimesVSource,
-    output: B * T * H * hd,
-    constants: { H, HD: hd, ...sumConstants("T", T) }
-  }), probs, v)
+  const sum = dev.run(
+    `attention.rowSum:${key}`,
+    () => ({
+      source: causalRowSumExpSource,
+      output: rows,
+      constants: sumConstants("T", T)
+    }),
+    scores,
+    max
+  )
+  const probs = dev.run(
+    `attention.probs:${key}`,
+    () => ({
+      source: causalProbsSource,
+      output: rows * T,
+      constants: { T }
+    }),
+    scores,
+    max,
+    sum
+  )
+  const out = dev.run(
+    `attention.out:${key}`,
+    () => ({
+      source: probsTimesVSource,
+      output: B * T * H * hd,
+      constants: { H, HD: hd, ...sumConstants("T", T) }
+    }),
+    probs,
+    v
+  )
   return { probs, out }
 }
 
 export const attention = (dev: Device) =>
 (
-  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, out: Float32Array,
-  B: number, T: number, H: number, hd: number
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  probs: Float32Array,
+  out: Float32Array,
+  B: number,
+  T: number,
+  H: number,
+  hd: number
 ): void => {
   const n = B * T * H * hd
   dev.begin()
@@ -160,9 +230,18 @@ export const attention = (dev: Device) =>
 
 export const attentionBackward = (dev: Device) =>
 (
-  q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array, dOut: Float32Array,
-  dq: Float32Array, dk: Float32Array, dv: Float32Array,
-  B: number, T: number, H: number, hd: number
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  probs: Float32Array,
+  dOut: Float32Array,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  B: number,
+  T: number,
+  H: number,
+  hd: number
 ): void => {
   const n = B * T * H * hd
   const np = B * H * T * T
@@ -175,36 +254,68 @@ export const attentionBackward = (dev: Device) =>
   const up = dev.upload(probs, np)
   const udo = dev.upload(dOut, n)
   dev.lap("upload")
-  const gv = dev.run(`attentionBackward.dv:${key}`, () => ({
-    source: transposedProbsTimesSource,
-    output: n,
-    constants: headConstants
-  }), up, udo)
-  const dP = dev.run(`attentionBackward.dProbs:${key}`, () => ({
-    source: dProbsSource,
-    output: np,
-    constants: { T, H, ...sumConstants("HD", hd) }
-  }), udo, uv)
-  const dot = dev.run(`attentionBackward.rowDot:${key}`, () => ({
-    source: rowDotSource,
-    output: B * H * T,
-    constants: sumConstants("T", T)
-  }), up, dP)
-  const dS = dev.run(`attentionBackward.dScores:${key}`, () => ({
-    source: dScoresSource,
-    output: np,
-    constants: { T }
-  }), up, dP, dot, 1 / Math.sqrt(hd))
-  const gq = dev.run(`attentionBackward.dq:${key}`, () => ({
-    source: probsTimesVSource,
-    output: n,
-    constants: headConstants
-  }), dS, uk)
-  const gk = dev.run(`attentionBackward.dk:${key}`, () => ({
-    source: transposedProbsTimesSource,
-    output: n,
-    constants: headConstants
-  }), dS, uq)
+  const gv = dev.run(
+    `attentionBackward.dv:${key}`,
+    () => ({
+      source: transposedProbsTimesSource,
+      output: n,
+      constants: headConstants
+    }),
+    up,
+    udo
+  )
+  const dP = dev.run(
+    `attentionBackward.dProbs:${key}`,
+    () => ({
+      source: dProbsSource,
+      output: np,
+      constants: { T, H, ...sumConstants("HD", hd) }
+    }),
+    udo,
+    uv
+  )
+  const dot = dev.run(
+    `attentionBackward.rowDot:${key}`,
+    () => ({
+      source: rowDotSource,
+      output: B * H * T,
+      constants: sumConstants("T", T)
+    }),
+    up,
+    dP
+  )
+  const dS = dev.run(
+    `attentionBackward.dScores:${key}`,
+    () => ({
+      source: dScoresSource,
+      output: np,
+      constants: { T }
+    }),
+    up,
+    dP,
+    dot,
+    1 / Math.sqrt(hd)
+  )
+  const gq = dev.run(
+    `attentionBackward.dq:${key}`,
+    () => ({
+      source: probsTimesVSource,
+      output: n,
+      constants: headConstants
+    }),
+    dS,
+    uk
+  )
+  const gk = dev.run(
+    `attentionBackward.dk:${key}`,
+    () => ({
+      source: transposedProbsTimesSource,
+      output: n,
+      constants: headConstants
+    }),
+    dS,
+    uq
+  )
   dev.lap("compute")
   dev.read(gq, n, dq)
   dev.read(gk, n, dk)

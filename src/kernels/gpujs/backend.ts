@@ -26,8 +26,22 @@ import { softmax } from "./softmax.ts"
 
 /** The families that run on the device; everything else delegates to the cpu backend. */
 export const deviceKernelNames = [
-  "matmul", "add", "mul", "scale", "addInPlace", "silu", "siluBackward", "softmax", "rmsnorm",
-  "rmsnormBackward", "rope", "attention", "attentionBackward", "crossEntropy", "adamw", "sgd"
+  "matmul",
+  "add",
+  "mul",
+  "scale",
+  "addInPlace",
+  "silu",
+  "siluBackward",
+  "softmax",
+  "rmsnorm",
+  "rmsnormBackward",
+  "rope",
+  "attention",
+  "attentionBackward",
+  "crossEntropy",
+  "adamw",
+  "sgd"
 ] as const
 
 export const delegatedKernelNames = ["embedding", "embeddingBackward", "sumSquares"] as const
@@ -106,8 +120,15 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
         return cpu.rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim, accumulate)
       }
       g.rmsnormBackward(
-        x as Float32Array, w as Float32Array, rstd as Float32Array, dy as Float32Array,
-        dx as Float32Array, dw as Float32Array, rows, dim, accumulate
+        x as Float32Array,
+        w as Float32Array,
+        rstd as Float32Array,
+        dy as Float32Array,
+        dx as Float32Array,
+        dw as Float32Array,
+        rows,
+        dim,
+        accumulate
       )
     },
     rope(x, out, rows, T, H, hd, theta, inverse) {
@@ -118,7 +139,17 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
     attention(q, k, v, probs, out, B, T, H, hd) {
       check.attention(q, k, v, probs, out, B, T, H, hd)
       if (B * T * H * hd === 0 || !f32(q, k, v, probs, out)) return cpu.attention(q, k, v, probs, out, B, T, H, hd)
-      g.attention(q as Float32Array, k as Float32Array, v as Float32Array, probs as Float32Array, out as Float32Array, B, T, H, hd)
+      g.attention(
+        q as Float32Array,
+        k as Float32Array,
+        v as Float32Array,
+        probs as Float32Array,
+        out as Float32Array,
+        B,
+        T,
+        H,
+        hd
+      )
     },
     attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) {
       check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
@@ -126,15 +157,27 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
         return cpu.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
       }
       g.attentionBackward(
-        q as Float32Array, k as Float32Array, v as Float32Array, probs as Float32Array, dOut as Float32Array,
-        dq as Float32Array, dk as Float32Array, dv as Float32Array, B, T, H, hd
+        q as Float32Array,
+        k as Float32Array,
+        v as Float32Array,
+        probs as Float32Array,
+        dOut as Float32Array,
+        dq as Float32Array,
+        dk as Float32Array,
+        dv as Float32Array,
+        B,
+        T,
+        H,
+        hd
       )
     },
     embedding: (table, ids, out, dim) => cpu.embedding(table, ids, out, dim),
     embeddingBackward: (dOut, ids, dTable, dim) => cpu.embeddingBackward(dOut, ids, dTable, dim),
     crossEntropy(logits, targets, dLogits, rows, vocab, gradScale) {
       check.crossEntropy(logits, targets, dLogits, rows, vocab)
-      if (rows * vocab === 0 || !f32(logits, dLogits)) return cpu.crossEntropy(logits, targets, dLogits, rows, vocab, gradScale)
+      if (rows * vocab === 0 || !f32(logits, dLogits)) {
+        return cpu.crossEntropy(logits, targets, dLogits, rows, vocab, gradScale)
+      }
       return g.crossEntropy(logits as Float32Array, targets, dLogits as Float32Array, rows, vocab, gradScale)
     },
     softmax(x, out, rows, cols) {
@@ -145,15 +188,27 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
     sumSquares: (x) => cpu.sumSquares(x),
     adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) {
       check.adamw(param, grad, m, v)
-      if (param.length === 0 || !f32(param, grad, m, v)) return cpu.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+      if (param.length === 0 || !f32(param, grad, m, v)) {
+        return cpu.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+      }
       g.adamw(
-        param as Float32Array, grad as Float32Array, m as Float32Array, v as Float32Array,
-        lr, beta1, beta2, eps, weightDecay, step
+        param as Float32Array,
+        grad as Float32Array,
+        m as Float32Array,
+        v as Float32Array,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        step
       )
     },
     sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step) {
       check.sgd(param, grad, buf)
-      if (param.length === 0 || !f32(param, grad, buf)) return cpu.sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
+      if (param.length === 0 || !f32(param, grad, buf)) {
+        return cpu.sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
+      }
       g.sgd(param as Float32Array, grad as Float32Array, buf as Float32Array, lr, momentum, nesterov, weightDecay, step)
     }
   }

@@ -4,15 +4,20 @@
  * interface requires.
  */
 import type { Device } from "./device.ts"
-import { idiv, kernelSource } from "./source.ts"
 import { rowStatsOnDevice } from "./softmax.ts"
+import { idiv, kernelSource } from "./source.ts"
 
-export const rowLossSource = kernelSource(["logits", "targets", "rowMax", "rowSum"], `
+export const rowLossSource = kernelSource(
+  ["logits", "targets", "rowMax", "rowSum"],
+  `
   const r = this.thread.x;
   const t = targets[r];
-  return Math.log(rowSum[r]) + rowMax[r] - logits[r * this.constants.COLS + t];`)
+  return Math.log(rowSum[r]) + rowMax[r] - logits[r * this.constants.COLS + t];`
+)
 
-export const dLogitsSource = kernelSource(["logits", "targets", "rowMax", "rowSum", "gradScale"], `
+export const dLogitsSource = kernelSource(
+  ["logits", "targets", "rowMax", "rowSum", "gradScale"],
+  `
   const i = this.thread.x;
   const r = ${idiv("i", "this.constants.COLS")};
   const c = i - r * this.constants.COLS;
@@ -20,12 +25,17 @@ export const dLogitsSource = kernelSource(["logits", "targets", "rowMax", "rowSu
   if (c == targets[r]) {
     g = g - 1;
   }
-  return g * gradScale;`)
+  return g * gradScale;`
+)
 
 export const crossEntropy = (dev: Device) =>
 (
-  logits: Float32Array, targets: Int32Array, dLogits: Float32Array,
-  rows: number, vocab: number, gradScale: number
+  logits: Float32Array,
+  targets: Int32Array,
+  dLogits: Float32Array,
+  rows: number,
+  vocab: number,
+  gradScale: number
 ): number => {
   const n = rows * vocab
   // Device arrays hold floats; ids below 2^24 (see MAX_DEVICE_ELEMENTS) are exact in float32.
@@ -36,16 +46,31 @@ export const crossEntropy = (dev: Device) =>
   const dt = dev.upload(t)
   dev.lap("upload")
   const { max, sum } = rowStatsOnDevice(dev, "crossEntropy", dl, rows, vocab)
-  const loss = dev.run(`crossEntropy.loss:${shape}`, () => ({
-    source: rowLossSource,
-    output: rows,
-    constants: { COLS: vocab }
-  }), dl, dt, max, sum)
-  const grad = dev.run(`crossEntropy.dLogits:${shape}`, () => ({
-    source: dLogitsSource,
-    output: n,
-    constants: { COLS: vocab }
-  }), dl, dt, max, sum, gradScale)
+  const loss = dev.run(
+    `crossEntropy.loss:${shape}`,
+    () => ({
+      source: rowLossSource,
+      output: rows,
+      constants: { COLS: vocab }
+    }),
+    dl,
+    dt,
+    max,
+    sum
+  )
+  const grad = dev.run(
+    `crossEntropy.dLogits:${shape}`,
+    () => ({
+      source: dLogitsSource,
+      output: n,
+      constants: { COLS: vocab }
+    }),
+    dl,
+    dt,
+    max,
+    sum,
+    gradScale
+  )
   dev.lap("compute")
   const losses = dev.readNew(loss, rows)
   dev.read(grad, n, dLogits)

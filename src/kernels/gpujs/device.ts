@@ -93,7 +93,8 @@ export class Device {
     const result = k(...args) as DeviceArray
     if (!this.checked.has(key)) {
       this.checked.add(key)
-      const inner = (k as unknown as { kernel: { constructor: { name: string }; fallbackReason?: string | null } }).kernel
+      const inner =
+        (k as unknown as { kernel: { constructor: { name: string }; fallbackReason?: string | null } }).kernel
       if (this.mode !== "cpu" && inner.constructor.name === "CPUKernel") {
         this.fallbacks.push({ key, reason: inner.fallbackReason ?? "gpu.js fell back to its cpu kernel" })
       }

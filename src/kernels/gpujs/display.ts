@@ -17,8 +17,8 @@
  *   scope and restoring it afterwards is therefore safe: the connection stays, and a later scope
  *   finds GL working before it starts anything (see modes.ts), so one server serves the process.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { Effect, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 
 /** The display a private server was started on, or why none could be started. */
 export type XvfbDisplay = { readonly display: string } | { readonly reason: string }
@@ -53,15 +53,16 @@ const startXvfb = (): Promise<{ child: ChildProcess; display: string }> =>
     )
     child.on("error", (e) => finish(e))
     child.on("exit", (code, signal) =>
-      finish(new Error(`Xvfb exited early (code ${code}, signal ${signal}): ${err.trim().slice(-300)}`))
-    )
+      finish(new Error(`Xvfb exited early (code ${code}, signal ${signal}): ${err.trim().slice(-300)}`)))
     child.stderr?.on("data", (d: Buffer) => {
       err = (err + d.toString()).slice(-2000)
     })
     child.stdio[3]?.on("data", (d: Buffer) => {
       out += d.toString()
       const line = out.match(/^(\d+)\n/)
-      if (line) finish(undefined, `:${line[1]}`)
+      if (line) {
+        finish(undefined, `:${line[1]}`)
+      }
     })
   })
 

@@ -38,15 +38,20 @@ const runOp = (dev: Device, op: Op, out: Float32Array, args: ReadonlyArray<Float
   dev.lap("readback")
 }
 
-export const add = (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void => runOp(dev, "add", out, [a, b])
+export const add = (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void =>
+  runOp(dev, "add", out, [a, b])
 
-export const mul = (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void => runOp(dev, "mul", out, [a, b])
+export const mul = (dev: Device) => (a: Float32Array, b: Float32Array, out: Float32Array): void =>
+  runOp(dev, "mul", out, [a, b])
 
-export const addInPlace = (dev: Device) => (dst: Float32Array, src: Float32Array): void => runOp(dev, "add", dst, [dst, src])
+export const addInPlace = (dev: Device) => (dst: Float32Array, src: Float32Array): void =>
+  runOp(dev, "add", dst, [dst, src])
 
-export const scale = (dev: Device) => (x: Float32Array, s: number, out: Float32Array): void => runOp(dev, "scale", out, [x, s])
+export const scale = (dev: Device) => (x: Float32Array, s: number, out: Float32Array): void =>
+  runOp(dev, "scale", out, [x, s])
 
 export const silu = (dev: Device) => (x: Float32Array, out: Float32Array): void => runOp(dev, "silu", out, [x])
 
-export const siluBackward = (dev: Device) => (x: Float32Array, dy: Float32Array, dx: Float32Array, accumulate: boolean): void =>
-  accumulate ? runOp(dev, "siluBackwardAcc", dx, [x, dy, dx]) : runOp(dev, "siluBackward", dx, [x, dy])
+export const siluBackward =
+  (dev: Device) => (x: Float32Array, dy: Float32Array, dx: Float32Array, accumulate: boolean): void =>
+    accumulate ? runOp(dev, "siluBackwardAcc", dx, [x, dy, dx]) : runOp(dev, "siluBackward", dx, [x, dy])

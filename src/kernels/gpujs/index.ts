@@ -8,8 +8,8 @@
  * is the one that actually ran, not the one gpu.js claims. The GPU is destroyed when the scope
  * closes (a virtual display started for headless GL outlives it: see display.ts).
  */
-import { GPU } from "gpu.js"
 import { Effect, Layer, Schema, type Scope } from "effect"
+import { GPU } from "gpu.js"
 import { makeCpuKernels } from "../cpu/index.ts"
 import { Kernels } from "../Kernels.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
@@ -70,13 +70,23 @@ const open = (mode: GpujsRunMode): Opened => {
     const device = new Device(gpu, mode)
     device.begin()
     const got = device.readNew(
-      device.run("probe", () => ({ source: "function (a, b) { return a[this.thread.x] * b[this.thread.x] + 1; }", output: 5, constants: {} }),
-        device.upload(Float32Array.from(PROBE_A)), device.upload(Float32Array.from(PROBE_B))),
+      device.run(
+        "probe",
+        () => ({
+          source: "function (a, b) { return a[this.thread.x] * b[this.thread.x] + 1; }",
+          output: 5,
+          constants: {}
+        }),
+        device.upload(Float32Array.from(PROBE_A)),
+        device.upload(Float32Array.from(PROBE_B))
+      ),
       5
     )
     if (device.fallbacks.length > 0) throw new Error(`probe kernel fell back to cpu: ${device.fallbacks[0].reason}`)
     for (let i = 0; i < 5; i++) {
-      if (got[i] !== PROBE_A[i] * PROBE_B[i] + 1) throw new Error(`probe kernel computed ${got[i]} at ${i}, expected ${PROBE_A[i] * PROBE_B[i] + 1}`)
+      if (got[i] !== PROBE_A[i] * PROBE_B[i] + 1) {
+        throw new Error(`probe kernel computed ${got[i]} at ${i}, expected ${PROBE_A[i] * PROBE_B[i] + 1}`)
+      }
     }
     return { gpu, device }
   } catch (e) {
@@ -145,7 +155,10 @@ export const isGpujsMode = (s: string): s is GpujsMode => (gpujsModes as Readonl
  * The `Kernels` service on the gpujs backend, held for the layer's lifetime. A step down from
  * the requested mode is logged as a warning with its reason, never silent.
  */
-export const gpujsKernelsLayer = (mode: GpujsMode, options: GpujsOptions = {}): Layer.Layer<Kernels, GpujsUnavailableError> =>
+export const gpujsKernelsLayer = (
+  mode: GpujsMode,
+  options: GpujsOptions = {}
+): Layer.Layer<Kernels, GpujsUnavailableError> =>
   Layer.effect(
     Kernels,
     Effect.gen(function*() {

@@ -6,9 +6,9 @@
  * up front, with a human-readable reason for every downgrade, so the backend can report what
  * actually runs.
  */
-import { createRequire } from "node:module"
 import { Effect, type Scope } from "effect"
 import { GPU, HeadlessGLKernel } from "gpu.js"
+import { createRequire } from "node:module"
 import { acquireXvfbDisplay } from "./display.ts"
 
 /** The modes a caller may ask for. */
@@ -89,7 +89,9 @@ const glContextUnavailableReason = (display: string | undefined): string | undef
   destroy(context)
   if (!float) return "headlessgl: the GL context has no float textures (OES_texture_float)"
   // gpu.js caches its own probe at first use; it must agree with ours.
-  if (!HeadlessGLKernel.isSupported) return "headlessgl: gpu.js rejected the headless GL context (probed before a display existed?)"
+  if (!HeadlessGLKernel.isSupported) {
+    return "headlessgl: gpu.js rejected the headless GL context (probed before a display existed?)"
+  }
   return undefined
 }
 
@@ -99,14 +101,18 @@ const glContextUnavailableReason = (display: string | undefined): string | undef
  * is already connected to one (an earlier scope's: see display.ts). Only when it does not, on
  * Linux with DISPLAY unset, is a private Xvfb started for the scope.
  */
-export const headlessGlUnavailableReason: Effect.Effect<string | undefined, never, Scope.Scope> = Effect.gen(function*() {
-  const packageReason = glPackageUnavailableReason()
-  if (packageReason !== undefined) return packageReason
-  const given = process.env.DISPLAY
-  if (glContextOpens() || given !== undefined || process.platform !== "linux") return glContextUnavailableReason(given)
-  const xvfb = yield* acquireXvfbDisplay
-  return "reason" in xvfb ? `headlessgl: ${xvfb.reason}` : glContextUnavailableReason(xvfb.display)
-})
+export const headlessGlUnavailableReason: Effect.Effect<string | undefined, never, Scope.Scope> = Effect.gen(
+  function*() {
+    const packageReason = glPackageUnavailableReason()
+    if (packageReason !== undefined) return packageReason
+    const given = process.env.DISPLAY
+    if (glContextOpens() || given !== undefined || process.platform !== "linux") {
+      return glContextUnavailableReason(given)
+    }
+    const xvfb = yield* acquireXvfbDisplay
+    return "reason" in xvfb ? `headlessgl: ${xvfb.reason}` : glContextUnavailableReason(xvfb.display)
+  }
+)
 
 export const webasmUnavailableReason = (): string | undefined =>
   GPU.isWebAssemblySupported ? undefined : "webasm: WebAssembly is not available in this runtime"

@@ -6,7 +6,8 @@
  */
 import type { Device } from "./device.ts"
 
-export const adamMomentSource = "function (m, g, beta1) { const i = this.thread.x; return beta1 * m[i] + (1 - beta1) * g[i]; }"
+export const adamMomentSource =
+  "function (m, g, beta1) { const i = this.thread.x; return beta1 * m[i] + (1 - beta1) * g[i]; }"
 export const adamVarianceSource =
   "function (v, g, beta2) { const i = this.thread.x; return beta2 * v[i] + (1 - beta2) * g[i] * g[i]; }"
 export const adamParamSource = `function (p, m, v, lr, eps, weightDecay, bc1, bc2) {
@@ -38,8 +39,16 @@ export const sgdParamSource = `function (p, g, buf, lr, momentum, weightDecay, n
 
 export const adamw = (dev: Device) =>
 (
-  param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array,
-  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number
+  param: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  step: number
 ): void => {
   const n = param.length
   const bc1 = 1 - Math.pow(beta1, step)
@@ -55,7 +64,14 @@ export const adamw = (dev: Device) =>
   const p2 = dev.run(
     `adamw.param:${n}`,
     () => ({ source: adamParamSource, output: n, constants: {} }),
-    up, m2, v2, lr, eps, weightDecay, bc1, bc2
+    up,
+    m2,
+    v2,
+    lr,
+    eps,
+    weightDecay,
+    bc1,
+    bc2
   )
   dev.lap("compute")
   dev.read(p2, n, param)
@@ -66,8 +82,14 @@ export const adamw = (dev: Device) =>
 
 export const sgd = (dev: Device) =>
 (
-  param: Float32Array, grad: Float32Array, buf: Float32Array,
-  lr: number, momentum: number, nesterov: boolean, weightDecay: number, step: number
+  param: Float32Array,
+  grad: Float32Array,
+  buf: Float32Array,
+  lr: number,
+  momentum: number,
+  nesterov: boolean,
+  weightDecay: number,
+  step: number
 ): void => {
   const n = param.length
   dev.begin()
@@ -78,12 +100,23 @@ export const sgd = (dev: Device) =>
   const b2 = dev.run(
     `sgd.buf:${n}`,
     () => ({ source: sgdBufferSource, output: n, constants: {} }),
-    ub, ug, up, momentum, weightDecay, step <= 1 ? 1 : 0
+    ub,
+    ug,
+    up,
+    momentum,
+    weightDecay,
+    step <= 1 ? 1 : 0
   )
   const p2 = dev.run(
     `sgd.param:${n}`,
     () => ({ source: sgdParamSource, output: n, constants: {} }),
-    up, ug, b2, lr, momentum, weightDecay, nesterov ? 1 : 0
+    up,
+    ug,
+    b2,
+    lr,
+    momentum,
+    weightDecay,
+    nesterov ? 1 : 0
   )
   dev.lap("compute")
   dev.read(p2, n, param)

@@ -8,21 +8,30 @@
 import type { Device } from "./device.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
 
-export const rstdSource = kernelSource(["x", "eps"], `
+export const rstdSource = kernelSource(
+  ["x", "eps"],
+  `
   const base = this.thread.x * this.constants.DIM;
   ${chunkedSum({ result: "ss", index: "c", bound: "DIM", term: "x[base + c] * x[base + c]" })}
-  return 1 / Math.sqrt(ss / this.constants.DIM + eps);`)
+  return 1 / Math.sqrt(ss / this.constants.DIM + eps);`
+)
 
-export const normSource = kernelSource(["x", "w", "rstd"], `
+export const normSource = kernelSource(
+  ["x", "w", "rstd"],
+  `
   const i = this.thread.x;
   const r = ${idiv("i", "this.constants.DIM")};
   const c = i - r * this.constants.DIM;
-  return x[i] * rstd[r] * w[c];`)
+  return x[i] * rstd[r] * w[c];`
+)
 
-export const rowDotSource = kernelSource(["x", "w", "dy"], `
+export const rowDotSource = kernelSource(
+  ["x", "w", "dy"],
+  `
   const base = this.thread.x * this.constants.DIM;
   ${chunkedSum({ result: "d", index: "c", bound: "DIM", term: "w[c] * dy[base + c] * x[base + c]" })}
-  return d;`)
+  return d;`
+)
 
 const dxBody = (accumulate: boolean) => `
   const i = this.thread.x;
@@ -33,36 +42,63 @@ const dxBody = (accumulate: boolean) => `
   return ${accumulate ? "dxIn[i] + " : ""}s * g;`
 
 export const dxSource = (accumulate: boolean): string =>
-  kernelSource(accumulate ? ["x", "w", "rstd", "dy", "rowDot", "dxIn"] : ["x", "w", "rstd", "dy", "rowDot"], dxBody(accumulate))
+  kernelSource(
+    accumulate ? ["x", "w", "rstd", "dy", "rowDot", "dxIn"] : ["x", "w", "rstd", "dy", "rowDot"],
+    dxBody(accumulate)
+  )
 
-export const dwSource = kernelSource(["x", "rstd", "dy", "dwIn"], `
+export const dwSource = kernelSource(
+  ["x", "rstd", "dy", "dwIn"],
+  `
   const c = this.thread.x;
-  ${chunkedSum({
-  result: "s",
-  index: "r",
-  bound: "ROWS",
-  term: "dy[r * this.constants.DIM + c] * x[r * this.constants.DIM + c] * rstd[r]"
-})}
-  return dwIn[c] + s;`)
+  ${
+    chunkedSum({
+      result: "s",
+      index: "r",
+      bound: "ROWS",
+      term: "dy[r * this.constants.DIM + c] * x[r * this.constants.DIM + c] * rstd[r]"
+    })
+  }
+  return dwIn[c] + s;`
+)
 
 export const rmsnorm = (dev: Device) =>
-(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, rows: number, dim: number, eps: number): void => {
+(
+  x: Float32Array,
+  w: Float32Array,
+  out: Float32Array,
+  rstd: Float32Array,
+  rows: number,
+  dim: number,
+  eps: number
+): void => {
   const n = rows * dim
   const shape = `${rows}x${dim}`
   dev.begin()
   const ux = dev.upload(x, n)
   const uw = dev.upload(w, dim)
   dev.lap("upload")
-  const s = dev.run(`rmsnorm.rstd:${shape}`, () => ({
-    source: rstdSource,
-    output: rows,
-    constants: sumConstants("DIM", dim)
-  }), ux, eps)
-  const y = dev.run(`rmsnorm.out:${shape}`, () => ({
-    source: normSource,
-    output: n,
-    constants: { DIM: dim }
-  }), ux, uw, s)
+  const s = dev.run(
+    `rmsnorm.rstd:${shape}`,
+    () => ({
+      source: rstdSource,
+      output: rows,
+      constants: sumConstants("DIM", dim)
+    }),
+    ux,
+    eps
+  )
+  const y = dev.run(
+    `rmsnorm.out:${shape}`,
+    () => ({
+      source: normSource,
+      output: n,
+      constants: { DIM: dim }
+    }),
+    ux,
+    uw,
+    s
+  )
   dev.lap("compute")
   dev.read(y, n, out)
   dev.read(s, rows, rstd)
@@ -71,8 +107,15 @@ export const rmsnorm = (dev: Device) =>
 
 export const rmsnormBackward = (dev: Device) =>
 (
-  x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array,
-  dx: Float32Array, dw: Float32Array, rows: number, dim: number, accumulate: boolean
+  x: Float32Array,
+  w: Float32Array,
+  rstd: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  dw: Float32Array,
+  rows: number,
+  dim: number,
+  accumulate: boolean
 ): void => {
   const n = rows * dim
   const shape = `${rows}x${dim}`
@@ -84,19 +127,34 @@ export const rmsnormBackward = (dev: Device) =>
   const udw = dev.upload(dw, dim)
   const udx = accumulate ? dev.upload(dx, n) : undefined
   dev.lap("upload")
-  const dot = dev.run(`rmsnormBackward.rowDot:${shape}`, () => ({
-    source: rowDotSource,
-    output: rows,
-    constants: sumConstants("DIM", dim)
-  }), ux, uw, udy)
+  const dot = dev.run(
+    `rmsnormBackward.rowDot:${shape}`,
+    () => ({
+      source: rowDotSource,
+      output: rows,
+      constants: sumConstants("DIM", dim)
+    }),
+    ux,
+    uw,
+    udy
+  )
   const dxKey = `rmsnormBackward.dx${accumulate ? "+" : ""}:${shape}`
   const dxSpec = () => ({ source: dxSource(accumulate), output: n, constants: { DIM: dim } })
-  const gx = udx === undefined ? dev.run(dxKey, dxSpec, ux, uw, us, udy, dot) : dev.run(dxKey, dxSpec, ux, uw, us, udy, dot, udx)
-  const gw = dev.run(`rmsnormBackward.dw:${shape}`, () => ({
-    source: dwSource,
-    output: dim,
-    constants: { DIM: dim, ...sumConstants("ROWS", rows) }
-  }), ux, us, udy, udw)
+  const gx = udx === undefined
+    ? dev.run(dxKey, dxSpec, ux, uw, us, udy, dot)
+    : dev.run(dxKey, dxSpec, ux, uw, us, udy, dot, udx)
+  const gw = dev.run(
+    `rmsnormBackward.dw:${shape}`,
+    () => ({
+      source: dwSource,
+      output: dim,
+      constants: { DIM: dim, ...sumConstants("ROWS", rows) }
+    }),
+    ux,
+    us,
+    udy,
+    udw
+  )
   dev.lap("compute")
   dev.read(gx, n, dx)
   dev.read(gw, dim, dw)

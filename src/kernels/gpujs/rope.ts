@@ -7,7 +7,9 @@ import { fillRopeTables } from "../ropeTables.ts"
 import type { Device, DeviceArray } from "./device.ts"
 import { idiv, kernelSource } from "./source.ts"
 
-export const ropeSource = kernelSource(["x", "cosTable", "sinTable", "sign"], `
+export const ropeSource = kernelSource(
+  ["x", "cosTable", "sinTable", "sign"],
+  `
   const i = this.thread.x;
   const row = ${idiv("i", "this.constants.ROW")};
   const pos = row - ${idiv("row", "this.constants.T")} * this.constants.T;
@@ -22,12 +24,20 @@ export const ropeSource = kernelSource(["x", "cosTable", "sinTable", "sign"], `
   if (odd == 0) {
     return x0 * cs - x1 * sn;
   }
-  return x0 * sn + x1 * cs;`)
+  return x0 * sn + x1 * cs;`
+)
 
 export const rope = (dev: Device) => {
   const tables = new Map<string, { cos: DeviceArray; sin: DeviceArray }>()
   return (
-    x: Float32Array, out: Float32Array, rows: number, T: number, H: number, hd: number, theta: number, inverse: boolean
+    x: Float32Array,
+    out: Float32Array,
+    rows: number,
+    T: number,
+    H: number,
+    hd: number,
+    theta: number,
+    inverse: boolean
   ): void => {
     const n = rows * H * hd
     dev.begin()
@@ -42,11 +52,18 @@ export const rope = (dev: Device) => {
     }
     const ux = dev.upload(x, n)
     dev.lap("upload")
-    const r = dev.run(`rope:${rows}x${T}x${H}x${hd}`, () => ({
-      source: ropeSource,
-      output: n,
-      constants: { ROW: H * hd, T, HD: hd, HALF: hd / 2 }
-    }), ux, table.cos, table.sin, inverse ? -1 : 1)
+    const r = dev.run(
+      `rope:${rows}x${T}x${H}x${hd}`,
+      () => ({
+        source: ropeSource,
+        output: n,
+        constants: { ROW: H * hd, T, HD: hd, HALF: hd / 2 }
+      }),
+      ux,
+      table.cos,
+      table.sin,
+      inverse ? -1 : 1
+    )
     dev.lap("compute")
     dev.read(r, n, out)
     dev.lap("readback")

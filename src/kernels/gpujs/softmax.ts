@@ -5,28 +5,41 @@
 import type { Device, DeviceArray } from "./device.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
 
-export const rowMaxSource = kernelSource(["x"], `
+export const rowMaxSource = kernelSource(
+  ["x"],
+  `
   const base = this.thread.x * this.constants.COLS;
   let m = x[base];
   for (let c = 1; c < this.constants.COLS; c++) {
     m = Math.max(m, x[base + c]);
   }
-  return m;`)
+  return m;`
+)
 
-export const rowSumExpSource = kernelSource(["x", "rowMax"], `
+export const rowSumExpSource = kernelSource(
+  ["x", "rowMax"],
+  `
   const base = this.thread.x * this.constants.COLS;
   const m = rowMax[this.thread.x];
   ${chunkedSum({ result: "s", index: "c", bound: "COLS", term: "Math.exp(x[base + c] - m)" })}
-  return s;`)
+  return s;`
+)
 
-export const softmaxSource = kernelSource(["x", "rowMax", "rowSum"], `
+export const softmaxSource = kernelSource(
+  ["x", "rowMax", "rowSum"],
+  `
   const i = this.thread.x;
   const r = ${idiv("i", "this.constants.COLS")};
-  return Math.exp(x[i] - rowMax[r]) / rowSum[r];`)
+  return Math.exp(x[i] - rowMax[r]) / rowSum[r];`
+)
 
 /** Row maxima and row sums of `exp(x − max)` of a `rows × cols` device array. */
 export const rowStatsOnDevice = (
-  dev: Device, family: string, x: DeviceArray, rows: number, cols: number
+  dev: Device,
+  family: string,
+  x: DeviceArray,
+  rows: number,
+  cols: number
 ): { readonly max: DeviceArray; readonly sum: DeviceArray } => {
   const shape = `${rows}x${cols}`
   const max = dev.run(`${family}.rowMax:${shape}`, () => ({
@@ -34,21 +47,32 @@ export const rowStatsOnDevice = (
     output: rows,
     constants: { COLS: cols }
   }), x)
-  const sum = dev.run(`${family}.rowSumExp:${shape}`, () => ({
-    source: rowSumExpSource,
-    output: rows,
-    constants: sumConstants("COLS", cols)
-  }), x, max)
+  const sum = dev.run(
+    `${family}.rowSumExp:${shape}`,
+    () => ({
+      source: rowSumExpSource,
+      output: rows,
+      constants: sumConstants("COLS", cols)
+    }),
+    x,
+    max
+  )
   return { max, sum }
 }
 
 export const softmaxOnDevice = (dev: Device, x: DeviceArray, rows: number, cols: number): DeviceArray => {
   const { max, sum } = rowStatsOnDevice(dev, "softmax", x, rows, cols)
-  return dev.run(`softmax:${rows}x${cols}`, () => ({
-    source: softmaxSource,
-    output: rows * cols,
-    constants: { COLS: cols }
-  }), x, max, sum)
+  return dev.run(
+    `softmax:${rows}x${cols}`,
+    () => ({
+      source: softmaxSource,
+      output: rows * cols,
+      constants: { COLS: cols }
+    }),
+    x,
+    max,
+    sum
+  )
 }
 
 export const softmax = (dev: Device) => (x: Float32Array, out: Float32Array, rows: number, cols: number): void => {

@@ -3,8 +3,8 @@
  * training state decodes, and how the new configuration differs from the stored one.
  */
 import { Result, Schema } from "effect"
-import type { Manifest } from "../../checkpoint/manifest.ts"
 import { CheckpointState } from "../../checkpoint/checkpointState.ts"
+import type { Manifest } from "../../checkpoint/manifest.ts"
 import { type ConfigChange, decodeStoredConfig } from "../changes.ts"
 import { trajectoryFingerprint } from "../fingerprints.ts"
 import { showValue } from "../plan.ts"
@@ -27,7 +27,11 @@ export const checkpointState = (manifest: Manifest): Result.Result<CheckpointSta
 export const checkProblems = (source: CheckpointSource, actions: Actions, findings: Findings): void => {
   const { model, optimizer } = source.manifest.components
   for (const problem of source.problems) {
-    const component = problem.file === model.file ? "model" : problem.file === optimizer.file ? "optimizer" : "checkpoint"
+    const component = problem.file === model.file
+      ? "model"
+      : problem.file === optimizer.file
+      ? "optimizer"
+      : "checkpoint"
     // Every plan reads the manifest; a tensor file only matters to the component that loads it.
     const needed = component === "model"
       ? actions.model !== "init"
@@ -75,7 +79,9 @@ export const checkChanges = (
     )
   }
   const free = changes.filter((c) => !c.trajectory)
-  if (free.length > 0) findings.warnings.push(`changes that do not affect the trajectory: ${free.map(showChange).join(", ")}`)
+  if (free.length > 0) {
+    findings.warnings.push(`changes that do not affect the trajectory: ${free.map(showChange).join(", ")}`)
+  }
   if (name === "continue") {
     const unexpected = changes.filter((c) => c.trajectory && !CONTINUE_ALLOWED(c.path))
     if (unexpected.length > 0) {

@@ -20,7 +20,9 @@ export const planData = (
   const tokensSeen = keepCounters ? state.tokensSeen : 0
   if (actions.data === "reset") {
     if (actions.step === "keep" && source.kind === "checkpoint" && k > 0) {
-      findings.warnings.push(`data reset with step keep: the data is read again from sample 0 while the steps continue from ${k}`)
+      findings.warnings.push(
+        `data reset with step keep: the data is read again from sample 0 while the steps continue from ${k}`
+      )
     }
     return { action: "reset", cursor: 0, samplesSeen, tokensSeen }
   }
@@ -33,7 +35,9 @@ export const planData = (
     findings.reasons.push({ _tag: "DatasetChanged", old: oldFingerprint, new: input.dataFingerprint })
   }
   if (state === undefined) return undefined
-  if (state.data.seed !== config.seed) findings.reasons.push({ _tag: "DataSeedChanged", old: state.data.seed, new: config.seed })
+  if (state.data.seed !== config.seed) {
+    findings.reasons.push({ _tag: "DataSeedChanged", old: state.data.seed, new: config.seed })
+  }
   const cursor = state.data.cursor
   const oldB = state.data.geometry.global
   const newB = config.batch.global

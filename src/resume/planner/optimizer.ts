@@ -1,8 +1,8 @@
 /** The optimizer component: reset, or load state that must match the new model and optimizer. */
+import type { CheckpointState } from "../../checkpoint/checkpointState.ts"
 import type { RunConfig } from "../../config/RunConfig.ts"
 import type { ParamSpec } from "../../model/model.ts"
 import { sameShape } from "../../tensor/tensor.ts"
-import type { CheckpointState } from "../../checkpoint/checkpointState.ts"
 import type { ModelPlan, OptimizerPlan } from "../plan.ts"
 import type { Actions } from "./actions.ts"
 import type { Findings } from "./findings.ts"

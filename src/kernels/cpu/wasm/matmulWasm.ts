@@ -16,12 +16,22 @@ interface WasmMemory {
   grow(pages: number): number
 }
 interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => object
-  readonly Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> }
+  readonly Module: new(bytes: Uint8Array) => object
+  readonly Instance: new(module: object, imports: object) => { readonly exports: Record<string, unknown> }
 }
 type MatmulExport = (
-  a: number, b: number, c: number, pa: number, pb: number,
-  m: number, n: number, k: number, ta: number, tb: number, acc: number, kcMax: number
+  a: number,
+  b: number,
+  c: number,
+  pa: number,
+  pb: number,
+  m: number,
+  n: number,
+  k: number,
+  ta: number,
+  tb: number,
+  acc: number,
+  kcMax: number
 ) => void
 
 /** Rows and columns of the micro-kernel tile, and the blocking of the shared dimension (see matmul.wat). */
@@ -55,9 +65,15 @@ export const wasmMatmulFits = (m: number, n: number, k: number): boolean => floa
 
 /** The float32 matmul of `KernelsShape.matmul` on the WebAssembly kernel. */
 export type WasmMatmul = (
-  a: Float32Array, b: Float32Array, c: Float32Array,
-  m: number, n: number, k: number,
-  transA: boolean, transB: boolean, accumulate: boolean
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  accumulate: boolean
 ) => void
 
 /**
@@ -96,8 +112,18 @@ export const makeWasmMatmul = (): WasmMatmul => {
     heap.set(leading(b, k * n), bAt)
     if (accumulate) heap.set(leading(c, m * n), cAt)
     kernel(
-      aAt * 4, bAt * 4, cAt * 4, paAt * 4, pbAt * 4,
-      m, n, k, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, KC
+      aAt * 4,
+      bAt * 4,
+      cAt * 4,
+      paAt * 4,
+      pbAt * 4,
+      m,
+      n,
+      k,
+      transA ? 1 : 0,
+      transB ? 1 : 0,
+      accumulate ? 1 : 0,
+      KC
     )
     c.set(heap.subarray(cAt, cAt + m * n))
   }
