@@ -12,7 +12,7 @@ import { applyChanges, type ConfigChanges } from "./changes.ts"
 import { type Difference, firstLeafDifference, firstTensorDifference, show } from "./compare.ts"
 import { type ResumeCheckError, ResumeMismatch } from "./errors.ts"
 import { metricsLines, type MetricsRecords, readCheckpoint } from "./results.ts"
-import { checkpointingAt, checkStopPoints, type RunBuilder, train, withRunDir, workDirectory } from "./runs.ts"
+import { checkStopPoints, type RunBuilder, train, trainUntil, withRunDir, workDirectory } from "./runs.ts"
 import { firstEventDifference, trajectoryOf, trajectoryState } from "./trajectory.ts"
 
 export interface ExactResumeOptions {
@@ -98,16 +98,7 @@ export const checkExactResume = (
     for (const k of stops) {
       const runDir = NodePath.join(work, `stop-${k}`)
       const mismatch = (d: Difference) => new ResumeMismatch({ stopAt: k, ...d })
-      const interrupted = yield* train(
-        build,
-        checkpointingAt(withRunDir(config, runDir), k),
-        Start.fresh,
-        "interrupted",
-        {
-          stopAt: k,
-          label: k
-        }
-      )
+      const interrupted = yield* trainUntil(build, config, runDir, k)
       const resumedConfig = withRunDir(resumedChanges, runDir)
       const resumed = yield* train(build, resumedConfig, plannedStartLayer(presets.exact, undefined), "resumed", {
         label: k

@@ -9,7 +9,6 @@ import * as NodePath from "node:path"
 import type { CheckpointState } from "../checkpoint/checkpointState.ts"
 import { checkpointsDir, stepDirName } from "../checkpoint/layout.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { Start } from "../config/Start.ts"
 import { modelFromConfig } from "../model/fromConfig.ts"
 import { lr, resolveSchedule } from "../optim/schedule.ts"
 import { canonicalJson } from "../resume/changes.ts"
@@ -23,15 +22,7 @@ import { applyChanges, type ConfigChanges } from "./changes.ts"
 import { type Difference, firstTensorDifference, show } from "./compare.ts"
 import { PolicyLaw, PolicyLawViolated, type ResumeCheckError } from "./errors.ts"
 import { checkpointStates, readCheckpoint, type StoredCheckpoint } from "./results.ts"
-import {
-  checkpointingAt,
-  checkStopPoints,
-  type Initial,
-  type RunBuilder,
-  train,
-  withRunDir,
-  workDirectory
-} from "./runs.ts"
+import { checkStopPoints, type Initial, type RunBuilder, train, trainUntil, withRunDir, workDirectory } from "./runs.ts"
 
 export interface PolicyLawOptions {
   /** The run that is stopped at each k; its `runDir` is not used. */
@@ -239,16 +230,7 @@ export const checkPolicyLaws = (
       const violated = (law: PolicyLaw, d: Difference) => new PolicyLawViolated({ law, stopAt: k, ...d })
       const beforeDir = NodePath.join(work, `stop-${k}`, "before")
       const afterDir = NodePath.join(work, `stop-${k}`, "after")
-      const before = yield* train(
-        build,
-        checkpointingAt(withRunDir(config, beforeDir), k),
-        Start.fresh,
-        "interrupted",
-        {
-          stopAt: k,
-          label: k
-        }
-      )
+      const before = yield* trainUntil(build, config, beforeDir, k)
       const stored = yield* readCheckpoint(beforeDir, k, "interrupted", k)
       const next = withRunDir(yield* applyChanges(config, options.changes ?? {}), afterDir)
       const from = NodePath.join(checkpointsDir(beforeDir), stepDirName(k))

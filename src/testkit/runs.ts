@@ -7,6 +7,7 @@ import * as nodeFs from "node:fs"
 import * as os from "node:os"
 import * as NodePath from "node:path"
 import type { RunConfig } from "../config/RunConfig.ts"
+import { Start } from "../config/Start.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import type { StartLayer } from "../resume/start.ts"
@@ -76,6 +77,10 @@ export const train = (
     )
     return { events: collected as ReadonlyArray<TrainEvent>, initial }
   })).pipe(Effect.mapError((error) => new ResumeRunFailed({ run, stopAt: options.label, error })))
+
+/** A fresh run in `runDir` that checkpoints at `k` and stops there: the leg before a resume. */
+export const trainUntil = (build: RunBuilder, config: RunConfig, runDir: string, k: number) =>
+  train(build, checkpointingAt(withRunDir(config, runDir), k), Start.fresh, "interrupted", { stopAt: k, label: k })
 
 /** The work directory, made and removed with the scope unless the caller gave one. */
 export const workDirectory = (given: string | undefined) =>
