@@ -61,6 +61,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   ModelUnloadable: ExitCode.failed,
   NoValidCheckpoint: ExitCode.failed,
   NonFiniteLogits: ExitCode.failed,
+  NonFiniteTraining: ExitCode.failed,
   NotByteLevel: ExitCode.failed,
   ReportError: ExitCode.failed,
   VerificationFailed: ExitCode.failed
