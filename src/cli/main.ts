@@ -48,6 +48,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   ParamShapeError: ExitCode.rejected,
   UnexpectedParamError: ExitCode.rejected,
   ValidationSetTooSmall: ExitCode.rejected,
+  ExportIntoCheckpoint: ExitCode.rejected,
   VocabSizeMismatch: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
   CheckpointCorrupt: ExitCode.failed,
