@@ -48,6 +48,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   ParamShapeError: ExitCode.rejected,
   UnexpectedParamError: ExitCode.rejected,
   ValidationSetTooSmall: ExitCode.rejected,
+  ExportIntoCheckpoint: ExitCode.rejected,
   VocabSizeMismatch: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
   CheckpointCorrupt: ExitCode.failed,
@@ -61,6 +62,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   ModelUnloadable: ExitCode.failed,
   NoValidCheckpoint: ExitCode.failed,
   NonFiniteLogits: ExitCode.failed,
+  NonFiniteTraining: ExitCode.failed,
   NotByteLevel: ExitCode.failed,
   ReportError: ExitCode.failed,
   VerificationFailed: ExitCode.failed

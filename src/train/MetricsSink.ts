@@ -45,6 +45,8 @@ export interface HistoryStorage {
   readonly location: string
   /** The whole text; empty when there is none yet. */
   readonly read: Effect.Effect<string, MetricsError>
+  /** Whether there is text a fresh run must drop; answered without reading it. */
+  readonly holdsText: Effect.Effect<boolean, MetricsError>
   /** Replaces the whole text atomically: whatever happens, the old text or the new one is there. */
   readonly replace: (text: string) => Effect.Effect<void, MetricsError>
   /** Opens the text for appending, once, until the scope closes. */
@@ -68,7 +70,10 @@ export const makeMetricsSink = (storage: HistoryStorage): MetricsSinkShape => ({
   location: storage.location,
   open: (startStep) =>
     Effect.gen(function*() {
-      const kept = keptHistory(yield* storage.read, startStep)
+      // A fresh run keeps nothing, so it drops the old text without reading it.
+      const kept = startStep === 0
+        ? ((yield* storage.holdsText) ? "" : undefined)
+        : keptHistory(yield* storage.read, startStep)
       if (kept !== undefined) yield* storage.replace(kept)
       const append = yield* storage.appender
       return { append: (line) => append(lineText(line)) }
@@ -80,16 +85,32 @@ export const makeMetricsSink = (storage: HistoryStorage): MetricsSinkShape => ({
 })
 
 /**
+ * The largest history read back: far beyond any run's (a line is about 120 bytes), and well
+ * within what one JavaScript string can hold.
+ */
+export const MAX_HISTORY_BYTES = 256 * 1024 * 1024
+
+/**
+ * Why a platform call failed, in one line. An errno the platform has no name for (ENOSPC, EDQUOT,
+ * …) comes as "Unknown: <method>"; its cause's message says what happened.
+ */
+const reasonOf = (error: PlatformError.PlatformError): string => {
+  const cause = error.reason.cause
+  return cause instanceof Error && cause.message !== "" ? cause.message : error.message
+}
+
+/**
  * `<runDir>/metrics.jsonl`. Appends go through one file handle, opened once per run. A
  * replacement is written to `metrics.jsonl.tmp` beside it, fsynced, renamed over it, and the
  * directory fsynced; a replacement cut off by a crash leaves that file behind for the next one
- * to overwrite.
+ * to overwrite. The history is read only when it is a regular file of bounded size: a device or
+ * pipe in its place (a link to /dev/zero) would never end.
  */
 const fileHistory = (fs: FileSystem.FileSystem, runDir: string): HistoryStorage => {
   const file = metricsFile(runDir)
   const temp = `${file}.tmp`
   const failed = (operation: string, target = file) => (error: PlatformError.PlatformError) =>
-    new MetricsError({ operation, file: target, reason: error.message })
+    new MetricsError({ operation, file: target, reason: reasonOf(error) })
   const encoder = new TextEncoder()
 
   const writeDurably = (text: string) =>
@@ -107,13 +128,51 @@ const fileHistory = (fs: FileSystem.FileSystem, runDir: string): HistoryStorage 
       Effect.mapError(failed("fsync", runDir))
     )
 
+  /** What is at the history's path (links followed), or none. */
+  const info = fs.stat(file).pipe(
+    Effect.map(Option.some),
+    Effect.catch((error) => error.reason._tag === "NotFound" ? Effect.succeedNone : Effect.fail(failed("read")(error)))
+  )
+
+  const readable = (found: FileSystem.File.Info) =>
+    found.type !== "File"
+      ? Effect.fail(
+        new MetricsError({
+          operation: "read",
+          file,
+          reason: `it is not a regular file but a ${found.type}; move it away or point runDir elsewhere`
+        })
+      )
+      : found.size > MAX_HISTORY_BYTES
+      ? Effect.fail(
+        new MetricsError({
+          operation: "read",
+          file,
+          reason: `it holds ${found.size} bytes, more than the ${MAX_HISTORY_BYTES} a history may hold`
+        })
+      )
+      : Effect.succeed(Number(found.size))
+
+  // Checked by path before opening (opening a pipe would wait for a writer), and by handle after
+  // it, for what was opened; then exactly the bytes the handle reports are read.
+  const readBounded = Effect.scoped(Effect.gen(function*() {
+    yield* readable(yield* fs.stat(file).pipe(Effect.mapError(failed("read"))))
+    const handle = yield* fs.open(file, { flag: "r" }).pipe(Effect.mapError(failed("read")))
+    const size = yield* readable(yield* handle.stat.pipe(Effect.mapError(failed("read"))))
+    const bytes = new Uint8Array(size)
+    let filled = 0
+    while (filled < size) {
+      const count = Number(yield* handle.read(bytes.subarray(filled)).pipe(Effect.mapError(failed("read"))))
+      if (count === 0) break
+      filled += count
+    }
+    return new TextDecoder().decode(bytes.subarray(0, filled))
+  }))
+
   return {
     location: file,
-    read: fs.readFileString(file).pipe(
-      Effect.catch((error) =>
-        error.reason._tag === "NotFound" ? Effect.succeed("") : Effect.fail(failed("read")(error))
-      )
-    ),
+    read: Effect.flatMap(info, (found) => Option.isNone(found) ? Effect.succeed("") : readBounded),
+    holdsText: Effect.map(info, (found) => Option.isSome(found) && found.value.type === "File" && found.value.size > 0),
     replace: (text) =>
       Effect.gen(function*() {
         yield* writeDurably(text)
@@ -132,6 +191,7 @@ const fileHistory = (fs: FileSystem.FileSystem, runDir: string): HistoryStorage 
 export const memoryHistory = (text: Ref.Ref<string>): HistoryStorage => ({
   location: "memory",
   read: Ref.get(text),
+  holdsText: Effect.map(Ref.get(text), (held) => held !== ""),
   replace: (kept) => Ref.set(text, kept),
   appender: Effect.succeed((line: string) => Ref.update(text, (before) => before + line))
 })

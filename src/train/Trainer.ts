@@ -10,6 +10,7 @@ import { Kernels } from "../kernels/Kernels.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
+import { NonFiniteTraining } from "./errors.ts"
 import type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./events.ts"
 import type { ResumeLine } from "./metricsLine.ts"
 import { type MetricsError, MetricsSink } from "./MetricsSink.ts"
@@ -63,6 +64,9 @@ const makeTrainer = Effect.gen(function*() {
   const tokensPerStep = global * data.seqLen
   const retention = { keepLatest: config.checkpoint.keepLatest, keepEvery: config.checkpoint.keepEvery }
   const due = (every: number, step: number) => every > 0 && step % every === 0
+  // The newest checkpoint of the run, for the advice of a non-finite stop: the one it resumed
+  // from (step 0 after a transfer is in no checkpoint), then each one this run saves.
+  let newestCheckpoint = start.resumed !== undefined && start.step > 0 ? start.step : undefined
 
   const checkpoint = (state: LoopState) =>
     Effect.gen(function*() {
@@ -82,6 +86,7 @@ const makeTrainer = Effect.gen(function*() {
       // usually finished, so the step loop never waits on the disk for it.
       yield* store.retain(retention)
       yield* config.checkpoint.async ? store.saveAsync(snapshot) : store.save(snapshot)
+      newestCheckpoint = state.step
       return {
         _tag: "Checkpoint",
         step: state.step,
@@ -118,7 +123,20 @@ const makeTrainer = Effect.gen(function*() {
       Effect.gen(function*() {
         const began = performance.now()
         const lr = scheduler.lr(state.step)
-        const { loss, gradNorm } = stepper(state.cursor, lr)
+        const outcome = stepper(state.cursor, lr)
+        if (outcome._tag === "NonFinite") {
+          // Nothing of this update is recorded or saved, and retention does not run: the save in
+          // flight, if any, completes, and the newest checkpoint stays the last finite one.
+          yield* store.awaitPending
+          return yield* new NonFiniteTraining({
+            step: state.step + 1,
+            quantity: outcome.quantity,
+            value: outcome.value,
+            applied: outcome.applied,
+            ...(newestCheckpoint === undefined ? {} : { newestCheckpoint })
+          })
+        }
+        const { loss, gradNorm } = outcome
         const next: LoopState = {
           step: state.step + 1,
           cursor: state.cursor + global,
@@ -150,7 +168,7 @@ const makeTrainer = Effect.gen(function*() {
   return { events } satisfies TrainerShape
 })
 
-export type TrainError = MetricsError | SaveError | CheckpointIoError
+export type TrainError = MetricsError | SaveError | CheckpointIoError | NonFiniteTraining
 
 export interface TrainerShape {
   /** The run as a stream of events; pulling it trains. */

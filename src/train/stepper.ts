@@ -4,6 +4,7 @@ import type { LanguageModel, Params } from "../model/model.ts"
 import { clipGradNorm } from "../optim/clip.ts"
 import type { OptimizerState, UpdateRule } from "../optim/optimizer.ts"
 import { zeros } from "../tensor/tensor.ts"
+import { firstNonFinite } from "./finite.ts"
 
 export interface StepperParts {
   readonly kernels: KernelsShape
@@ -16,10 +17,25 @@ export interface StepperParts {
   readonly clipNorm: number
 }
 
+/** An update that was applied and left every parameter and optimizer state tensor finite. */
 export interface StepResult {
+  readonly _tag: "Updated"
   readonly loss: number
   readonly gradNorm: number
 }
+
+/**
+ * An update that met a NaN or ±∞: in the loss or the gradient norm, before anything was applied,
+ * or in a parameter or optimizer state tensor after the update (`applied`).
+ */
+export interface NonFiniteStep {
+  readonly _tag: "NonFinite"
+  readonly quantity: string
+  readonly value: number
+  readonly applied: boolean
+}
+
+export type StepOutcome = StepResult | NonFiniteStep
 
 const zerosLike = (params: Params): Params => {
   const out: Params = new Map()
@@ -34,6 +50,9 @@ const zerosLike = (params: Params): Params => {
  * order of j. Ranks (P) and accumulation (A) only decide who computes which micro-batch, never
  * the order of the sum — so the result depends on (B, μ) alone, bit for bit. The loss is the mean
  * over every token of the global batch, so each micro-batch scales its gradient by 1/(B·T).
+ *
+ * A non-finite loss or gradient norm stops the step before the update; after it, the parameters
+ * and optimizer state are scanned once. These checks only read values: the numbers are unchanged.
  */
 export const makeStepper = (parts: StepperParts) => {
   const { kernels, model, params, data, rule, optimizer, clipNorm } = parts
@@ -43,7 +62,7 @@ export const makeStepper = (parts: StepperParts) => {
   const stepGrads = zerosLike(params)
   const microGrads = zerosLike(params)
 
-  return (cursor: number, lr: number): StepResult => {
+  return (cursor: number, lr: number): StepOutcome => {
     for (const g of stepGrads.values()) g.data.fill(0)
     let lossSum = 0
     // In one process the P ranks' micro-batches are computed in turn; computing them in order of j
@@ -53,9 +72,22 @@ export const makeStepper = (parts: StepperParts) => {
       lossSum += model.lossAndGrad(kernels, params, batch.ids, batch.targets, micro, gradScale, microGrads)
       for (const [name, g] of stepGrads) kernels.addInPlace(g.data, microGrads.get(name)!.data)
     }
+    const loss = lossSum / tokensPerStep
+    if (!Number.isFinite(loss)) return { _tag: "NonFinite", quantity: "loss", value: loss, applied: false }
     const gradNorm = clipGradNorm(kernels, stepGrads, clipNorm > 0 ? clipNorm : Infinity)
+    if (!Number.isFinite(gradNorm)) {
+      return { _tag: "NonFinite", quantity: "gradient norm", value: gradNorm, applied: false }
+    }
     rule.update(kernels, params, stepGrads, lr, optimizer, model.params)
-    return { loss: lossSum / tokensPerStep, gradNorm }
+    const parameter = firstNonFinite(params)
+    if (parameter !== undefined) {
+      return { _tag: "NonFinite", quantity: `parameter ${parameter.name}`, value: parameter.value, applied: true }
+    }
+    const state = firstNonFinite(optimizer.tensors)
+    if (state !== undefined) {
+      return { _tag: "NonFinite", quantity: `optimizer state ${state.name}`, value: state.value, applied: true }
+    }
+    return { _tag: "Updated", loss, gradNorm }
   }
 }
 

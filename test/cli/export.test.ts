@@ -8,6 +8,7 @@ import { stepDirName } from "../../src/checkpoint/layout.ts"
 import { decodeSafetensors } from "../../src/checkpoint/safetensors.ts"
 import { type ExportArgs, exportCheckpoint } from "../../src/cli/commands/export.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
+import { withStore } from "../support/checkpoints.ts"
 import { tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
 /** Trained once for the file: 8 steps, checkpoints 4 and 8; `params` are the weights after step 8. */
@@ -186,5 +187,55 @@ describe("bin/continuum export", () => {
       assert.include(cli.stdout, "as bf16")
       assert.strictEqual(decodeFile(out).header.entries[0]!.dtype, "BF16")
       assert.strictEqual(decodeFile(out).header.entries.length, Object.keys(params).length)
+    }))
+
+  it.effect("refuses an output inside a checkpoint directory, also through a symlink: exit 2, nothing written", () =>
+    Effect.gen(function*() {
+      const { runDir } = yield* trainedRun
+      const checkpoint = ckpt(runDir, 8)
+      const dir = tempDir()
+      const linkedDir = path.join(dir, "linked")
+      fs.symlinkSync(checkpoint, linkedDir)
+      const linkedFile = path.join(dir, "model-link.safetensors")
+      fs.symlinkSync(path.join(checkpoint, "model.safetensors"), linkedFile)
+      const copy = path.join(dir, "copied-checkpoint")
+      fs.cpSync(checkpoint, copy, { recursive: true })
+      const contents = (d: string) =>
+        fs.readdirSync(d).sort().map((name) => `${name}:${fs.readFileSync(path.join(d, name)).toString("base64")}`)
+      const before = { checkpoint: contents(checkpoint), older: contents(ckpt(runDir, 4)), copy: contents(copy) }
+      const outs = [
+        path.join(checkpoint, "model.safetensors"),
+        path.join(checkpoint, "manifest.json"),
+        path.join(checkpoint, "weights.safetensors"),
+        path.join(ckpt(runDir, 4), "model.safetensors"),
+        path.join(linkedDir, "model.safetensors"),
+        linkedFile,
+        path.join(copy, "model.safetensors")
+      ]
+      for (const out of outs) {
+        const cli = spawnSync(
+          process.execPath,
+          [path.join(process.cwd(), "bin", "continuum"), "export", checkpoint, "--out", out],
+          { encoding: "utf8" }
+        )
+        assert.strictEqual(cli.status, 2, `${out}: ${cli.stderr}`)
+        assert.strictEqual(
+          cli.stderr,
+          `error: ExportIntoCheckpoint: cannot export to ${out}: it lies in the checkpoint directory ${
+            // Named by its real path (a temporary directory may itself sit behind a symlink).
+            fs.realpathSync(
+              out.startsWith(copy) ? copy : out.includes("step-00000004") ? ckpt(runDir, 4) : checkpoint
+            )}, which the export would damage; choose a path outside every checkpoint directory\n`
+        )
+      }
+      assert.deepStrictEqual(
+        { checkpoint: contents(checkpoint), older: contents(ckpt(runDir, 4)), copy: contents(copy) },
+        before
+      )
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), ["copied-checkpoint", "linked", "model-link.safetensors"])
+      for (const step of [4, 8]) {
+        const report = yield* Effect.promise(() => withStore(runDir, (store) => store.verify(step)))
+        assert.deepStrictEqual(report.problems, [])
+      }
     }))
 })

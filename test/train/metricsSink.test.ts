@@ -6,10 +6,12 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Layer, PlatformError } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { lineText, metricsFile, type MetricsLine } from "../../src/train/metricsLine.ts"
-import { keptHistory, MetricsError, MetricsSink } from "../../src/train/MetricsSink.ts"
+import { keptHistory, MAX_HISTORY_BYTES, MetricsError, MetricsSink } from "../../src/train/MetricsSink.ts"
+import { repoRoot } from "../support/processes.ts"
 import { tempDir } from "../support/tinyRun.ts"
 
 const stepLine = (step: number): MetricsLine => ({
@@ -143,4 +145,77 @@ describe("MetricsSink.layerFileSystem on disk", () => {
       assert.include(error.message, "no space left on device")
     }).pipe(Effect.provide(MetricsSink.layerFileSystem(runDir).pipe(Layer.provide(full))))
   })
+
+  /** A run directory whose metrics.jsonl is a link to `target`. */
+  const linkedTo = (target: string) => {
+    const runDir = path.join(tempDir(), "run")
+    fs.mkdirSync(runDir)
+    fs.symlinkSync(target, metricsFile(runDir))
+    return runDir
+  }
+
+  const refusedRead = (runDir: string, reason: RegExp) =>
+    Effect.gen(function*() {
+      for (const attempt of [writeRun(4, []), readBack]) {
+        const error = yield* Effect.flip(attempt)
+        assert.instanceOf(error, MetricsError)
+        assert.strictEqual(error.file, metricsFile(runDir))
+        assert.match(error.message, reason)
+      }
+    }).pipe(provideIn(runDir))
+
+  it.effect.skipIf(!fs.existsSync("/dev/zero"))("a history that is a device is refused, not read without end", () => {
+    const runDir = linkedTo("/dev/zero")
+    return refusedRead(runDir, /^read .*metrics\.jsonl failed: it is not a regular file but a CharacterDevice/)
+  })
+
+  const canMakeFifo = spawnSync("mkfifo", ["--version"]).status === 0
+  it.effect.skipIf(!canMakeFifo)("a history that is a named pipe is refused without waiting for a writer", () => {
+    const runDir = path.join(tempDir(), "run")
+    fs.mkdirSync(runDir)
+    assert.strictEqual(spawnSync("mkfifo", [metricsFile(runDir)]).status, 0)
+    return refusedRead(runDir, /not a regular file but a FIFO/)
+  })
+
+  it.effect("a history larger than a run could write is refused before it is read", () => {
+    const runDir = path.join(tempDir(), "run")
+    fs.mkdirSync(runDir)
+    // Sparse: it takes no space on the disk.
+    fs.writeFileSync(metricsFile(runDir), "")
+    fs.truncateSync(metricsFile(runDir), MAX_HISTORY_BYTES + 1)
+    return refusedRead(runDir, new RegExp(`holds ${MAX_HISTORY_BYTES + 1} bytes, more than the ${MAX_HISTORY_BYTES}`))
+  })
+
+  it.skipIf(!fs.existsSync("/dev/full"))(
+    "bin/continuum train: a first metrics line that finds the disk full exits 1 with one MetricsError line",
+    () => {
+      // A fresh run reads nothing of the history it replaces: the link stays, and the write fails.
+      const runDir = linkedTo("/dev/full")
+      const sets = [
+        `runDir=${runDir}`,
+        "steps=4",
+        "model.dim=16",
+        "model.layers=1",
+        "model.heads=2",
+        "model.ffnDim=32",
+        "model.seqLen=16",
+        "batch.global=4",
+        "batch.micro=2",
+        "schedule.warmupSteps=1",
+        "eval.every=2",
+        "eval.batches=1"
+      ].flatMap((s) => ["--set", s])
+      const cli = spawnSync(process.execPath, [path.join(repoRoot, "bin", "continuum"), "train", ...sets], {
+        cwd: repoRoot,
+        encoding: "utf8"
+      })
+      assert.strictEqual(cli.status, 1, cli.stderr)
+      assert.deepStrictEqual(cli.stderr.split("\n").filter((line) => line.startsWith("error:")), [
+        `error: MetricsError: append ${metricsFile(runDir)} failed: ENOSPC: no space left on device, write`
+      ])
+      assert.notMatch(cli.stderr, /^\s+at /m, "no stack trace")
+      assert.notInclude(cli.stderr, "Unknown")
+      assert.isFalse(fs.existsSync(path.join(runDir, "checkpoints")), "no step ran")
+    }
+  )
 })

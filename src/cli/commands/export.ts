@@ -2,7 +2,7 @@ import { Console, Effect, FileSystem, Result, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
-import { type ExportDType, exportWeights } from "../../checkpoint/export.ts"
+import { type ExportDType, exportWeights, refuseExportIntoCheckpoint } from "../../checkpoint/export.ts"
 import { withCheckpoint } from "../../sample/target.ts"
 import { sizeOf } from "../../tensor/tensor.ts"
 
@@ -65,8 +65,7 @@ export const writeFileAtomic = Effect.fnUntraced(function*(
   }
 })
 
-/** Reads (and verifies) a checkpoint's model weights and writes them as one safetensors file. */
-export const exportCheckpoint = (args: ExportArgs) =>
+const exportFrom = (args: ExportArgs) =>
   Effect.scoped(withCheckpoint(args.dir, 0, (store, step) =>
     Effect.gen(function*() {
       const checkpoint = yield* store.load(step, { components: ["model"] })
@@ -84,6 +83,18 @@ export const exportCheckpoint = (args: ExportArgs) =>
         bytes: encoded.success.length
       } satisfies ExportResult
     })))
+
+/**
+ * Reads (and verifies) a checkpoint's model weights and writes them as one safetensors file. An
+ * output inside a checkpoint directory is refused first: nothing is read or written.
+ */
+export const exportCheckpoint = (args: ExportArgs) =>
+  Effect.andThen(
+    refuseExportIntoCheckpoint(args.out).pipe(
+      Effect.catchTag("PlatformError", (e) => Effect.fail(new ExportFailed({ path: args.out, detail: e.message })))
+    ),
+    exportFrom(args)
+  )
 
 /** `continuum export`. */
 export const exportWeightsFile = (args: ExportArgs) =>
