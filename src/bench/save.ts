@@ -15,9 +15,8 @@ import { Context, Effect, FileSystem, Layer, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { makeBackgroundWriter } from "../checkpoint/backgroundWriter.ts"
 import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../checkpoint/disk.ts"
+import { makeWriterThreadDisk } from "../checkpoint/writerThreadDisk.ts"
 import { decodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { Model } from "../model/ModelService.ts"
@@ -51,9 +50,7 @@ const timedStore = (runDir: string, timings: Timings) =>
   Layer.effect(
     CheckpointStore,
     Effect.gen(function*() {
-      const inner = yield* makeCheckpointStore(fileSystemDisk(yield* FileSystem.FileSystem), runDir, {
-        writer: yield* makeBackgroundWriter
-      })
+      const inner = yield* makeCheckpointStore(yield* makeWriterThreadDisk(yield* FileSystem.FileSystem), runDir)
       const timed = <A, E>(key: "retain" | "save" | "awaitPending", effect: Effect.Effect<A, E>) =>
         Effect.suspend(() => {
           const started = performance.now()

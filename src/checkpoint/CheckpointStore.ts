@@ -9,17 +9,18 @@
  * and manifest field is validated before use — nothing in a checkpoint is ever executed.
  *
  * This module ties the jobs together — reading (readCheckpoint.ts, scan.ts), preparing and
- * writing saves (prepareSnapshot.ts, writeCheckpoint.ts) and removal (cleanup.ts) — and decides
- * what runs under the store's lock and what runs in the background.
+ * publishing saves (prepareSnapshot.ts, publish.ts) and removal (cleanup.ts) — and decides what
+ * runs under the store's lock and what runs in the background. Where the bytes go is the disk's
+ * business (disk.ts): the file system through a writer thread, or memory.
  */
 import { Context, Effect, Fiber, FileSystem, Layer, Option, Ref, Scope, Semaphore } from "effect"
-import { type BackgroundWriter, makeBackgroundWriter } from "./backgroundWriter.ts"
 import { cleanTemp as cleanTempIn, removeStep, retainCheckpoints } from "./cleanup.ts"
-import { type CheckpointDisk, fileSystemDisk, makeMemoryDisk } from "./disk.ts"
+import { type CheckpointDisk, makeMemoryDisk } from "./disk.ts"
 import type { CheckpointIoError, CheckpointNotFound } from "./errors.ts"
 import { checkpointsDir } from "./layout.ts"
 import type { ComponentName } from "./manifest.ts"
 import { type PreparedSave, prepareSnapshot } from "./prepareSnapshot.ts"
+import { publishCheckpoint } from "./publish.ts"
 import { loadCheckpoint, readManifest, verifyCheckpoint } from "./readCheckpoint.ts"
 import type { RetentionOptions } from "./retention.ts"
 import { findLatestValid, listCheckpoints } from "./scan.ts"
@@ -37,7 +38,7 @@ import type {
   SaveError,
   VerifyReport
 } from "./storeTypes.ts"
-import { writeInBackground, writeOnDisk } from "./writeCheckpoint.ts"
+import { makeWriterThreadDisk } from "./writerThreadDisk.ts"
 
 export type * from "./storeTypes.ts"
 
@@ -77,20 +78,12 @@ export interface CheckpointStoreShape {
 export const makeCheckpointStore = Effect.fnUntraced(function*(
   disk: CheckpointDisk,
   runDir: string,
-  options: {
-    readonly cleanOnStart?: boolean
-    /** Writes saves on a worker thread (the file-system layer); without it, through `disk`. */
-    readonly writer?: BackgroundWriter
-  } = {}
+  options: { readonly cleanOnStart?: boolean } = {}
 ): Effect.fn.Return<CheckpointStoreShape, CheckpointIoError, Scope.Scope> {
   const context: StoreContext = { disk, root: checkpointsDir(runDir), written: new Set<number>() }
 
   const write = (prepared: PreparedSave) =>
-    (options.writer !== undefined
-      ? writeInBackground(context, options.writer, prepared)
-      : writeOnDisk(context, prepared)).pipe(
-        Effect.tap((ref) => Effect.sync(() => context.written.add(ref.step)))
-      )
+    publishCheckpoint(context, prepared).pipe(Effect.tap((ref) => Effect.sync(() => context.written.add(ref.step))))
 
   // ---- background saves ------------------------------------------------------------------
 
@@ -169,16 +162,18 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
 export class CheckpointStore
   extends Context.Service<CheckpointStore, CheckpointStoreShape>()("continuum/CheckpointStore")
 {
-  /** Checkpoints under `<runDir>/checkpoints` on the real file system (durable writes). */
+  /**
+   * Checkpoints under `<runDir>/checkpoints` on the real file system (durable writes), written by a
+   * worker thread so that background saves progress during training steps.
+   */
   static readonly layerFileSystem = (
     runDir: string
   ): Layer.Layer<CheckpointStore, CheckpointIoError, FileSystem.FileSystem> =>
     Layer.effect(
       CheckpointStore,
       Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const writer = yield* makeBackgroundWriter
-        return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { writer })
+        const disk = yield* makeWriterThreadDisk(yield* FileSystem.FileSystem)
+        return yield* makeCheckpointStore(disk, runDir)
       })
     )
 

@@ -25,7 +25,6 @@ export const removeStep = (
     // Renamed away first, so a crash mid-removal never leaves a half-deleted checkpoint.
     const doomed = NodePath.join(root, `${TEMP_PREFIX}delete-${stepDirName(step)}-${randomId()}`)
     yield* disk.rename(location, doomed)
-    yield* disk.syncDirectory(root)
     yield* disk.removeDirectory(doomed)
   })
 
@@ -91,6 +90,5 @@ export const cleanTemp = (context: StoreContext): Effect.Effect<CleanReport, Che
         }
       }
     }
-    if (removed.length > 0 || restored.length > 0) yield* disk.syncDirectory(root)
     return { removed, restored } satisfies CleanReport
   })

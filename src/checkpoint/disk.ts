@@ -1,13 +1,22 @@
 /**
- * The few storage operations the checkpoint store needs, with two implementations: the Effect
- * `FileSystem` (durable: files and directories are fsynced) and an in-memory tree for tests.
- * Keeping the store's logic on this narrow interface lets both layers share every rule.
+ * Where a checkpoint's bytes go: the few storage operations the publish protocol (publish.ts)
+ * needs, with three implementations — the Effect `FileSystem` (durable: files and directories are
+ * fsynced), a writer thread doing the same with blocking calls (writerThreadDisk.ts), and an
+ * in-memory tree for tests. The protocol is written once over this interface, so every
+ * implementation publishes the same way.
  */
 import { Effect, FileSystem, PlatformError } from "effect"
 import * as NodePath from "node:path"
 import { CheckpointIoError } from "./errors.ts"
+import { sha256Hex } from "./sha256.ts"
 
 export type EntryKind = "File" | "Directory" | "Other"
+
+/** One file to write: a base name inside the target directory, and its bytes. */
+export interface FileToWrite {
+  readonly name: string
+  readonly bytes: Uint8Array
+}
 
 export interface CheckpointDisk {
   /** Names of the subdirectories of `dir`; empty when `dir` does not exist. */
@@ -17,13 +26,16 @@ export interface CheckpointDisk {
     path: string
   ) => Effect.Effect<{ readonly kind: EntryKind; readonly size: number } | undefined, CheckpointIoError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, CheckpointIoError>
-  /** Creates `dir` and its missing parents. */
-  readonly makeDirectory: (dir: string) => Effect.Effect<void, CheckpointIoError>
-  /** Creates `path` (which must not exist), writes `bytes` and flushes them to stable storage. */
-  readonly writeFileDurable: (path: string, bytes: Uint8Array) => Effect.Effect<void, CheckpointIoError>
-  /** Flushes a directory's entries (creations, renames) to stable storage. */
-  readonly syncDirectory: (dir: string) => Effect.Effect<void, CheckpointIoError>
-  /** Renames `from` to `to`; fails when `to` exists. */
+  /**
+   * Creates `dir` (and its missing parents), then creates each file in it (none may exist),
+   * writes it and flushes it and the directory to stable storage. Returns each file's sha256 (hex),
+   * computed from the bytes as written.
+   */
+  readonly writeFilesDurable: (
+    dir: string,
+    files: ReadonlyArray<FileToWrite>
+  ) => Effect.Effect<ReadonlyArray<string>, CheckpointIoError>
+  /** Renames `from` to `to` (fails when `to` exists) and flushes the parent of `to`. */
   readonly rename: (from: string, to: string) => Effect.Effect<void, CheckpointIoError>
   /** Removes a directory and everything in it; succeeds when it is already gone. */
   readonly removeDirectory: (dir: string) => Effect.Effect<void, CheckpointIoError>
@@ -34,71 +46,83 @@ const ioError = (operation: string, path: string) => (error: PlatformError.Platf
 
 const isNotFound = (error: PlatformError.PlatformError): boolean => error.reason._tag === "NotFound"
 
+const targetExists = (from: string, to: string) =>
+  new CheckpointIoError({ operation: "rename", path: `${from} → ${to}`, detail: "the target exists" })
+
 /** The durable implementation over Effect's `FileSystem` service. */
-export const fileSystemDisk = (fs: FileSystem.FileSystem): CheckpointDisk => ({
-  listDirectories: (dir) =>
-    fs.readDirectoryEntries(dir).pipe(
-      Effect.map((entries) => entries.filter((entry) => entry.type === "Directory").map((entry) => entry.name)),
-      Effect.catchIf(isNotFound, () => Effect.succeed([])),
-      Effect.mapError(ioError("list", dir))
-    ),
-
-  stat: (path) =>
-    fs.lstat(path).pipe(
-      Effect.map((info) => ({
-        kind: info.type === "File"
-          ? "File" as const
-          : info.type === "Directory"
-          ? "Directory" as const
-          : "Other" as const,
-        size: Number(info.size)
-      })),
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-      Effect.mapError(ioError("stat", path))
-    ),
-
-  readFile: (path) => fs.readFile(path).pipe(Effect.mapError(ioError("read", path))),
-
-  makeDirectory: (dir) => fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(ioError("mkdir", dir))),
-
-  writeFileDurable: (path, bytes) =>
-    Effect.scoped(
-      Effect.gen(function*() {
-        const file = yield* fs.open(path, { flag: "wx" })
-        yield* file.writeAll(bytes)
-        yield* file.sync
-      })
-    ).pipe(Effect.mapError(ioError("write", path))),
-
+export const fileSystemDisk = (fs: FileSystem.FileSystem): CheckpointDisk => {
   // A directory's entries are made durable by fsyncing the directory itself. Windows cannot open
   // a directory for this, and NTFS journals renames, so there it is skipped.
-  syncDirectory: (dir) =>
+  const syncDirectory = (dir: string) =>
     process.platform === "win32"
       ? Effect.void
       : Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (handle) => handle.sync)).pipe(
         Effect.mapError(ioError("fsync", dir))
+      )
+
+  const writeDurable = (path: string, bytes: Uint8Array) =>
+    Effect.scoped(Effect.gen(function*() {
+      const file = yield* fs.open(path, { flag: "wx" })
+      yield* file.writeAll(bytes)
+      yield* file.sync
+    })).pipe(Effect.mapError(ioError("write", path)))
+
+  return {
+    listDirectories: (dir) =>
+      fs.readDirectoryEntries(dir).pipe(
+        Effect.map((entries) => entries.filter((entry) => entry.type === "Directory").map((entry) => entry.name)),
+        Effect.catchIf(isNotFound, () => Effect.succeed([])),
+        Effect.mapError(ioError("list", dir))
       ),
 
-  rename: (from, to) =>
-    Effect.gen(function*() {
-      if (yield* fs.exists(to)) {
-        return yield* new CheckpointIoError({
-          operation: "rename",
-          path: `${from} → ${to}`,
-          detail: "the target exists"
-        })
-      }
-      yield* fs.rename(from, to)
-    }).pipe(
-      Effect.mapError((error) => error._tag === "PlatformError" ? ioError("rename", `${from} → ${to}`)(error) : error)
-    ),
+    stat: (path) =>
+      fs.lstat(path).pipe(
+        Effect.map((info) => ({
+          kind: info.type === "File"
+            ? "File" as const
+            : info.type === "Directory"
+            ? "Directory" as const
+            : "Other" as const,
+          size: Number(info.size)
+        })),
+        Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+        Effect.mapError(ioError("stat", path))
+      ),
 
-  removeDirectory: (dir) =>
-    fs.remove(dir, { recursive: true }).pipe(
-      Effect.catchIf(isNotFound, () => Effect.void),
-      Effect.mapError(ioError("remove", dir))
-    )
-})
+    readFile: (path) => fs.readFile(path).pipe(Effect.mapError(ioError("read", path))),
+
+    writeFilesDurable: (dir, files) =>
+      Effect.gen(function*() {
+        const existed = yield* fs.exists(dir).pipe(Effect.mapError(ioError("stat", dir)))
+        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(ioError("mkdir", dir)))
+        if (!existed) yield* syncDirectory(NodePath.dirname(dir))
+        const hashes: Array<string> = []
+        for (const { name, bytes } of files) {
+          yield* writeDurable(NodePath.join(dir, name), bytes)
+          hashes.push(sha256Hex(bytes))
+        }
+        yield* syncDirectory(dir)
+        return hashes
+      }),
+
+    rename: (from, to) =>
+      Effect.gen(function*() {
+        if (yield* fs.exists(to)) return yield* targetExists(from, to)
+        yield* fs.rename(from, to)
+      }).pipe(
+        Effect.mapError((error) =>
+          error._tag === "PlatformError" ? ioError("rename", `${from} → ${to}`)(error) : error
+        ),
+        Effect.andThen(syncDirectory(NodePath.dirname(to)))
+      ),
+
+    removeDirectory: (dir) =>
+      fs.remove(dir, { recursive: true }).pipe(
+        Effect.catchIf(isNotFound, () => Effect.void),
+        Effect.mapError(ioError("remove", dir))
+      )
+  }
+}
 
 /** An in-memory tree: files by full path, plus the set of directories. */
 export interface MemoryDisk extends CheckpointDisk {
@@ -141,23 +165,22 @@ export const makeMemoryDisk = (): MemoryDisk => {
         return file === undefined ? missing("read", path) : Effect.succeed(file.slice())
       }),
 
-    makeDirectory: (dir) =>
-      Effect.sync(() => {
-        for (let d = norm(dir); !directories.has(d) && d !== "/"; d = NodePath.dirname(d)) directories.add(d)
-      }),
-
-    writeFileDurable: (path, bytes) =>
+    writeFilesDurable: (dir, written) =>
       Effect.suspend(() => {
-        const p = norm(path)
-        if (!directories.has(NodePath.dirname(p))) return missing("write", path)
-        if (files.has(p) || directories.has(p)) {
-          return Effect.fail(new CheckpointIoError({ operation: "write", path, detail: "the file exists" }))
+        const target = norm(dir)
+        if (files.has(target)) {
+          return Effect.fail(new CheckpointIoError({ operation: "mkdir", path: dir, detail: "a file is there" }))
         }
-        files.set(p, bytes.slice())
-        return Effect.void
+        for (const { name } of written) {
+          const p = NodePath.join(target, name)
+          if (files.has(p) || directories.has(p)) {
+            return Effect.fail(new CheckpointIoError({ operation: "write", path: p, detail: "the file exists" }))
+          }
+        }
+        for (let d = target; !directories.has(d) && d !== "/"; d = NodePath.dirname(d)) directories.add(d)
+        for (const { name, bytes } of written) files.set(NodePath.join(target, name), bytes.slice())
+        return Effect.succeed(written.map(({ bytes }) => sha256Hex(bytes)))
       }),
-
-    syncDirectory: () => Effect.void,
 
     rename: (from, to) =>
       Effect.suspend(() => {

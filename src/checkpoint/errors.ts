@@ -35,7 +35,7 @@ export const CorruptionReason = Schema.Literals([
   "StepMismatch",
   /** The file's size differs from the manifest's. */
   "SizeMismatch",
-  /** The file's sha256 differs from the manifest's. */
+  /** The file's sha256 differs from the manifest's, or the manifest's content from its digest. */
   "HashMismatch",
   /** The safetensors content fails validation. */
   "InvalidTensors",

@@ -1,19 +1,25 @@
 /**
  * `manifest.json`, version 1: what a checkpoint is, where it came from, and the size and sha256 of
  * each tensor file. The manifest is written last, so its presence marks a complete checkpoint.
+ * Its `digest` is the sha256 of its own canonical content (every field but `digest`), checked
+ * before anything in it is used: an edited cursor or step is caught like a flipped tensor byte.
  *
  * Non-tensor state (schedule, data cursor, RNG counters, optimizer kind, …) and the run
  * configuration are plain JSON here; the services that own them decode their own parts.
  */
 import { Effect, Result, Schema } from "effect"
 import { NonNegativeInt } from "../config/primitives.ts"
+import { canonicalJson, jsonNestingDepth } from "./canonicalJson.ts"
 import { describeName, tensorNameProblem } from "./safetensors.ts"
+import { sha256Hex } from "./sha256.ts"
 
 export const CHECKPOINT_FORMAT = "continuum-checkpoint"
 export const CHECKPOINT_VERSION = 1
 export const MANIFEST_FILE = "manifest.json"
 /** A manifest larger than this is refused before it is read. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+/** Deeper JSON is refused before it is parsed; a real manifest nests a handful of levels. */
+export const MAX_MANIFEST_DEPTH = 64
 /** Tensor names in a manifest obey the same limit as in a safetensors header. */
 const MAX_TENSOR_NAME_BYTES = 256
 
@@ -56,6 +62,14 @@ export const IsoTime = Schema.String.check(
     isoInstant.test(time) && !Number.isNaN(Date.parse(time))
       ? undefined
       : `expected an ISO 8601 instant, got ${describe(time)}`
+  )
+)
+
+export const ManifestDigest = Schema.String.check(
+  Schema.makeFilter((digest: string) =>
+    /^sha256:[0-9a-f]{64}$/.test(digest)
+      ? undefined
+      : `expected sha256: and 64 lowercase hex digits, got ${describe(digest)}`
   )
 )
 
@@ -127,7 +141,9 @@ export const Manifest = Schema.Struct({
   fingerprints: Fingerprints,
   components: Components,
   /** Non-tensor state by owner (schedule, data, rng, optimizer, counters). */
-  state: Schema.JsonObject
+  state: Schema.JsonObject,
+  /** `sha256:` and the hex sha256 of the canonical JSON of every other field. */
+  digest: ManifestDigest
 }).check(
   Schema.makeFilter((manifest: { readonly components: typeof Components.Type }) => {
     const issues: Array<Schema.FilterIssue> = []
@@ -155,7 +171,10 @@ export const ManifestProblem = Schema.Literals([
   "TooLarge",
   "NotUtf8",
   "NotJson",
+  "TooDeep",
   "NotAnObject",
+  "MissingDigest",
+  "DigestMismatch",
   "WrongFormat",
   "UnsupportedVersion",
   "Invalid"
@@ -175,9 +194,24 @@ export class ManifestError extends Schema.TaggedError<ManifestError>()("Manifest
 
 const validate = Schema.decodeUnknownResult(Manifest)
 
+const isObject = (value: unknown): value is object =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** A manifest before it is sealed with its digest. */
+export type ManifestContent = Omit<Manifest, "digest">
+
+/** The digest of a manifest's content: everything but the `digest` field itself. */
+export const manifestDigest = (manifest: object): string => {
+  const { digest: _, ...content } = manifest as Record<string, unknown>
+  return `sha256:${sha256Hex(canonicalJson(content))}`
+}
+
+/** The content with its digest. */
+export const sealManifest = (content: ManifestContent): Manifest => ({ ...content, digest: manifestDigest(content) })
+
 const checkManifest = (candidate: unknown, source: string): Result.Result<Manifest, ManifestError> => {
   const fail = (reason: ManifestProblem, detail: string) => Result.fail(new ManifestError({ source, reason, detail }))
-  if (typeof candidate !== "object" || candidate === null || Array.isArray(candidate)) {
+  if (!isObject(candidate)) {
     return fail("NotAnObject", `the manifest is ${describe(candidate)}, not a JSON object`)
   }
   // Format and version are checked first, so a file from elsewhere or a newer version is named
@@ -188,6 +222,14 @@ const checkManifest = (candidate: unknown, source: string): Result.Result<Manife
   }
   if (version !== CHECKPOINT_VERSION) {
     return fail("UnsupportedVersion", `version is ${describe(version)}; this build reads version ${CHECKPOINT_VERSION}`)
+  }
+  // The digest is checked before the schema, so an edited field is reported as what it is — the
+  // manifest no longer matches its digest — whatever the edit did to the field's value.
+  const { digest } = candidate as { digest?: unknown }
+  if (typeof digest !== "string") return fail("MissingDigest", "the manifest carries no digest of its content")
+  const actual = manifestDigest(candidate)
+  if (digest !== actual) {
+    return fail("DigestMismatch", `the content's digest is ${actual}; the manifest says ${describe(digest)}`)
   }
   const decoded = validate(candidate, { errors: "all", onExcessProperty: "error" })
   return Result.isSuccess(decoded) ? Result.succeed(decoded.success) : fail("Invalid", decoded.failure.message)
@@ -206,6 +248,10 @@ export const decodeManifest = (bytes: Uint8Array, source: string): Effect.Effect
     } catch {
       return fail("NotUtf8", "the manifest is not valid UTF-8")
     }
+    const depth = jsonNestingDepth(text)
+    if (depth > MAX_MANIFEST_DEPTH) {
+      return fail("TooDeep", `the manifest nests ${depth} levels; the limit is ${MAX_MANIFEST_DEPTH}`)
+    }
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
@@ -216,12 +262,14 @@ export const decodeManifest = (bytes: Uint8Array, source: string): Effect.Effect
   })
 
 /**
- * Validates a manifest built in memory (config and state must be JSON values) and renders it.
- * Validating on the way out guarantees that every manifest written can be read back.
+ * Seals a manifest built in memory with its digest, validates it (config and state must be JSON
+ * values) and renders it. Validating on the way out guarantees that every manifest written can be
+ * read back.
  */
-export const encodeManifest = (manifest: unknown, source: string): Effect.Effect<Uint8Array, ManifestError> =>
+export const encodeManifest = (content: unknown, source: string): Effect.Effect<Uint8Array, ManifestError> =>
   Effect.suspend(() =>
-    Effect.fromResult(checkManifest(manifest, source)).pipe(
-      Effect.map((valid) => new TextEncoder().encode(`${JSON.stringify(valid, null, 2)}\n`))
-    )
+    Effect.fromResult(checkManifest(isObject(content) ? sealManifest(content as ManifestContent) : content, source))
+      .pipe(
+        Effect.map((valid) => new TextEncoder().encode(`${JSON.stringify(valid, null, 2)}\n`))
+      )
   )

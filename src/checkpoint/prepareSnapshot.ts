@@ -13,7 +13,8 @@ import {
   type ComponentName,
   componentNames,
   encodeManifest,
-  type Manifest
+  type Manifest,
+  type ManifestContent
 } from "./manifest.ts"
 import { encodeSafetensors } from "./safetensors.ts"
 import type { CheckpointSnapshot } from "./storeTypes.ts"
@@ -24,15 +25,15 @@ export interface PreparedSave {
   readonly files: ReadonlyArray<
     { readonly component: ComponentName; readonly file: string; readonly bytes: Uint8Array }
   >
-  /** The manifest with placeholder sizes and hashes, filled in when written. */
-  readonly manifest: Manifest
+  /** The manifest with placeholder sizes and hashes, filled in (and sealed) when written. */
+  readonly manifest: ManifestContent
 }
 
 const PLACEHOLDER_SHA256 = "0".repeat(64)
 
 const invalid = (field: string, detail: string) => new InvalidSnapshot({ field, detail })
 
-/** Encodes a manifest (or one with placeholders) as manifest.json's bytes. */
+/** Seals a manifest's content with its digest and encodes it as manifest.json's bytes. */
 export const encodeSnapshotManifest = (manifest: unknown): Effect.Effect<Uint8Array, InvalidSnapshot> =>
   encodeManifest(manifest, "manifest").pipe(Effect.mapError((e) => invalid("manifest", `${e.reason}: ${e.detail}`)))
 
@@ -73,6 +74,6 @@ export const prepareSnapshot = (snapshot: CheckpointSnapshot): Effect.Effect<Pre
     // Validating now reports a non-JSON config or state to the caller rather than to a
     // background fiber; the round trip through JSON also detaches it from the caller's objects.
     const text = yield* encodeSnapshotManifest(candidate)
-    const manifest = JSON.parse(new TextDecoder().decode(text)) as Manifest
+    const { digest: _, ...manifest } = JSON.parse(new TextDecoder().decode(text)) as Manifest
     return { step: snapshot.step, files, manifest } satisfies PreparedSave
   })

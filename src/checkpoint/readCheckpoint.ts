@@ -15,7 +15,8 @@ import {
 } from "./errors.ts"
 import { type ComponentName, componentNames, decodeManifest, MANIFEST_FILE, MAX_MANIFEST_BYTES } from "./manifest.ts"
 import { decodeSafetensors, readSafetensorsHeader, type SafetensorsHeader } from "./safetensors.ts"
-import { sha256Hex, stepLocation, type StoreContext } from "./storeContext.ts"
+import { sha256Hex } from "./sha256.ts"
+import { stepLocation, type StoreContext } from "./storeContext.ts"
 import type { CheckpointRef, LoadedCheckpoint, LoadOptions, ReadError, VerifyReport } from "./storeTypes.ts"
 
 const corrupt = (context: StoreContext, step: number, file: string, reason: CorruptionReason, detail: string) =>
@@ -82,7 +83,15 @@ export const readManifest = (context: StoreContext, step: number): Effect.Effect
     if (info === undefined || info.kind !== "Directory") return yield* new CheckpointNotFound({ step, location })
     const bytes = yield* readChecked(context, step, MANIFEST_FILE, MAX_MANIFEST_BYTES)
     const manifest = yield* decodeManifest(bytes, NodePath.join(location, MANIFEST_FILE)).pipe(
-      Effect.mapError((e) => corrupt(context, step, MANIFEST_FILE, "InvalidManifest", `${e.reason}: ${e.detail}`))
+      Effect.mapError((e) =>
+        corrupt(
+          context,
+          step,
+          MANIFEST_FILE,
+          e.reason === "DigestMismatch" || e.reason === "MissingDigest" ? "HashMismatch" : "InvalidManifest",
+          `${e.reason}: ${e.detail}`
+        )
+      )
     )
     if (manifest.step !== step) {
       return yield* corrupt(

@@ -2,7 +2,7 @@
  * What every part of one checkpoint store works on: its storage backend, its directory and its
  * record of the checkpoints it wrote itself.
  */
-import { createHash, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
 import type { CheckpointDisk } from "./disk.ts"
 import { stepDirName } from "./layout.ts"
@@ -22,8 +22,6 @@ export interface StoreContext {
 /** The directory of one step's checkpoint. */
 export const stepLocation = (context: StoreContext, step: number): string =>
   NodePath.join(context.root, stepDirName(step))
-
-export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
 /** A suffix that keeps the names of concurrent temporary directories apart. */
 export const randomId = (): string => randomBytes(6).toString("hex")

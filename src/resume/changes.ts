@@ -7,6 +7,7 @@
  * key absent from an older configuration compares equal to its default.
  */
 import { Result, Schema } from "effect"
+import { canonicalJson } from "../checkpoint/canonicalJson.ts"
 import { RunConfig } from "../config/RunConfig.ts"
 
 export const ConfigChange = Schema.Struct({
@@ -50,16 +51,6 @@ export const configLeaves = (encoded: unknown): Map<string, Schema.Json> => {
   }
   if (isPlainObject(encoded)) walk(encoded, "")
   return leaves
-}
-
-/** Canonical JSON: object keys sorted, so equal values have equal text. */
-export const canonicalJson = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  if (isPlainObject(value)) {
-    const keys = Object.keys(value).filter((key) => value[key] !== undefined).sort()
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(",")}}`
-  }
-  return JSON.stringify(value) ?? "null"
 }
 
 const decodeConfig = Schema.decodeUnknownResult(RunConfig)

@@ -4,10 +4,11 @@
  * non-trajectory settings, key order or defaults written out.
  */
 import { createHash } from "node:crypto"
+import { canonicalJson } from "../checkpoint/canonicalJson.ts"
 import type { ModelConfig, RunConfig } from "../config/RunConfig.ts"
 import { modelFromConfig } from "../model/fromConfig.ts"
 import type { ParamSpec } from "../model/model.ts"
-import { canonicalJson, configLeaves, isTrajectoryPath, normalizedEncoding } from "./changes.ts"
+import { configLeaves, isTrajectoryPath, normalizedEncoding } from "./changes.ts"
 
 export const TRAJECTORY_FINGERPRINT_VERSION = "continuum-trajectory/1"
 export const MODEL_FINGERPRINT_VERSION = "continuum-model/1"

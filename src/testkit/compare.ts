@@ -1,5 +1,6 @@
 /** The first difference between two runs' values, as the errors report it: field and both values. */
-import { canonicalJson, configLeaves } from "../resume/changes.ts"
+import { canonicalJson } from "../checkpoint/canonicalJson.ts"
+import { configLeaves } from "../resume/changes.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 
 /** A value as a difference shows it: numbers in full, anything else as JSON. */

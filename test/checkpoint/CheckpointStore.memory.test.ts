@@ -23,10 +23,11 @@ const recording = (disk: CheckpointDisk, log: Array<string>): CheckpointDisk => 
   const note = (entry: string) => Effect.sync(() => void log.push(entry))
   return {
     ...disk,
-    makeDirectory: (dir) => Effect.andThen(note(`mkdir ${label(dir)}`), disk.makeDirectory(dir)),
-    writeFileDurable: (path, bytes) =>
-      Effect.andThen(note(`write ${label(NodePath.dirname(path))}/${label(path)}`), disk.writeFileDurable(path, bytes)),
-    syncDirectory: (dir) => Effect.andThen(note(`fsync ${label(dir)}`), disk.syncDirectory(dir)),
+    writeFilesDurable: (dir, files) =>
+      Effect.andThen(
+        note(`write ${label(dir)}/{${files.map((f) => f.name).join(",")}}, fsync`),
+        disk.writeFilesDurable(dir, files)
+      ),
     rename: (from, to) => Effect.andThen(note(`rename ${label(from)} → ${label(to)}`), disk.rename(from, to)),
     removeDirectory: (dir) => Effect.andThen(note(`remove ${label(dir)}`), disk.removeDirectory(dir))
   }
@@ -38,29 +39,22 @@ const stepDirs = (disk: MemoryDisk) =>
   [...disk.directories].filter((d) => NodePath.dirname(d) === ROOT).map((d) => NodePath.basename(d)).sort()
 
 describe("CheckpointStore protocol", () => {
-  it.effect("writes tensor files, then the manifest, fsyncs, then renames into place and fsyncs the parent", () =>
+  it.effect("writes and fsyncs the tensor files, then the manifest, then renames into place", () =>
     Effect.gen(function*() {
       const disk = makeMemoryDisk()
       const log: Array<string> = []
       yield* withStore(recording(disk, log), (store) => store.save(snapshotAt(300)))
       assert.deepStrictEqual(log, [
-        "mkdir checkpoints",
-        "mkdir .tmp-step-300-<id>",
-        "write .tmp-step-300-<id>/model.safetensors",
-        "write .tmp-step-300-<id>/optimizer.safetensors",
-        "write .tmp-step-300-<id>/manifest.json",
-        "fsync .tmp-step-300-<id>",
-        "rename .tmp-step-300-<id> → step-00000300",
-        "fsync checkpoints"
+        "write .tmp-step-300-<id>/{model.safetensors,optimizer.safetensors}, fsync",
+        "write .tmp-step-300-<id>/{manifest.json}, fsync",
+        "rename .tmp-step-300-<id> → step-00000300"
       ])
 
       log.length = 0
       yield* withStore(recording(disk, log), (store) => store.save(snapshotAt(300, 5)))
-      assert.deepStrictEqual(log.slice(5), [
-        "fsync .tmp-step-300-<id>",
+      assert.deepStrictEqual(log.slice(2), [
         "rename step-00000300 → .replaced-step-00000300-<id>",
         "rename .tmp-step-300-<id> → step-00000300",
-        "fsync checkpoints",
         "remove .replaced-step-00000300-<id>"
       ])
       assert.deepStrictEqual(stepDirs(disk), ["step-00000300"])
@@ -71,10 +65,10 @@ describe("CheckpointStore protocol", () => {
       const disk = makeMemoryDisk()
       const broken: CheckpointDisk = {
         ...disk,
-        writeFileDurable: (path, bytes) =>
-          NodePath.basename(path) === "manifest.json"
+        writeFilesDurable: (dir, files) =>
+          files.some((f) => f.name === "manifest.json")
             ? Effect.fail(failing("write"))
-            : disk.writeFileDurable(path, bytes)
+            : disk.writeFilesDurable(dir, files)
       }
       const error = yield* Effect.flip(withStore(broken, (store) => store.save(snapshotAt(1))))
       assert.strictEqual(error._tag, "CheckpointIoError")

@@ -7,6 +7,7 @@ import * as os from "node:os"
 import * as NodePath from "node:path"
 import { CheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import type { CheckpointCorrupt, CorruptionReason } from "../../src/checkpoint/errors.ts"
+import { sealManifest } from "../../src/checkpoint/manifest.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { bitsOf, snapshotAt } from "./fixtures.ts"
 
@@ -221,7 +222,8 @@ describe("CheckpointStore on the file system", () => {
         const manifestPath = NodePath.join(location, "manifest.json")
         const manifest = JSON.parse(NodeFs.readFileSync(manifestPath, "utf8"))
         manifest.components.model.tensors["norm.weight"] = [2, 2]
-        NodeFs.writeFileSync(manifestPath, JSON.stringify(manifest))
+        // Sealed again, as a writer that means harm would: the digest proves integrity, not intent.
+        NodeFs.writeFileSync(manifestPath, JSON.stringify(sealManifest(manifest)))
         const error = yield* expectCorrupt(
           withStore(dir, (store) => store.load(7)),
           "model.safetensors",
@@ -236,7 +238,8 @@ describe("CheckpointStore on the file system", () => {
       const path = NodePath.join(ckptDir(dir, step), "manifest.json")
       const manifest = JSON.parse(NodeFs.readFileSync(path, "utf8"))
       edit(manifest)
-      NodeFs.writeFileSync(path, JSON.stringify(manifest))
+      // Sealed again: a hostile manifest can carry a valid digest, so every check must still hold.
+      NodeFs.writeFileSync(path, JSON.stringify(sealManifest(manifest)))
     }
 
     for (const file of ["../../../etc/passwd", "/etc/passwd", ".."]) {

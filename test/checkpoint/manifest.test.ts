@@ -1,6 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { decodeManifest, encodeManifest, type ManifestProblem } from "../../src/checkpoint/manifest.ts"
+import {
+  decodeManifest,
+  encodeManifest,
+  manifestDigest,
+  type ManifestProblem,
+  MAX_MANIFEST_DEPTH
+} from "../../src/checkpoint/manifest.ts"
 
 const sha = "a".repeat(64)
 
@@ -25,7 +31,13 @@ const validManifest = () => ({
   state: { step: 300, data: { cursor: 4800 }, rng: { counters: [1, 2] } }
 })
 
-const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+const textOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+
+/**
+ * A manifest's bytes, sealed with the digest of its content, as a writer would (hostile or not):
+ * these tests check what is refused even when the digest matches.
+ */
+const bytesOf = (value: object): Uint8Array => textOf({ ...value, digest: manifestDigest(value) })
 
 const expectRejected = (input: Uint8Array, reason: ManifestProblem, mentions: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
@@ -40,7 +52,7 @@ describe("manifest", () => {
   it.effect("decodes a valid manifest and encodes it back to the same value", () =>
     Effect.gen(function*() {
       const manifest = yield* decodeManifest(bytesOf(validManifest()), "m")
-      assert.deepStrictEqual<unknown>(manifest, validManifest())
+      assert.deepStrictEqual<unknown>(manifest, { ...validManifest(), digest: manifestDigest(validManifest()) })
       const again = yield* decodeManifest(yield* encodeManifest(manifest, "m"), "m")
       assert.deepStrictEqual(again, manifest)
     }))
@@ -117,5 +129,31 @@ describe("manifest", () => {
       assert.include(error.message, `["config"]`)
       const stateError = yield* Effect.flip(encodeManifest({ ...validManifest(), state: { when: new Date(0) } }, "m"))
       assert.include(stateError.message, `["state"]["when"]`)
+    }))
+})
+
+describe("manifest digest", () => {
+  it.effect("is refused when missing, and names the manifest when its content was edited", () =>
+    Effect.gen(function*() {
+      yield* expectRejected(textOf(validManifest()), "MissingDigest")
+      const sealed = { ...validManifest(), digest: manifestDigest(validManifest()) }
+      yield* expectRejected(textOf({ ...sealed, state: { ...sealed.state, data: { cursor: 4801 } } }), "DigestMismatch")
+      yield* expectRejected(textOf({ ...sealed, step: 299 }), "DigestMismatch")
+      yield* expectRejected(textOf({ ...sealed, digest: `sha256:${"0".repeat(64)}` }), "DigestMismatch")
+    }))
+
+  it.effect("does not change when the same content is indented or its keys reordered", () =>
+    Effect.gen(function*() {
+      const { state, ...rest } = validManifest()
+      const reordered = { state, ...rest }
+      const text = JSON.stringify({ ...reordered, digest: manifestDigest(validManifest()) }, null, 4)
+      const manifest = yield* decodeManifest(new TextEncoder().encode(text), "m")
+      assert.strictEqual(manifest.digest, manifestDigest(validManifest()))
+    }))
+
+  it.effect("refuses nesting deeper than the limit before parsing", () =>
+    Effect.gen(function*() {
+      const deep = `{"config":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+      yield* expectRejected(new TextEncoder().encode(deep), "TooDeep", [String(MAX_MANIFEST_DEPTH)])
     }))
 })

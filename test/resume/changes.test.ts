@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import fc from "fast-check"
+import { canonicalJson } from "../../src/checkpoint/canonicalJson.ts"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
 import { RunConfig } from "../../src/config/RunConfig.ts"
-import { canonicalJson, diffConfigs, isTrajectoryPath } from "../../src/resume/changes.ts"
+import { diffConfigs, isTrajectoryPath } from "../../src/resume/changes.ts"
 import { modelFingerprint, trajectoryFingerprint } from "../../src/resume/fingerprints.ts"
 
 const config = (encoded: unknown): RunConfig => Schema.decodeUnknownSync(RunConfig)(encoded)
