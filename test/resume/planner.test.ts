@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { CheckpointState } from "../../src/checkpoint/checkpointState.ts"
-import { Manifest } from "../../src/checkpoint/manifest.ts"
+import { Manifest, sealManifest } from "../../src/checkpoint/manifest.ts"
 import { encodeRunConfig } from "../../src/config/loadConfig.ts"
 import { RunConfig } from "../../src/config/RunConfig.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
@@ -85,7 +85,7 @@ const checkpoint = (c: RunConfig, k: number, problems: CheckpointSource["problem
     tokensSeen: k * B * c.model.seqLen,
     samplesSeen: k * B
   }
-  const manifest = Schema.decodeUnknownSync(Manifest)({
+  const manifest = Schema.decodeUnknownSync(Manifest)(sealManifest({
     format: "continuum-checkpoint",
     version: 1,
     runId: "run-a",
@@ -98,7 +98,7 @@ const checkpoint = (c: RunConfig, k: number, problems: CheckpointSource["problem
       optimizer: { file: "optimizer.safetensors", bytes: 2000, sha256: "b".repeat(64), tensors: optimizerShapesOf(c) }
     },
     state: JSON.parse(JSON.stringify(Schema.encodeSync(CheckpointState)(state)))
-  })
+  }))
   return { kind: "checkpoint", location: `runs/a/checkpoints/step-${String(k).padStart(8, "0")}`, manifest, problems }
 }
 
