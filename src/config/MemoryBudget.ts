@@ -47,12 +47,14 @@ const sizeFields = (config: RunConfig): ReadonlyArray<readonly [string, number]>
 
 /**
  * The fields to blame for a run that is too large: those larger than in `reference` (the
- * reference configuration), else every size field.
+ * reference configuration), with the verb that agrees with them.
  */
-const blame = (config: RunConfig, reference: RunConfig): string => {
+const blame = (config: RunConfig, reference: RunConfig): { readonly fields: string; readonly subject: string } => {
   const referenceValues = new Map(sizeFields(reference))
   const grown = sizeFields(config).filter(([path, value]) => value > referenceValues.get(path)!)
-  return (grown.length > 0 ? grown : sizeFields(config)).map(([path, value]) => `${path} ${value}`).join(", ")
+  if (grown.length === 0) return { fields: "(reference sizes)", subject: "the reference sizes need" }
+  const fields = grown.map(([path, value]) => `${path} ${value}`).join(", ")
+  return { fields, subject: `${fields} ${grown.length === 1 ? "needs" : "need"}` }
 }
 
 const budgetText = (budget: MemoryBudgetShape): string =>
@@ -71,12 +73,9 @@ export const checkRunSize = (
   reference: RunConfig
 ): Effect.Effect<void, RunTooLarge> => {
   if (!(estimate.total <= budget.bytes)) {
-    const fields = blame(config, reference)
+    const { fields, subject } = blame(config, reference)
     return Effect.fail(
-      new RunTooLarge({
-        fields,
-        message: `${fields}: the run needs ${describeEstimate(estimate)}; ${budgetText(budget)}`
-      })
+      new RunTooLarge({ fields, message: `${subject} ${describeEstimate(estimate)}; ${budgetText(budget)}` })
     )
   }
   const tooLarge = largestTensors(config).find((t) => t.values > MAX_TENSOR_VALUES)
@@ -106,7 +105,10 @@ const UNITS: Readonly<Record<string, number>> = {
   gib: 1024 ** 3,
   t: 1024 ** 4,
   tb: 1000 ** 4,
-  tib: 1024 ** 4
+  tib: 1024 ** 4,
+  p: 1024 ** 5,
+  pb: 1000 ** 5,
+  pib: 1024 ** 5
 }
 
 /** Parses `--max-memory`: bytes, or a number with a unit (`4GiB`, `512 MiB`, `2GB`); undefined when invalid. */

@@ -8,17 +8,31 @@
  */
 import { Data, Effect, FileSystem } from "effect"
 
-/** Why a file was not read; `reason` completes a sentence about the path ("is a device, …", "cannot read: …"). */
+/**
+ * Why a file was not read. `refused`: it is not a regular file or too large, and `reason`
+ * completes a sentence about the path ("is a device, not a regular file"); `missing` and
+ * `unreadable`: the file system failed, and `reason` is its message.
+ */
 export class FileReadRefused extends Data.TaggedError("FileReadRefused")<{
   readonly path: string
+  readonly cause: "refused" | "missing" | "unreadable"
   readonly reason: string
-  /** True when the path does not exist, so callers can keep their "not found" errors. */
-  readonly notFound: boolean
-}> {}
+}> {
+  /** The reason as one phrase for any caller: "is a device, …" or "cannot read: NotFound: …". */
+  get phrase(): string {
+    return this.cause === "refused" ? this.reason : `cannot read: ${this.reason}`
+  }
 
-const refuse = (path: string, reason: string, notFound = false) => new FileReadRefused({ path, reason, notFound })
+  /** The reason as a sentence that names the path: "/dev/zero is a device, …". */
+  get sentence(): string {
+    return this.cause === "refused" ? `${this.path} ${this.reason}` : `cannot read ${this.path}: ${this.reason}`
+  }
+}
 
-const describeType = (type: FileSystem.File.Type): string =>
+const refuse = (path: string, reason: string) => new FileReadRefused({ path, cause: "refused", reason })
+
+/** "a device", "a FIFO", "a directory"… */
+export const describeType = (type: FileSystem.File.Type): string =>
   type === "Directory"
     ? "a directory"
     : type === "CharacterDevice" || type === "BlockDevice"
@@ -49,7 +63,7 @@ const readUpTo = (file: FileSystem.File, expected: number, cap: number) =>
 
 /** Formats a byte count for messages: `1048576 bytes (1.0 MiB)`. */
 export const describeBytes = (bytes: number): string => {
-  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"]
+  const units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
   let value = bytes
   let unit = "bytes"
   for (const next of units) {
@@ -79,7 +93,7 @@ export const readBoundedFile = (
         : Effect.succeed(size)
     }
     const failed = (e: { readonly reason: { readonly _tag: string }; readonly message: string }) =>
-      refuse(path, `cannot read: ${e.message}`, e.reason._tag === "NotFound")
+      new FileReadRefused({ path, cause: e.reason._tag === "NotFound" ? "missing" : "unreadable", reason: e.message })
     yield* Effect.flatMap(Effect.mapError(fs.stat(path), failed), checkInfo)
     const file = yield* Effect.mapError(fs.open(path, { flag: "r" }), failed)
     const size = yield* Effect.flatMap(Effect.mapError(file.stat, failed), checkInfo)

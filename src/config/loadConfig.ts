@@ -129,7 +129,7 @@ export const readConfigFile = (
   Effect.gen(function*() {
     const refuse = (reason: string) => new ConfigError({ path: "--config", value: file, reason })
     const text = yield* readBoundedText(file, MAX_CONFIG_BYTES).pipe(
-      Effect.mapError((e) => refuse(e.reason))
+      Effect.mapError((e) => refuse(e.phrase))
     )
     const json = yield* Effect.mapError(Effect.fromResult(parseJson(text)), refuse)
     if (!isJsonObject(json)) return yield* refuse(`expected a JSON object at the top level, found ${jsonKind(json)}`)

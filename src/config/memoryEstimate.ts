@@ -9,8 +9,8 @@
  * - activations: the arena of one micro-batch's forward and backward pass (`autograd/arena.ts`;
  *   every op's output, saved statistics, attention probabilities [μ, H, T, T], the gradients of
  *   the intermediates) and the micro-batch's ids and targets;
- * - evaluation: the forward-only arena at the evaluation batch (B windows) and the validation
- *   batches' ids and targets, kept for the whole run;
+ * - evaluation: the forward-only arena at the evaluation batch (B windows; shared with the
+ *   training arena when μ = B) and the validation batches' ids and targets, kept for the whole run;
  * - checkpoint: a save encodes model and optimizer tensors into one buffer and hands a copy to the
  *   writer thread;
  * - data: the bytes read and the token array built from them.
@@ -93,8 +93,9 @@ export const estimateMemory = (config: RunConfig, dataBytes: number): MemoryEsti
   const optimizer = (config.optimizer.kind === "adamw" ? 2 : 1) * parameters
   const activations = (forwardValues(model, batch.micro) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
     batchBytes(batch.micro, model.seqLen)
-  const evaluation = forwardValues(model, batch.global) * BYTES_PER_VALUE +
-    batchBytes(config.eval.batches * batch.global, model.seqLen)
+  // Arenas are kept per batch geometry: with μ = B evaluation reuses the training arena's buffers.
+  const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global) * BYTES_PER_VALUE
+  const evaluation = evaluationArena + batchBytes(config.eval.batches * batch.global, model.seqLen)
   const checkpoint = 2 * (parameters + optimizer)
   const data = 2 * dataBytes
   return {
