@@ -15,9 +15,11 @@
  *   writer thread;
  * - data: the bytes read and the token array built from them.
  *
+ * - runtime: Node, the TypeScript loader and the libraries, a constant measured as the peak
+ *   resident memory of `continuum plan` (about 250 MiB).
+ *
  * The activation formulas were read off the ops and are checked against the real arena in
- * `test/config/memoryEstimate.test.ts`. The estimate leaves out the JavaScript runtime itself
- * (about 150 MiB of resident memory, see README "Limits").
+ * `test/config/memoryEstimate.test.ts`; README "Limits" compares estimates with measured peaks.
  */
 import type { ModelConfig, RunConfig } from "./RunConfig.ts"
 
@@ -25,6 +27,9 @@ export const BYTES_PER_VALUE = 4
 
 /** The largest number of values one tensor may hold: typed-array indices stay 32-bit integers. */
 export const MAX_TENSOR_VALUES = 2 ** 31 - 1
+
+/** Resident memory of the process before a run allocates anything (peak RSS of `continuum plan`). */
+export const RUNTIME_BYTES = 256 * 1024 * 1024
 
 export interface MemoryEstimate {
   readonly parameters: number
@@ -34,6 +39,7 @@ export interface MemoryEstimate {
   readonly evaluation: number
   readonly checkpoint: number
   readonly data: number
+  readonly runtime: number
   /** The sum of the parts, in bytes. */
   readonly total: number
 }
@@ -46,7 +52,8 @@ export const estimateParts = [
   "activations",
   "evaluation",
   "checkpoint",
-  "data"
+  "data",
+  "runtime"
 ] as const satisfies ReadonlyArray<keyof MemoryEstimate>
 
 /** Parameter count of the configured model; equals the sum of the sizes of its ParamSpecs. */
@@ -106,7 +113,8 @@ export const estimateMemory = (config: RunConfig, dataBytes: number): MemoryEsti
     evaluation,
     checkpoint,
     data,
-    total: parameters + gradients + optimizer + activations + evaluation + checkpoint + data
+    runtime: RUNTIME_BYTES,
+    total: parameters + gradients + optimizer + activations + evaluation + checkpoint + data + RUNTIME_BYTES
   }
 }
 
