@@ -74,6 +74,10 @@ export const describeBytes = (bytes: number): string => {
   return unit === "bytes" ? `${bytes} bytes` : `${value.toFixed(1)} ${unit}`
 }
 
+/** `4095 bytes`, `1048577 bytes (1.0 MiB)`: exact, so a limit one byte off reads differently. */
+const exactBytes = (bytes: number): string =>
+  bytes < 1024 ? `${bytes} bytes` : `${bytes} bytes (${describeBytes(bytes)})`
+
 /**
  * The bytes of `path` when it is a regular file of at most `limit` bytes. The type is checked
  * before opening (opening a FIFO blocks) and again on the open descriptor (the path may have
@@ -89,7 +93,7 @@ export const readBoundedFile = (
       if (info.type !== "File") return Effect.fail(refuse(path, `is ${describeType(info.type)}, not a regular file`))
       const size = Number(info.size)
       return size > limit
-        ? Effect.fail(refuse(path, `is ${describeBytes(size)}, more than the ${describeBytes(limit)} allowed`))
+        ? Effect.fail(refuse(path, `is ${exactBytes(size)}, more than the ${exactBytes(limit)} allowed`))
         : Effect.succeed(size)
     }
     const failed = (e: { readonly reason: { readonly _tag: string }; readonly message: string }) =>
@@ -99,7 +103,7 @@ export const readBoundedFile = (
     const size = yield* Effect.flatMap(Effect.mapError(file.stat, failed), checkInfo)
     const bytes = yield* Effect.mapError(readUpTo(file, size, limit + 1), failed)
     if (bytes.length > limit) {
-      return yield* refuse(path, `grew past the ${describeBytes(limit)} allowed while it was read`)
+      return yield* refuse(path, `grew past the ${exactBytes(limit)} allowed while it was read`)
     }
     return bytes
   }))

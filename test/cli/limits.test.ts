@@ -114,7 +114,7 @@ describe("inputs that are not bounded files are refused before they are read", (
     assertRefused(
       "train",
       (dir) => ["--config", writeIn(dir, "big.json", `{"seed": 1${" ".repeat(1024 * 1024)}}`)],
-      /ConfigError: --config = .*big\.json: is 1\.0 MiB, more than the 1\.0 MiB allowed/
+      /ConfigError: --config = .*big\.json: is 1048587 bytes \(1\.0 MiB\), more than the 1048576 bytes \(1\.0 MiB\) allowed/
     ))
 
   it("data.source = /dev/zero, and a FIFO", () => {
