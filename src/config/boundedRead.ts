@@ -7,6 +7,7 @@
  * Callers map the refusal onto their own typed error (configuration, policy, weights, data).
  */
 import { Data, Effect, FileSystem } from "effect"
+import { constants } from "node:buffer"
 
 /**
  * Why a file was not read. `refused`: it is not a regular file or too large, and `reason`
@@ -85,9 +86,11 @@ const exactBytes = (bytes: number): string =>
  */
 export const readBoundedFile = (
   path: string,
-  limit: number
+  requestedLimit: number
 ): Effect.Effect<Uint8Array, FileReadRefused, FileSystem.FileSystem> =>
   Effect.scoped(Effect.gen(function*() {
+    // One read fills one array: never more than the largest array the runtime can allocate.
+    const limit = Math.min(requestedLimit, constants.MAX_LENGTH - 1)
     const fs = yield* FileSystem.FileSystem
     const checkInfo = (info: FileSystem.File.Info) => {
       if (info.type !== "File") return Effect.fail(refuse(path, `is ${describeType(info.type)}, not a regular file`))
