@@ -15,6 +15,10 @@ export const runFlags = {
   from: Flag.String("from").pipe(
     Flag.withDescription("Checkpoint directory or .safetensors file (default: latest valid checkpoint of runDir)"),
     Flag.optional
+  ),
+  maxMemory: Flag.String("max-memory").pipe(
+    Flag.withDescription("Memory the run may use: bytes or e.g. 4GiB, 512MiB (default: this machine's memory)"),
+    Flag.optional
   )
 }
 
@@ -23,9 +27,11 @@ export const runArgs = (flags: {
   readonly set: ReadonlyArray<string>
   readonly resume: Option.Option<string>
   readonly from: Option.Option<string>
+  readonly maxMemory: Option.Option<string>
 }) => ({
   config: Option.getOrUndefined(flags.config),
   set: flags.set,
   resume: Option.getOrUndefined(flags.resume),
-  from: Option.getOrUndefined(flags.from)
+  from: Option.getOrUndefined(flags.from),
+  maxMemory: Option.getOrUndefined(flags.maxMemory)
 })

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
-import { headsSplitDim, microBatchesFillGlobal, scheduleFitsRun } from "./consistency.ts"
-import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, ProperFraction } from "./primitives.ts"
+import { headsSplitDim, microBatchesFillGlobal, scheduleFitsRun, tokenCountsStayExact } from "./consistency.ts"
+import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, ProperFraction, Size } from "./primitives.ts"
 import { ScheduleConfig } from "./scheduleConfig.ts"
 
 /**
@@ -16,13 +16,13 @@ const withDefault = <S extends Schema.Top>(value: S["Encoded"]) =>
 
 export const ModelConfig = Schema.Struct({
   kind: Schema.Literals(["llama", "mlp"]).pipe(withDefault("llama")),
-  vocabSize: PositiveInt.pipe(withDefault(256)),
-  dim: PositiveInt.pipe(withDefault(64)),
-  layers: PositiveInt.pipe(withDefault(2)),
-  heads: PositiveInt.pipe(withDefault(4)),
+  vocabSize: Size.pipe(withDefault(256)),
+  dim: Size.pipe(withDefault(64)),
+  layers: Size.pipe(withDefault(2)),
+  heads: Size.pipe(withDefault(4)),
   /** Hidden width of the feed-forward block (llama) or of the single hidden layer (mlp). */
-  ffnDim: PositiveInt.pipe(withDefault(176)),
-  seqLen: PositiveInt.pipe(withDefault(64)),
+  ffnDim: Size.pipe(withDefault(176)),
+  seqLen: Size.pipe(withDefault(64)),
   normEps: PositiveFinite.pipe(withDefault(1e-5)),
   ropeTheta: PositiveFinite.pipe(withDefault(10000))
 }).check(headsSplitDim)
@@ -37,11 +37,11 @@ export type DataConfig = typeof DataConfig.Type
 
 export const BatchConfig = Schema.Struct({
   /** Samples per optimizer step (B). */
-  global: PositiveInt.pipe(withDefault(16)),
+  global: Size.pipe(withDefault(16)),
   /** Samples per micro-batch (μ); accumulation A = B / (μ·P). */
-  micro: PositiveInt.pipe(withDefault(16)),
+  micro: Size.pipe(withDefault(16)),
   /** Data-parallel degree (P). */
-  dp: PositiveInt.pipe(withDefault(1))
+  dp: Size.pipe(withDefault(1))
 }).check(microBatchesFillGlobal)
 export type BatchConfig = typeof BatchConfig.Type
 
@@ -64,7 +64,7 @@ export const EvalConfig = Schema.Struct({
   /** Evaluate every this many steps (and at the end); 0 disables periodic evaluation. */
   every: NonNegativeInt.pipe(withDefault(100)),
   /** Number of validation batches of B windows each. */
-  batches: PositiveInt.pipe(withDefault(20))
+  batches: Size.pipe(withDefault(20))
 })
 export type EvalConfig = typeof EvalConfig.Type
 
@@ -89,7 +89,7 @@ export const RunConfig = Schema.Struct({
   runDir: Schema.NonEmptyString.pipe(withDefault("runs/default")),
   seed: NonNegativeInt.pipe(withDefault(1234)),
   /** Total optimizer steps N. */
-  steps: PositiveInt.pipe(withDefault(600)),
+  steps: Size.pipe(withDefault(600)),
   model: ModelConfig.pipe(withDefault({})),
   data: DataConfig.pipe(withDefault({})),
   batch: BatchConfig.pipe(withDefault({})),
@@ -98,6 +98,6 @@ export const RunConfig = Schema.Struct({
   eval: EvalConfig.pipe(withDefault({})),
   checkpoint: CheckpointConfig.pipe(withDefault({})),
   kernels: KernelsConfig.pipe(withDefault({}))
-}).check(scheduleFitsRun)
+}).check(scheduleFitsRun, tokenCountsStayExact)
 export type RunConfig = typeof RunConfig.Type
 export type RunConfigEncoded = typeof RunConfig.Encoded

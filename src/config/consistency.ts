@@ -35,3 +35,22 @@ export const scheduleFitsRun = Schema.makeFilter(
   (run: { readonly steps: number; readonly schedule: ScheduleConfig }) =>
     scheduleIssue(["schedule"], runLengthProblem(run.schedule, run.steps))
 )
+
+/**
+ * The counters a run keeps (samples seen = steps × batch.global, tokens seen = samples ×
+ * model.seqLen) stay exact integers in a float64.
+ */
+export const tokenCountsStayExact = Schema.makeFilter(
+  (run: {
+    readonly steps: number
+    readonly batch: { readonly global: number }
+    readonly model: { readonly seqLen: number }
+  }) => {
+    const tokens = run.steps * run.batch.global * run.model.seqLen
+    return Number.isSafeInteger(tokens) ? undefined : {
+      path: ["steps"],
+      issue: `steps × batch.global × model.seqLen = ${run.steps} × ${run.batch.global} × ${run.model.seqLen} ` +
+        `tokens is more than a run can count exactly (${Number.MAX_SAFE_INTEGER})`
+    }
+  }
+)

@@ -1,5 +1,7 @@
-import { Effect, FileSystem, Option, Result, Schema, SchemaIssue } from "effect"
+import { Effect, type FileSystem, Option, Result, Schema, SchemaIssue } from "effect"
+import { readBoundedText } from "./boundedRead.ts"
 import { ConfigError } from "./ConfigError.ts"
+import { isJsonObject, jsonDepth, jsonKind, MAX_JSON_DEPTH, parseJson } from "./jsonText.ts"
 import { RunConfig } from "./RunConfig.ts"
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -60,13 +62,20 @@ export const parseOverride = (text: string): Effect.Effect<{ path: Array<string>
     return Effect.fail(new ConfigError({ path: text, value: "(none)", reason: "expected --set path=value" }))
   }
   const raw = text.slice(eq + 1)
-  let value: unknown = raw
-  try {
-    value = JSON.parse(raw)
-  } catch {
-    // not JSON: keep the plain string (e.g. data.source=books/ or kernels.backend=gpujs)
+  const path = text.slice(0, eq).split(".")
+  const depth = jsonDepth(raw)
+  if (depth > MAX_JSON_DEPTH) {
+    return Effect.fail(
+      new ConfigError({
+        path: path.join("."),
+        value: `${raw.slice(0, 20)}…`,
+        reason: `nested ${depth} levels deep, more than the ${MAX_JSON_DEPTH} allowed`
+      })
+    )
   }
-  return Effect.succeed({ path: text.slice(0, eq).split("."), value })
+  // Not JSON: keep the plain string (e.g. data.source=books/ or kernels.backend=gpujs).
+  const value = Result.getOrElse(parseJson(raw), () => raw as unknown)
+  return Effect.succeed({ path, value })
 }
 
 /**
@@ -76,8 +85,7 @@ export const parseOverride = (text: string): Effect.Effect<{ path: Array<string>
 const isConfigKey = (key: string): boolean =>
   key !== "" && key !== "__proto__" && key !== "constructor" && key !== "prototype"
 
-const isSection = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value)
+const isSection = isJsonObject
 
 /**
  * Writes overrides into a copy of the encoded configuration. Unknown paths are rejected by
@@ -107,20 +115,31 @@ export const applyOverrides = (
     return root
   })
 
+/** Configuration files are a few hundred bytes; anything past this is not a configuration. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+
+/**
+ * Reads a configuration file: a regular file of at most `MAX_CONFIG_BYTES`, JSON nested at most
+ * `MAX_JSON_DEPTH` levels, whose top level is an object (`null`, a string or a number is refused
+ * rather than read as "all defaults").
+ */
+export const readConfigFile = (
+  file: string
+): Effect.Effect<Record<string, unknown>, ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const refuse = (reason: string) => new ConfigError({ path: "--config", value: file, reason })
+    const text = yield* readBoundedText(file, MAX_CONFIG_BYTES).pipe(
+      Effect.mapError((e) => refuse(e.phrase))
+    )
+    const json = yield* Effect.mapError(Effect.fromResult(parseJson(text)), refuse)
+    if (!isJsonObject(json)) return yield* refuse(`expected a JSON object at the top level, found ${jsonKind(json)}`)
+    return json
+  })
+
 /** Reads an optional JSON config file, applies `--set` overrides and decodes the result. */
 export const loadRunConfig = (file: string | undefined, sets: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    let encoded: unknown = {}
-    if (file !== undefined) {
-      const fs = yield* FileSystem.FileSystem
-      const text = yield* fs.readFileString(file).pipe(
-        Effect.mapError((e) => new ConfigError({ path: "--config", value: file, reason: `cannot read: ${e.message}` }))
-      )
-      encoded = yield* Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: (e) => new ConfigError({ path: "--config", value: file, reason: `not valid JSON: ${String(e)}` })
-      })
-    }
+    const encoded = file === undefined ? {} : yield* readConfigFile(file)
     const overrides = yield* Effect.forEach(sets, parseOverride)
     const merged = yield* applyOverrides(encoded, overrides)
     return yield* decodeRunConfig(merged)

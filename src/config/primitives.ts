@@ -7,6 +7,13 @@ import { Schema } from "effect"
 /** 1, 2, 3, …: sizes and counts that must not be empty. */
 export const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
+/**
+ * 1 … 2³¹ − 1: the sizes of a run (widths, lengths, batch sizes, counts). Products of two such
+ * sizes stay exact in floating point, and each fits the 32-bit indices typed arrays and kernels
+ * use; `config/MemoryBudget.ts` checks the products that become tensors.
+ */
+export const Size = PositiveInt.check(Schema.isLessThanOrEqualTo(2 ** 31 - 1))
+
 /** 0, 1, 2, …: steps, cursors, counters, tensor dimensions. */
 export const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 

@@ -10,6 +10,8 @@ import { fileSystemDisk } from "../checkpoint/disk.ts"
 import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
 import { decodeSafetensors, readSafetensorsHeader, type SafetensorsError } from "../checkpoint/safetensors.ts"
+import { readBoundedFile } from "../config/boundedRead.ts"
+import { MemoryBudget } from "../config/MemoryBudget.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import type { PlanInput } from "./planner.ts"
 
@@ -84,10 +86,11 @@ export const openSource = (from: string | undefined) =>
     }
     const fs = yield* FileSystem.FileSystem
     if (from.endsWith(".safetensors")) {
-      const bytes = yield* fs.readFile(from).pipe(
-        Effect.mapError((e) =>
-          new ResumeSourceError({ source: from, message: `cannot read weights file: ${e.message}` })
-        )
+      // Bounded by the memory budget: the weights must fit in memory anyway, and a link to a
+      // device or a FIFO named *.safetensors must not hang the start.
+      const budget = yield* MemoryBudget
+      const bytes = yield* readBoundedFile(from, budget.bytes).pipe(
+        Effect.mapError((e) => new ResumeSourceError({ source: from, message: `weights file ${e.sentence}` }))
       )
       const header = yield* Effect.fromResult(readSafetensorsHeader(bytes, { file: from }))
       const shapes = Object.fromEntries(header.entries.map((e) => [e.name, e.shape]))

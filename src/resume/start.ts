@@ -2,6 +2,9 @@ import { Effect, FileSystem, Layer, Option, Schema } from "effect"
 import { CheckpointStore, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
+import { readBoundedText } from "../config/boundedRead.ts"
+import { parseJson } from "../config/jsonText.ts"
+import { MAX_CONFIG_BYTES } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import type { RunSettings } from "../config/RunSettings.ts"
 import { Start } from "../config/Start.ts"
@@ -33,19 +36,18 @@ export class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRe
 export const readPolicy = (resume: string): Effect.Effect<ResumePolicy, PolicyError, FileSystem.FileSystem> => {
   if (resume in presets) return Effect.succeed(presets[resume as keyof typeof presets])
   return Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(resume).pipe(
+    // A policy file is read like a configuration file: a regular file, bounded, shallowly nested.
+    const text = yield* readBoundedText(resume, MAX_CONFIG_BYTES).pipe(
       Effect.mapError((e) =>
         new PolicyError({
           source: resume,
-          message: `not a preset (auto, exact, continue, transfer) and not a readable policy file: ${e.message}`
+          message: `not a preset (auto, exact, continue, transfer) and not a readable policy file: ${e.sentence}`
         })
       )
     )
-    const json = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (e) => new PolicyError({ source: resume, message: `not valid JSON: ${String(e)}` })
-    })
+    const json = yield* Effect.fromResult(parseJson(text)).pipe(
+      Effect.mapError((reason) => new PolicyError({ source: resume, message: reason }))
+    )
     return yield* decodePolicy(resume, json)
   })
 }

@@ -1,8 +1,16 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, FileSystem } from "effect"
-import { DataSourceEmpty, DataSourceInvalid, DataSourceNotFound, VocabSizeMismatch } from "../../src/data/errors.ts"
-import { loadSource } from "../../src/data/sources/loadSource.ts"
+import { spawnSync } from "node:child_process"
+import { MemoryBudget } from "../../src/config/MemoryBudget.ts"
+import {
+  DataSourceEmpty,
+  DataSourceInvalid,
+  DataSourceNotFound,
+  DataSourceUnreadable,
+  VocabSizeMismatch
+} from "../../src/data/errors.ts"
+import { loadSource, sourceBytes } from "../../src/data/sources/loadSource.ts"
 import { loadMobyDick } from "../../src/data/sources/mobyDick.ts"
 import { listTextFiles } from "../../src/data/sources/textFiles.ts"
 import { encodeLlmcTokens, encodeNanoGptTokens, LLMC_HEADER_BYTES } from "../../src/data/sources/tokenFile.ts"
@@ -173,4 +181,53 @@ layer(NodeFileSystem.layer)("data sources", (it) => {
         yield* checkVocabSize(bytes, 256)
       }))
   })
+})
+
+layer(NodeFileSystem.layer)("data sources are read within bounds", (it) => {
+  it.effect("a device, a FIFO or a file over the memory budget is refused, and nothing is read", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      const unreadable = (source: string) =>
+        Effect.map(Effect.flip(loadSource(source)), (error) => {
+          assert.instanceOf(error, DataSourceUnreadable)
+          return error.message
+        })
+      assert.strictEqual(
+        yield* unreadable("/dev/zero"),
+        "data.source: cannot read /dev/zero: it is a device, not a regular file"
+      )
+      assert.strictEqual(spawnSync("mkfifo", [`${dir}/fifo.bin`]).status, 0)
+      assert.include(yield* unreadable(`${dir}/fifo.bin`), "it is a FIFO, not a regular file")
+      assert.include(
+        yield* Effect.map(Effect.flip(sourceBytes(`${dir}/fifo.bin`)), (e) => e.message),
+        "it is a FIFO, not a regular file or a directory"
+      )
+
+      yield* fs.writeFile(`${dir}/corpus.txt`, new Uint8Array(4096).fill(97))
+      const budget = (bytes: number) => Effect.provideService(MemoryBudget, { bytes, origin: "flag" })
+      assert.strictEqual((yield* loadSource(`${dir}/corpus.txt`).pipe(budget(4096))).tokens.length, 4096)
+      assert.include(
+        yield* unreadable(`${dir}/corpus.txt`).pipe(budget(4095)),
+        "it is 4096 bytes (4.0 KiB), more than the 4095 bytes (4.0 KiB) allowed"
+      )
+    }))
+
+  it.effect("a directory's text files count against one limit together; its size is their sum", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      yield* fs.writeFile(`${dir}/a.txt`, new Uint8Array(3000).fill(97))
+      yield* fs.writeFile(`${dir}/b.txt`, new Uint8Array(3000).fill(98))
+      yield* fs.writeFile(`${dir}/skip.bin`, new Uint8Array(9000))
+      assert.strictEqual(yield* sourceBytes(dir), 6000)
+      const budget = (bytes: number) => Effect.provideService(MemoryBudget, { bytes, origin: "flag" })
+      assert.strictEqual((yield* loadSource(dir).pipe(budget(6000))).tokens.length, 6002)
+      const error = yield* Effect.flip(loadSource(dir).pipe(budget(5999)))
+      assert.instanceOf(error, DataSourceUnreadable)
+      assert.strictEqual(
+        error.message,
+        `data.source: cannot read ${dir}: its text files hold more than 5999 bytes in all`
+      )
+    }))
 })

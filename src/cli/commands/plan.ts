@@ -1,6 +1,8 @@
 import { Console, Context, Effect, Layer } from "effect"
 import { Command } from "effect/cli"
+import { describeBytes } from "../../config/boundedRead.ts"
 import { loadRunConfig } from "../../config/loadConfig.ts"
+import { describeEstimate, MemoryBudget } from "../../config/MemoryBudget.ts"
 import { RunSettings } from "../../config/RunSettings.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
@@ -8,24 +10,31 @@ import { resolveStart } from "../../resume/start.ts"
 import { runStartLayer } from "../../train/layers.ts"
 import { duringSetup } from "../exitCodes.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
+import { checkedEstimate, withMemoryBudget } from "../runSize.ts"
 import type { TrainArgs } from "./train.ts"
 
-/** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */
+/**
+ * `continuum plan`: the same checks and planning as `train`, printed with the memory estimate;
+ * nothing runs and nothing is written.
+ */
 export const plan = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
     const { config, start } = yield* duringSetup(Effect.all({
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
     }))
+    const estimate = yield* duringSetup(checkedEstimate(config))
     const context = yield* duringSetup(Layer.build(runStartLayer(config, start)))
     const plan = Context.get(context, AcceptedPlan)
     const settings = Context.get(context, RunSettings)
+    const budget = yield* MemoryBudget
+    yield* Console.log(`memory: ${describeEstimate(estimate)} of ${describeBytes(budget.bytes)}`)
     yield* Console.log(
       plan !== undefined
         ? renderPlan(plan)
         : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
     )
-  }))
+  })).pipe(withMemoryBudget(args.maxMemory))
 
 export const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags))).pipe(
   Command.withDescription("Print the resume plan for the same arguments as train; runs nothing (exit 2 when rejected)")

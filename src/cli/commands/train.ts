@@ -12,22 +12,29 @@ import { Trainer } from "../../train/Trainer.ts"
 import { duringSetup } from "../exitCodes.ts"
 import { makeProgress } from "../progress.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
+import { checkedEstimate, withMemoryBudget } from "../runSize.ts"
 import { stopOnSignals } from "../signals.ts"
 
 export interface TrainArgs extends StartRequest {
   readonly config: string | undefined
   readonly set: ReadonlyArray<string>
+  /** `--max-memory`: the memory the run may use (default: the machine's). */
+  readonly maxMemory?: string | undefined
   /** Stop after this many updates (saving a checkpoint), as if interrupted there. */
   readonly until?: number | undefined
 }
 
-/** `continuum train`: plan the start, build the run, and train with progress on stderr. */
+/**
+ * `continuum train`: check the run fits in memory, plan the start, build the run, and train with
+ * progress on stderr.
+ */
 export const train = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
     const { config, start } = yield* duringSetup(Effect.all({
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
     }))
+    yield* duringSetup(checkedEstimate(config))
     if (args.resume === "auto" && args.from === undefined) {
       const done = yield* duringSetup(completedStep(config))
       if (done !== undefined) {
@@ -65,7 +72,7 @@ export const train = (args: TrainArgs) =>
           Context.get(context, CheckpointStore).location
         }`
     )
-  }))
+  })).pipe(withMemoryBudget(args.maxMemory))
 
 export const trainCommand = Command.make(
   "train",

@@ -10,6 +10,7 @@
 import { Effect, FileSystem } from "effect"
 import { DataSourceEmpty, DataSourceNotFound, DataSourceUnreadable } from "../errors.ts"
 import { byteStream, type TokenStream } from "../TokenStream.ts"
+import { readSourceFile } from "./boundedSource.ts"
 import { fromPlatformError } from "./platformErrors.ts"
 
 export const TEXT_EXTENSIONS: ReadonlyArray<string> = [".txt", ".md"]
@@ -70,23 +71,34 @@ const concatDocuments = (documents: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
+/** One text file of at most `limit` bytes. */
 export const readTextFile = Effect.fnUntraced(function*(
-  path: string
+  path: string,
+  limit: number
 ): Effect.fn.Return<TokenStream, DataSourceNotFound | DataSourceUnreadable | DataSourceEmpty, FileSystem.FileSystem> {
-  const fs = yield* FileSystem.FileSystem
-  const bytes = yield* fs.readFile(path).pipe(Effect.mapError(fromPlatformError(path)))
+  const bytes = yield* readSourceFile(path, limit)
   if (bytes.length === 0) return yield* new DataSourceEmpty({ path, reason: "the file is empty" })
   return byteStream(path, bytes)
 })
 
+/** The text files below `dir`, at most `limit` bytes in all. */
 export const readTextDirectory = Effect.fnUntraced(function*(
-  dir: string
+  dir: string,
+  limit: number
 ): Effect.fn.Return<TokenStream, DataSourceNotFound | DataSourceUnreadable | DataSourceEmpty, FileSystem.FileSystem> {
-  const fs = yield* FileSystem.FileSystem
   const files = yield* listTextFiles(dir)
   const documents: Array<Uint8Array> = []
+  let left = limit
   for (const file of files) {
-    const bytes = yield* fs.readFile(file).pipe(Effect.mapError(fromPlatformError(file)))
+    // Each file may take what the ones before it left of the limit, so the sum stays bounded.
+    const bytes = yield* readSourceFile(file, left).pipe(
+      Effect.mapError((e) =>
+        e._tag === "DataSourceUnreadable" && left < limit
+          ? new DataSourceUnreadable({ path: dir, reason: `its text files hold more than ${limit} bytes in all` })
+          : e
+      )
+    )
+    left -= bytes.length
     if (bytes.length > 0) documents.push(bytes)
   }
   if (documents.length === 0) {
