@@ -8,8 +8,9 @@
  * configuration are plain JSON here; the services that own them decode their own parts.
  */
 import { Effect, Result, Schema } from "effect"
+import { jsonDepth } from "../config/jsonText.ts"
 import { NonNegativeInt } from "../config/primitives.ts"
-import { canonicalJson, jsonNestingDepth } from "./canonicalJson.ts"
+import { canonicalJson } from "./canonicalJson.ts"
 import { describeName, tensorNameProblem } from "./safetensors.ts"
 import { sha256Hex } from "./sha256.ts"
 
@@ -248,7 +249,7 @@ export const decodeManifest = (bytes: Uint8Array, source: string): Effect.Effect
     } catch {
       return fail("NotUtf8", "the manifest is not valid UTF-8")
     }
-    const depth = jsonNestingDepth(text)
+    const depth = jsonDepth(text)
     if (depth > MAX_MANIFEST_DEPTH) {
       return fail("TooDeep", `the manifest nests ${depth} levels; the limit is ${MAX_MANIFEST_DEPTH}`)
     }

@@ -84,13 +84,9 @@ export const readManifest = (context: StoreContext, step: number): Effect.Effect
     const bytes = yield* readChecked(context, step, MANIFEST_FILE, MAX_MANIFEST_BYTES)
     const manifest = yield* decodeManifest(bytes, NodePath.join(location, MANIFEST_FILE)).pipe(
       Effect.mapError((e) =>
-        corrupt(
-          context,
-          step,
-          MANIFEST_FILE,
-          e.reason === "DigestMismatch" || e.reason === "MissingDigest" ? "HashMismatch" : "InvalidManifest",
-          `${e.reason}: ${e.detail}`
-        )
+        e.reason === "DigestMismatch" || e.reason === "MissingDigest"
+          ? corrupt(context, step, MANIFEST_FILE, "HashMismatch", e.detail)
+          : corrupt(context, step, MANIFEST_FILE, "InvalidManifest", `${e.reason}: ${e.detail}`)
       )
     )
     if (manifest.step !== step) {

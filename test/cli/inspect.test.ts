@@ -265,4 +265,26 @@ describe("bin/continuum inspect", () => {
       assert.include(bad.stdout, "FAILS: model.safetensors: HashMismatch")
       assert.include(bad.stderr, "VerificationFailed")
     }))
+
+  it.effect("exits 1 naming manifest.json when one digit of the manifest changed and it is still valid JSON", () =>
+    Effect.gen(function*() {
+      const runDir = path.join(tempDir(), "run")
+      yield* trainRun(yield* tinyConfig(runDir, { steps: 4 }))
+      const file = path.join(ckpt(runDir, 4), "manifest.json")
+      const text = fs.readFileSync(file, "utf8")
+      const cursor = /"cursor": (\d+)/.exec(text)!
+      const edited = text.replace(cursor[0], `"cursor": ${Number(cursor[1]) + 1}`)
+      assert.notStrictEqual(edited, text)
+      JSON.parse(edited)
+      fs.writeFileSync(file, edited)
+      const bad = spawnSync(
+        process.execPath,
+        [path.join(process.cwd(), "bin", "continuum"), "inspect", ckpt(runDir, 4), "--verify"],
+        { encoding: "utf8" }
+      )
+      assert.strictEqual(bad.status, 1, bad.stderr)
+      assert.include(bad.stdout, "manifest.json: HashMismatch: the content's digest is sha256:")
+      assert.include(bad.stderr, "VerificationFailed")
+      assert.include(bad.stderr, "manifest.json")
+    }))
 })
