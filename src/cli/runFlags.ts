@@ -15,6 +15,10 @@ export const runFlags = {
   from: Flag.String("from").pipe(
     Flag.withDescription("Checkpoint directory or .safetensors file (default: latest valid checkpoint of runDir)"),
     Flag.optional
+  ),
+  verbose: Flag.Boolean("verbose").pipe(
+    Flag.withDescription("List every tensor when a resume plan is rejected, not only the causes"),
+    Flag.withDefault(false)
   )
 }
 
@@ -23,9 +27,11 @@ export const runArgs = (flags: {
   readonly set: ReadonlyArray<string>
   readonly resume: Option.Option<string>
   readonly from: Option.Option<string>
+  readonly verbose: boolean
 }) => ({
   config: Option.getOrUndefined(flags.config),
   set: flags.set,
   resume: Option.getOrUndefined(flags.resume),
-  from: Option.getOrUndefined(flags.from)
+  from: Option.getOrUndefined(flags.from),
+  verbose: flags.verbose
 })

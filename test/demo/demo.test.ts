@@ -116,7 +116,7 @@ describe("demo --quick", () => {
       assert.include(demo.summary, r.text.split("\n")[1]!.trim())
     }
     assert.include(demo.summary, "schedule rebuild at step 12 moves the LR")
-    assert.include(demo.summary, "changed: steps 16 → 32")
+    assert.include(demo.summary, "steps 16 → 32 changes the trajectory, which exact keeps unchanged")
     assert.include(demo.summary, "totalSteps 16 → 32")
   })
 

@@ -23,7 +23,8 @@ import {
   type WeightsSource
 } from "../../src/resume/planner.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
-import { renderPlan, renderRejection } from "../../src/resume/renderPlan.ts"
+import { renderPlan } from "../../src/resume/renderPlan.ts"
+import { renderRejection } from "../../src/resume/renderRejection.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: configurations, and checkpoints as the trainer writes them, built in memory
@@ -587,9 +588,10 @@ describe("collecting reasons", () => {
           "ResumeStepBeyondTotal"
         ]
       ) assert.include(tags(e), tag)
+      // Grouped by cause: schedule (steps), model shapes, optimizer kind, data seed, and the corrupt file.
       const rendered = renderRejection(e)
-      assert.include(rendered, `rejected (${e.reasons.length} reasons)`)
-      assert.strictEqual(rendered.split("\n").length, e.reasons.length + 1)
+      assert.include(rendered, `rejected (5 causes, ${e.reasons.length} reasons)`)
+      assert.strictEqual(rendered.split("\n").filter((line) => /^ {2}\d+\. /.test(line)).length, 5)
       assert.include(rendered, "seed 1234 → 9")
     }))
 })

@@ -13,11 +13,15 @@ import type { TrainArgs } from "./train.ts"
 /** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */
 export const plan = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
-      start: resolveStart(args)
-    }))
-    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)))
+    const setup = { verbose: args.verbose === true }
+    const { config, start } = yield* duringSetup(
+      Effect.all({
+        config: loadRunConfig(args.config, args.set),
+        start: resolveStart(args)
+      }),
+      setup
+    )
+    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)), setup)
     const plan = Context.get(context, AcceptedPlan)
     const settings = Context.get(context, RunSettings)
     yield* Console.log(

@@ -17,6 +17,8 @@ import { stopOnSignals } from "../signals.ts"
 export interface TrainArgs extends StartRequest {
   readonly config: string | undefined
   readonly set: ReadonlyArray<string>
+  /** Print every tensor of a rejected plan (`--verbose`). */
+  readonly verbose?: boolean | undefined
   /** Stop after this many updates (saving a checkpoint), as if interrupted there. */
   readonly until?: number | undefined
 }
@@ -24,10 +26,14 @@ export interface TrainArgs extends StartRequest {
 /** `continuum train`: plan the start, build the run, and train with progress on stderr. */
 export const train = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
-      start: resolveStart(args)
-    }))
+    const setup = { verbose: args.verbose === true }
+    const { config, start } = yield* duringSetup(
+      Effect.all({
+        config: loadRunConfig(args.config, args.set),
+        start: resolveStart(args)
+      }),
+      setup
+    )
     if (args.resume === "auto" && args.from === undefined) {
       const done = yield* duringSetup(completedStep(config))
       if (done !== undefined) {
@@ -38,7 +44,8 @@ export const train = (args: TrainArgs) =>
       }
     }
     const context = yield* duringSetup(
-      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until }))))
+      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until })))),
+      setup
     )
     const trainer = Context.get(context, Trainer)
     const plan = Context.get(context, AcceptedPlan)
