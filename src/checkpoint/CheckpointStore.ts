@@ -35,6 +35,7 @@ import type {
   ReadError,
   RetainReport,
   SaveError,
+  VerifyOptions,
   VerifyReport
 } from "./storeTypes.ts"
 import { writeInBackground, writeOnDisk } from "./writeCheckpoint.ts"
@@ -65,7 +66,10 @@ export interface CheckpointStoreShape {
     options?: LoadOptions<C>
   ) => Effect.Effect<LoadedCheckpoint<C>, ReadError>
   /** Checks every file of a checkpoint and reports all problems found. */
-  readonly verify: (step: number) => Effect.Effect<VerifyReport, CheckpointNotFound | CheckpointIoError>
+  readonly verify: (
+    step: number,
+    options?: VerifyOptions
+  ) => Effect.Effect<VerifyReport, CheckpointNotFound | CheckpointIoError>
   readonly delete: (step: number) => Effect.Effect<void, CheckpointNotFound | CheckpointIoError>
   /** Deletes what the retention rules do not keep (see `planRetention`). */
   readonly retain: (options: RetentionOptions) => Effect.Effect<RetainReport, CheckpointIoError>
@@ -159,7 +163,7 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
     latestValid: findLatestValid(context),
     manifest: (step) => readManifest(context, step),
     load: (step, loadOptions) => loadCheckpoint(context, step, loadOptions),
-    verify: (step) => verifyCheckpoint(context, step),
+    verify: (step, verifyOptions) => verifyCheckpoint(context, step, verifyOptions),
     delete: deleteStep,
     retain,
     cleanTemp: lock.withPermit(Effect.andThen(settle, cleanTemp))
