@@ -12,14 +12,20 @@ const formatDuration = (seconds: number): string => {
  * Human-facing progress: a single rewritten status line on a terminal, plain log lines otherwise
  * (every `logEvery` steps, every evaluation and checkpoint), so CI logs stay readable.
  */
-export const makeProgress = (totalSteps: number, stream: NodeJS.WriteStream = process.stderr, logEvery = 50) => {
+export const makeProgress = (
+  totalSteps: number,
+  stream: ProgressStream = process.stderr,
+  logEvery = 50,
+  /** Put before every line, e.g. where a run is within a larger job. */
+  prefix: () => string = () => ""
+) => {
   const tty = stream.isTTY === true
   const started = Date.now()
   let firstStep: number | undefined
   let lastValLoss: number | undefined
   const write = (line: string) => {
-    if (tty) stream.write(`\r\x1b[2K${line}`)
-    else stream.write(line + "\n")
+    if (tty) stream.write(`\r\x1b[2K${prefix()}${line}`)
+    else stream.write(prefix() + line + "\n")
   }
   return {
     onEvent(event: TrainEvent): void {
@@ -74,17 +80,17 @@ const QUARTER = 25
  */
 export const makeTaskProgress = (stream: ProgressStream = process.stderr, prefix = "") => {
   const tty = stream.isTTY === true
-  let shown: { task: string; percent: number } | undefined
+  let shown: { task: string; percent: number; detail: string | undefined } | undefined
   let status = ""
   const line = (p: Progress) =>
     `${prefix}${p.task}: ${formatAmount(p.done, p.unit)} of ${formatAmount(p.total, p.unit)} ` +
-    `${p.unit === "bytes" ? "" : `${p.unit} `}(${percentOf(p)}%)`
+    `${p.unit === "bytes" ? "" : `${p.unit} `}(${percentOf(p)}%)${p.detail === undefined ? "" : ` · ${p.detail}`}`
   return {
     report(p: Progress): void {
       const percent = percentOf(p)
       const sameTask = shown?.task === p.task
       if (tty) {
-        if (sameTask && shown!.percent === percent) return
+        if (sameTask && shown!.percent === percent && shown!.detail === p.detail) return
         status = line(p)
         stream.write(`\r\x1b[2K${status}`)
       } else {
@@ -92,7 +98,7 @@ export const makeTaskProgress = (stream: ProgressStream = process.stderr, prefix
         if (sameTask && Math.floor(shown!.percent / QUARTER) === quarter) return
         stream.write(`${line(p)}\n`)
       }
-      shown = { task: p.task, percent }
+      shown = { task: p.task, percent, detail: p.detail }
     },
     /** A line that stays (a stage, a result row). */
     log(text: string): void {

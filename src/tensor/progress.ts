@@ -14,6 +14,8 @@ export interface Progress {
   readonly total: number
   /** How the units read: bytes are shown as MB; items and steps as counts. */
   readonly unit: "bytes" | "items" | "steps"
+  /** What within the task is running now (a size, a backend); shown, but not a new task. */
+  readonly detail?: string | undefined
 }
 
 export type OnProgress = (progress: Progress) => void
