@@ -252,12 +252,11 @@ const scheduleGroup = ({ section, policy }: GroupInput): RejectionGroup => {
   const clauses: Array<string> = []
   const instead: Array<string> = []
   if (section.trajectory.length > 0) clauses.push(trajectoryClause(section.trajectory))
+  // A discontinuity's own message already names what would be accepted (extend, rewarm, allowing it).
   for (const reason of section.reasons) {
     clauses.push(describeReason(reason))
     if (reason._tag === "ResumeStepBeyondTotal") {
       instead.push(`set steps above ${reason.resumeStep}, the checkpoint's step`)
-    } else if (reason._tag === "ScheduleDiscontinuity" && policy !== undefined) {
-      instead.push(`a policy with "schedule": "extend" or "rewarm", or with "allowDiscontinuity": true`)
     } else if (reason._tag === "ScheduleKeepMismatch" && section.trajectory.length === 0 && policy !== undefined) {
       instead.push(`a policy with "schedule": "extend": ${policyJson(policy, { schedule: "extend" })}`)
     }
