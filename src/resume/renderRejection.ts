@@ -135,11 +135,13 @@ const modelGroup = ({ section, policy, changes, parameters, verbose }: GroupInpu
     )
   } else if (section.trajectory.length > 0) clauses.push(trajectoryClause(section.trajectory))
   if (optimizerShapes.length > 0) {
+    const state = `the optimizer state of ${optimizerShapes.length} tensor${optimizerShapes.length === 1 ? "" : "s"}`
     clauses.push(
-      `${
-        changedTensors > 0 ? "so " : `${subject(causes, "change")} `
-      }the optimizer state of ${optimizerShapes.length} ` +
-        `tensor${optimizerShapes.length === 1 ? "" : "s"} cannot be loaded${changedTensors > 0 ? " either" : ""}`
+      changedTensors > 0
+        ? `so ${state} cannot be loaded either`
+        : causes.length > 0
+        ? `${subject(causes, "change")} the shapes of ${state}, which cannot be loaded`
+        : `${state} does not match the new model's shapes and cannot be loaded`
     )
   }
   if (freshMoments.length > 0) {
