@@ -119,10 +119,10 @@ const modelGroup = ({ section, policy, changes, parameters, verbose }: GroupInpu
     ...mismatched.map((r) => `${r.tensor} ${showShape(r.old)} → ${showShape(r.new)}`),
     ...missing.map((r) => `${r.tensor} ${showShape(r.shape)} not in the source`)
   ]
-  const causes = uniqueChanges([
-    ...changes.filter((c) => SHAPE_FIELDS.has(c.path)),
-    ...section.trajectory
-  ])
+  // Only the fields that decide shapes are named as the cause of shape changes; other model fields
+  // that exact refuses (normEps, ropeTheta, heads) change the trajectory, and are said to.
+  const causes = uniqueChanges([...changes, ...section.trajectory]).filter((c) => SHAPE_FIELDS.has(c.path))
+  const otherTrajectory = section.trajectory.filter((c) => !SHAPE_FIELDS.has(c.path))
   const clauses: Array<string> = []
   const changedTensors = tensorLines.length
   if (changedTensors > 0) {
@@ -133,7 +133,7 @@ const modelGroup = ({ section, policy, changes, parameters, verbose }: GroupInpu
         ? `${subject(causes, "change")} the shapes of ${list} (${examples(tensorLines, verbose)})`
         : `the source's shapes differ from the new model's in ${list} (${examples(tensorLines, verbose)})`
     )
-  } else if (section.trajectory.length > 0) clauses.push(trajectoryClause(section.trajectory))
+  }
   if (optimizerShapes.length > 0) {
     const state = `the optimizer state of ${optimizerShapes.length} tensor${optimizerShapes.length === 1 ? "" : "s"}`
     clauses.push(
@@ -144,6 +144,8 @@ const modelGroup = ({ section, policy, changes, parameters, verbose }: GroupInpu
         : `${state} does not match the new model's shapes and cannot be loaded`
     )
   }
+  const unexplained = changedTensors > 0 ? otherTrajectory : section.trajectory
+  if (unexplained.length > 0) clauses.push(trajectoryClause(unexplained))
   if (freshMoments.length > 0) {
     clauses.push(
       `optimizer load would restore moments for ${freshMoments.length} tensors that start fresh ` +
@@ -169,10 +171,7 @@ const modelGroup = ({ section, policy, changes, parameters, verbose }: GroupInpu
   } else if (freshMoments.length > 0 && policy !== undefined) {
     instead.push(`a policy with "optimizer": "reset": ${policyJson(policy, { optimizer: "reset" })}`)
   }
-  const shapeCauses = causes.filter((c) => SHAPE_FIELDS.has(c.path))
-  if (shapeCauses.length > 0) {
-    instead.push(`resume with ${joinAnd(shapeCauses.map((c) => `${c.path} ${showValue(c.old)}`))}`)
-  }
+  if (causes.length > 0) instead.push(`resume with ${joinAnd(causes.map((c) => `${c.path} ${showValue(c.old)}`))}`)
   if (section.trajectory.length > 0 && changedTensors === 0) instead.push(EXACT_INSTEAD)
   const details = [
     ...tensorLines,
@@ -265,6 +264,12 @@ const scheduleGroup = ({ section, policy }: GroupInput): RejectionGroup => {
   }
   if (section.trajectory.length > 0) {
     instead.push("--resume continue loads the same state and extends the stored schedule to the new total, no LR jump")
+  }
+  // A schedule field changed on its own (e.g. a default that resolves differently now): keeping
+  // its old value keeps the schedule.
+  const scheduleFields = section.trajectory.filter((f) => f.path.startsWith("schedule."))
+  if (scheduleFields.length > 0) {
+    instead.push(`resume with ${joinAnd(scheduleFields.map((f) => `--set ${f.path}=${showValue(f.old)}`))}`)
   }
   return { summary: clauses.join("; "), instead: [...new Set(instead)], details: [] }
 }
