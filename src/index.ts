@@ -25,7 +25,9 @@ export { AcceptedPlan, plannedStartLayer } from "./resume/plannedStart.ts"
 export { planResume } from "./resume/planner.ts"
 export { decodePolicy, policyName, presets, ResumePolicy } from "./resume/policy.ts"
 export { renderPlan } from "./resume/renderPlan.ts"
+export { groupRejection, type RejectionGroup, renderRejection } from "./resume/renderRejection.ts"
 export { Parameters } from "./tensor/namedTensors.ts"
+export type { OnProgress, Progress } from "./tensor/progress.ts"
 export {
   applyChanges,
   checkExactResume,

@@ -25,6 +25,7 @@ import {
   type StageTimes
 } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
+import type { OnProgress } from "../tensor/progress.ts"
 import { uniform } from "../tensor/rng.ts"
 import { type PreparedMatmul, probeTfjsPeers, type TfjsPeer } from "./peers.ts"
 import { median, timeSync } from "./timing.ts"
@@ -75,6 +76,8 @@ export interface KernelBenchOptions {
   readonly peers?: boolean
   /** Called with each row as it is measured (progress output). */
   readonly onRow?: (row: KernelBenchRow) => void
+  /** Told before each case (family and size) how many cases are done, never inside a timing. */
+  readonly onProgress?: OnProgress | undefined
 }
 
 export interface KernelBenchRow {
@@ -367,11 +370,22 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
       rows.push(row)
       options.onRow?.(row)
     }
+    const buildersOf = (family: KernelFamily) =>
+      options.scale === "quick" ? families[family].slice(0, 3) : families[family]
+    const cases = chosen.reduce((n, family) => n + buildersOf(family).length, 0)
+    let casesDone = 0
     for (const family of chosen) {
-      const builders = options.scale === "quick" ? families[family].slice(0, 3) : families[family]
+      const builders = buildersOf(family)
       const tooSlow = new Set<string>()
       for (let sizeIndex = 0; sizeIndex < builders.length; sizeIndex++) {
         const c = builders[sizeIndex]()
+        options.onProgress?.({
+          task: "bench kernels",
+          done: casesDone,
+          total: cases,
+          unit: "items",
+          detail: `${family} ${c.size}`
+        })
         let cpuMs: number | undefined
         const peerCase = c.peer
         const contenders: Array<Contender> = [
@@ -413,8 +427,10 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
             skipped: undefined
           })
         }
+        casesDone += 1
       }
     }
+    options.onProgress?.({ task: "bench kernels", done: casesDone, total: cases, unit: "items" })
     return { rows, crossovers: crossoversOf(rows), backends }
   }))
 

@@ -21,6 +21,7 @@ import { decodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
+import type { OnProgress } from "../tensor/progress.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import { composeRun } from "../train/layers.ts"
 import { Trainer } from "../train/Trainer.ts"
@@ -34,6 +35,8 @@ export interface SaveBenchOptions {
   readonly every: number
   /** With several rounds the modes are interleaved and the fastest run of each is kept. */
   readonly rounds: number
+  /** Told after every step of every run. */
+  readonly onProgress?: OnProgress | undefined
 }
 
 type Mode = "none" | "sync" | "async"
@@ -84,7 +87,12 @@ interface Result {
   readonly optimizer: Record<string, Tensor>
 }
 
-const run = ({ size, steps, every }: SaveBenchOptions, mode: Mode, runDir: string) =>
+const run = (
+  { size, steps, every }: SaveBenchOptions,
+  mode: Mode,
+  runDir: string,
+  onStep: (step: number) => void
+) =>
   Effect.scoped(Effect.gen(function*() {
     const config: RunConfig = yield* decodeRunConfig({
       runDir,
@@ -116,7 +124,8 @@ const run = ({ size, steps, every }: SaveBenchOptions, mode: Mode, runDir: strin
         if (event._tag !== "Step") return
         const now = performance.now()
         stepMs.push(now - last)
-        last = now
+        onStep(event.step)
+        last = performance.now()
         // Only after steps that save nothing: a saving pull has already waited for the last save.
         const saving = event.step === steps || (every > 0 && event.step % every === 0)
         if (!saving && inFlight !== undefined && fs.existsSync(inFlight.manifest)) {
@@ -176,9 +185,16 @@ export const runSaveBench = (options: SaveBenchOptions) =>
         const { size, steps, every, rounds } = options
         const results: Array<Result> = []
         // With several rounds the modes are interleaved and the fastest run of each is kept.
+        const modes = ["none", "sync", "async"] as const
+        const total = rounds * modes.length * steps
+        let runsDone = 0
         for (let round = 0; round < rounds; round++) {
-          for (const mode of ["none", "sync", "async"] as const) {
-            const result = yield* run(options, mode, path.join(root, `${mode}-${round}`))
+          for (const mode of modes) {
+            const detail = `${mode === "none" ? "no" : mode} saves${rounds > 1 ? `, round ${round + 1}` : ""}`
+            const onStep = (step: number) =>
+              options.onProgress?.({ task: "bench save", done: runsDone * steps + step, total, unit: "steps", detail })
+            const result = yield* run(options, mode, path.join(root, `${mode}-${round}`), onStep)
+            runsDone += 1
             const prior = results.findIndex((r) => r.mode === mode)
             if (prior < 0) results.push(result)
             else if (result.wallMs < results[prior]!.wallMs) results[prior] = result

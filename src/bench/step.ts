@@ -7,6 +7,7 @@ import { makeLlama } from "../model/llama.ts"
 import type { LlamaConfig } from "../model/model.ts"
 import { adamw } from "../optim/adamw.ts"
 import { clipGradNorm } from "../optim/clip.ts"
+import type { OnProgress } from "../tensor/progress.ts"
 import { bits32 } from "../tensor/rng.ts"
 import { type ModelSize, modelSizes } from "./sizes.ts"
 import { median, timeSync } from "./timing.ts"
@@ -92,15 +93,22 @@ export interface StepBenchOptions {
   readonly warmup: number
   /** The model (default: the reference model). */
   readonly size?: ModelSize
+  /** Told before each backend is timed (never inside a timing). */
+  readonly onProgress?: OnProgress | undefined
 }
 
 /** The step on the cpu backend and on each gpu.js mode that actually runs (once per mode). */
 export const runStepBench = (options: StepBenchOptions) =>
   Effect.gen(function*() {
     const config = benchModel(options.size ?? "default")
+    const backends = 1 + options.modes.length
+    const report = (done: number, detail?: string) =>
+      options.onProgress?.({ task: "bench step", done, total: backends, unit: "items", detail })
+    report(0, "cpu")
     const rows: Array<StepTiming> = [timeReferenceStep(makeCpuKernels(), "cpu", options.steps, options.warmup, config)]
     const seen = new Set<string>()
-    for (const mode of options.modes) {
+    for (const [i, mode] of options.modes.entries()) {
+      report(1 + i, `gpujs ${mode}`)
       const row = yield* Effect.scoped(Effect.gen(function*() {
         const gpu = yield* makeGpujsKernels(mode)
         if (seen.has(gpu.mode)) return undefined
@@ -109,5 +117,6 @@ export const runStepBench = (options: StepBenchOptions) =>
       })).pipe(Effect.orElseSucceed(() => undefined))
       if (row !== undefined) rows.push(row)
     }
+    report(backends)
     return rows
   })

@@ -36,6 +36,7 @@ import type {
   ReadError,
   RetainReport,
   SaveError,
+  VerifyOptions,
   VerifyReport
 } from "./storeTypes.ts"
 import { makeWriterThreadDisk } from "./writerThreadDisk.ts"
@@ -66,7 +67,10 @@ export interface CheckpointStoreShape {
     options?: LoadOptions<C>
   ) => Effect.Effect<LoadedCheckpoint<C>, ReadError>
   /** Checks every file of a checkpoint and reports all problems found. */
-  readonly verify: (step: number) => Effect.Effect<VerifyReport, CheckpointNotFound | CheckpointIoError>
+  readonly verify: (
+    step: number,
+    options?: VerifyOptions
+  ) => Effect.Effect<VerifyReport, CheckpointNotFound | CheckpointIoError>
   readonly delete: (step: number) => Effect.Effect<void, CheckpointNotFound | CheckpointIoError>
   /** Deletes what the retention rules do not keep (see `planRetention`). */
   readonly retain: (options: RetentionOptions) => Effect.Effect<RetainReport, CheckpointIoError>
@@ -152,7 +156,7 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
     latestValid: findLatestValid(context),
     manifest: (step) => readManifest(context, step),
     load: (step, loadOptions) => loadCheckpoint(context, step, loadOptions),
-    verify: (step) => verifyCheckpoint(context, step),
+    verify: (step, verifyOptions) => verifyCheckpoint(context, step, verifyOptions),
     delete: deleteStep,
     retain,
     cleanTemp: lock.withPermit(Effect.andThen(settle, cleanTemp))

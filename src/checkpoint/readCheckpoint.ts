@@ -5,6 +5,7 @@
  */
 import { Effect, Option, Result } from "effect"
 import * as NodePath from "node:path"
+import type { OnProgress } from "../tensor/progress.ts"
 import { sameShape, shapeString, type Tensor } from "../tensor/tensor.ts"
 import {
   CheckpointCorrupt,
@@ -13,11 +14,19 @@ import {
   type CheckpointProblem,
   type CorruptionReason
 } from "./errors.ts"
+import { stepDirName } from "./layout.ts"
 import { type ComponentName, componentNames, decodeManifest, MANIFEST_FILE, MAX_MANIFEST_BYTES } from "./manifest.ts"
 import { decodeSafetensors, readSafetensorsHeader, type SafetensorsHeader } from "./safetensors.ts"
-import { sha256Hex } from "./sha256.ts"
+import { sha256Hex, sha256HexReporting } from "./sha256.ts"
 import { stepLocation, type StoreContext } from "./storeContext.ts"
-import type { CheckpointRef, LoadedCheckpoint, LoadOptions, ReadError, VerifyReport } from "./storeTypes.ts"
+import type {
+  CheckpointRef,
+  LoadedCheckpoint,
+  LoadOptions,
+  ReadError,
+  VerifyOptions,
+  VerifyReport
+} from "./storeTypes.ts"
 
 const corrupt = (context: StoreContext, step: number, file: string, reason: CorruptionReason, detail: string) =>
   new CheckpointCorrupt({ step, location: stepLocation(context, step), file, reason, detail })
@@ -126,12 +135,17 @@ const readComponent = (
   context: StoreContext,
   ref: CheckpointRef,
   component: ComponentName,
-  decode: boolean
+  decode: boolean,
+  onProgress: OnProgress | undefined
 ): Effect.Effect<Record<string, Tensor> | undefined, CheckpointCorrupt> =>
   Effect.gen(function*() {
     const entry = ref.manifest.components[component]
+    const task = `${decode ? "load" : "verify"} ${stepDirName(ref.step)}/${entry.file}`
+    onProgress?.({ task, done: 0, total: entry.bytes, unit: "bytes" })
     const bytes = yield* readChecked(context, ref.step, entry.file, Number.MAX_SAFE_INTEGER, entry.bytes)
-    const hash = sha256Hex(bytes)
+    const hash = onProgress === undefined
+      ? sha256Hex(bytes)
+      : sha256HexReporting(bytes, (hashed) => onProgress({ task, done: hashed, total: bytes.length, unit: "bytes" }))
     if (hash !== entry.sha256) {
       return yield* corrupt(
         context,
@@ -169,7 +183,8 @@ const asProblem = (error: CheckpointCorrupt): CheckpointProblem => ({
 /** Checks every file of a checkpoint and reports all problems found. */
 export const verifyCheckpoint = (
   context: StoreContext,
-  step: number
+  step: number,
+  options?: VerifyOptions
 ): Effect.Effect<VerifyReport, CheckpointNotFound | CheckpointIoError> =>
   Effect.gen(function*() {
     const location = stepLocation(context, step)
@@ -181,7 +196,9 @@ export const verifyCheckpoint = (
     }
     const problems: Array<CheckpointProblem> = []
     for (const component of componentNames) {
-      const checked = yield* Effect.result(readComponent(context, manifest.success, component, false))
+      const checked = yield* Effect.result(
+        readComponent(context, manifest.success, component, false, options?.onProgress)
+      )
       if (Result.isFailure(checked)) problems.push(asProblem(checked.failure))
     }
     return { step, location, problems, manifest: Option.some(manifest.success.manifest) }
@@ -198,7 +215,7 @@ export const loadCheckpoint = <C extends ComponentName = ComponentName>(
     const wanted: ReadonlyArray<ComponentName> = options?.components ?? componentNames
     const tensors: Partial<Record<ComponentName, Record<string, Tensor>>> = {}
     for (const component of new Set(wanted)) {
-      tensors[component] = (yield* readComponent(context, ref, component, true))!
+      tensors[component] = (yield* readComponent(context, ref, component, true, options?.onProgress))!
     }
     return { ...ref, tensors: tensors as { readonly [K in C]: Record<string, Tensor> } } satisfies LoadedCheckpoint<C>
   })

@@ -3,6 +3,7 @@
  * modules doing its separate jobs (reading, writing, cleaning up) can share them.
  */
 import type { Option } from "effect"
+import type { OnProgress } from "../tensor/progress.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import type {
   CheckpointCorrupt,
@@ -61,6 +62,13 @@ export interface LatestValid {
 export interface LoadOptions<C extends ComponentName> {
   /** The tensor files to read (default: all). Files not read are not verified either. */
   readonly components?: ReadonlyArray<C>
+  /** Told how far reading and hashing each file is (large checkpoints take a while). */
+  readonly onProgress?: OnProgress | undefined
+}
+
+export interface VerifyOptions {
+  /** Told how far reading and hashing each file is. */
+  readonly onProgress?: OnProgress | undefined
 }
 
 export interface LoadedCheckpoint<C extends ComponentName = ComponentName> extends CheckpointRef {

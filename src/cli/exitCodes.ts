@@ -1,6 +1,6 @@
 import { Data, Effect } from "effect"
 import { PlanRejected } from "../resume/plan.ts"
-import { renderRejection } from "../resume/renderPlan.ts"
+import { renderRejection } from "../resume/renderRejection.ts"
 
 /** Exit codes of `bin/continuum`. */
 export const ExitCode = { ok: 0, failed: 1, rejected: 2 } as const
@@ -10,15 +10,26 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
  * A failure while a run was being set up (configuration, plan, layers): no step ran, so the CLI
  * exits 2 whatever the cause. The wrapped error keeps its type, tag and message.
  */
-export class SetupFailed<E> extends Data.TaggedError("SetupFailed")<{ readonly error: E }> {}
+export class SetupFailed<E> extends Data.TaggedError("SetupFailed")<{
+  readonly error: E
+  /** Print every tensor of a rejected plan, not only its causes (`--verbose`). */
+  readonly verbose?: boolean
+}> {}
 
 /** Marks every failure of `effect` as a failure of the setup. */
-export const duringSetup = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, SetupFailed<E>, R> =>
-  Effect.mapError(effect, (error) => new SetupFailed({ error }))
+export const duringSetup = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: { readonly verbose?: boolean } = {}
+): Effect.Effect<A, SetupFailed<E>, R> =>
+  Effect.mapError(effect, (error) => new SetupFailed({ error, verbose: options.verbose ?? false }))
 
 /** `Tag: message` for tagged errors, the message for plain errors, JSON otherwise. */
 export const describeError = (error: unknown): string => {
-  if (error instanceof SetupFailed) return describeError(error.error)
+  if (error instanceof SetupFailed) {
+    return error.error instanceof PlanRejected
+      ? renderRejection(error.error, { verbose: error.verbose === true })
+      : describeError(error.error)
+  }
   if (error instanceof PlanRejected) return renderRejection(error)
   if (error !== null && typeof error === "object") {
     const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined

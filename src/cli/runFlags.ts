@@ -19,6 +19,10 @@ export const runFlags = {
   maxMemory: Flag.String("max-memory").pipe(
     Flag.withDescription("Memory the run may use: bytes or e.g. 4GiB, 512MiB (default: this machine's memory)"),
     Flag.optional
+  ),
+  verbose: Flag.Boolean("verbose").pipe(
+    Flag.withDescription("List every tensor when a resume plan is rejected, not only the causes"),
+    Flag.withDefault(false)
   )
 }
 
@@ -28,10 +32,12 @@ export const runArgs = (flags: {
   readonly resume: Option.Option<string>
   readonly from: Option.Option<string>
   readonly maxMemory: Option.Option<string>
+  readonly verbose: boolean
 }) => ({
   config: Option.getOrUndefined(flags.config),
   set: flags.set,
   resume: Option.getOrUndefined(flags.resume),
   from: Option.getOrUndefined(flags.from),
-  maxMemory: Option.getOrUndefined(flags.maxMemory)
+  maxMemory: Option.getOrUndefined(flags.maxMemory),
+  verbose: flags.verbose
 })

@@ -1,4 +1,4 @@
-import { Effect, Schema } from "effect"
+import { Effect, Schema, SchemaTransformation } from "effect"
 import { headsSplitDim, microBatchesFillGlobal, scheduleFitsRun, tokenCountsStayExact } from "./consistency.ts"
 import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, ProperFraction, Size } from "./primitives.ts"
 import { ScheduleConfig } from "./scheduleConfig.ts"
@@ -35,14 +35,47 @@ export const DataConfig = Schema.Struct({
 })
 export type DataConfig = typeof DataConfig.Type
 
-export const BatchConfig = Schema.Struct({
+/** The largest micro-batch the default picks: the reference run's, which bounds activation memory. */
+export const MAX_DEFAULT_MICRO = 16
+
+/**
+ * `μ` when `batch.micro` is not given: the largest divisor of `B/P` not above 16, so any global
+ * batch that the ranks split evenly is valid on its own (`--set batch.global=4` gives μ = 4), and
+ * every batch that was valid with the former fixed default of 16 keeps μ = 16 — and its trajectory.
+ */
+export const defaultMicroBatch = (global: number, dp: number): number => {
+  if (global % dp !== 0) return MAX_DEFAULT_MICRO // not a whole number per rank: the check names the fields
+  const perRank = global / dp
+  for (let micro = Math.min(MAX_DEFAULT_MICRO, perRank); micro > 1; micro--) {
+    if (perRank % micro === 0) return micro
+  }
+  return 1
+}
+
+const BatchFields = Schema.Struct({
   /** Samples per optimizer step (B). */
   global: Size.pipe(withDefault(16)),
-  /** Samples per micro-batch (μ); accumulation A = B / (μ·P). */
-  micro: Size.pipe(withDefault(16)),
+  /** Samples per micro-batch (μ); accumulation A = B / (μ·P). Default: `defaultMicroBatch`. */
+  micro: Schema.optionalKey(Size),
   /** Data-parallel degree (P). */
   dp: Size.pipe(withDefault(1))
-}).check(microBatchesFillGlobal)
+})
+
+const BatchFieldsDecoded = Schema.Struct({ global: Size, micro: Size, dp: Size })
+
+export const BatchConfig = BatchFields.pipe(
+  Schema.decodeTo(
+    BatchFieldsDecoded.check(microBatchesFillGlobal),
+    SchemaTransformation.transform({
+      decode: (batch) => ({
+        global: batch.global,
+        micro: batch.micro ?? defaultMicroBatch(batch.global, batch.dp),
+        dp: batch.dp
+      }),
+      encode: (batch) => batch
+    })
+  )
+)
 export type BatchConfig = typeof BatchConfig.Type
 
 export const OptimizerConfig = Schema.Struct({

@@ -11,6 +11,12 @@
  * (`decayRatio`), never both: setting both is rejected rather than resolved by precedence, because a
  * silent winner would hide a configuration mistake. When neither is given, decoding fills in
  * `decayRatio: 0.2` (the reference configuration).
+ *
+ * The warm-up likewise: `warmupSteps` (absolute) or `warmupRatio` (a fraction of the total), never
+ * both; when neither is given, decoding fills in `warmupRatio: 1/12`, which resolves to the reference
+ * configuration's 50 steps at 600 and keeps a short trial run (`--set steps=20`) valid. A fraction
+ * is resolved once, against the run's total, to the integer `W` that the schedule, the checkpoint
+ * and every comparison use (see `warmupStepsOf`).
  */
 import { Effect, Schema, SchemaTransformation } from "effect"
 import { NonNegativeInt, UnitInterval } from "./primitives.ts"
@@ -24,9 +30,16 @@ export type DecayShape = typeof DecayShape.Type
 /** Decay fraction used by `wsd` when neither `decaySteps` nor `decayRatio` is given. */
 const DEFAULT_DECAY_RATIO = 0.2
 
+/**
+ * Warm-up fraction used when neither `warmupSteps` nor `warmupRatio` is given: 1/12 of the run,
+ * exactly 50 steps of the reference run's 600 (`Math.round(600 / 12)`).
+ */
+export const DEFAULT_WARMUP_RATIO = 1 / 12
+
 const ScheduleConfigFields = Schema.Struct({
   kind: ScheduleKind.pipe(Schema.withDecodingDefault(Effect.succeed("wsd" as const))),
-  warmupSteps: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(50))),
+  warmupSteps: Schema.optionalKey(NonNegativeInt),
+  warmupRatio: Schema.optionalKey(UnitInterval),
   decaySteps: Schema.optionalKey(NonNegativeInt),
   decayRatio: Schema.optionalKey(UnitInterval),
   decayShape: DecayShape.pipe(Schema.withDecodingDefault(Effect.succeed("linear" as const))),
@@ -37,7 +50,7 @@ export type ScheduleConfig = typeof ScheduleConfigFields.Type
 
 /** A rule the schedule breaks: the field to blame and why, naming any other field involved with its value. */
 export interface ScheduleProblem {
-  readonly field: "warmupSteps" | "decaySteps" | "decayRatio"
+  readonly field: "warmupSteps" | "warmupRatio" | "decaySteps" | "decayRatio"
   readonly reason: string
 }
 
@@ -47,7 +60,10 @@ export const scheduleIssue = (prefix: ReadonlyArray<string>, problem: SchedulePr
 
 /** Rules that relate the schedule's own fields, whatever the run length. */
 const fieldsProblem = (config: ScheduleConfig): ScheduleProblem | undefined => {
-  const { kind, decaySteps, decayRatio } = config
+  const { kind, decaySteps, decayRatio, warmupSteps, warmupRatio } = config
+  if (warmupSteps !== undefined && warmupRatio !== undefined) {
+    return { field: "warmupSteps", reason: `warmupSteps and warmupRatio (${warmupRatio}) are both set; set only one` }
+  }
   if (decaySteps !== undefined && decayRatio !== undefined) {
     return { field: "decaySteps", reason: `decaySteps and decayRatio (${decayRatio}) are both set; set only one` }
   }
@@ -60,13 +76,22 @@ const fieldsProblem = (config: ScheduleConfig): ScheduleProblem | undefined => {
   return undefined
 }
 
+/**
+ * `W`, the warm-up length in a run of `totalSteps` (`N`) steps: `warmupSteps`, or `warmupRatio·N`
+ * rounded to the nearest step (halves up), as `decayRatio` is. Only this integer is used after
+ * decoding: the resolved schedule, the checkpoint and the comparisons of a resume hold `W`, so a
+ * resume that changes `N` sees the warm-up change as `schedule.warmupSteps W → W'`.
+ */
+export const warmupStepsOf = (config: ScheduleConfig, totalSteps: number): number =>
+  config.warmupSteps ?? Math.round((config.warmupRatio ?? DEFAULT_WARMUP_RATIO) * totalSteps)
+
 /** `D`, the decay length in a run of `totalSteps` (`N`) steps; `decayRatio·N` is rounded to the nearest step. */
 export const decayStepsOf = (config: ScheduleConfig, totalSteps: number): number => {
   switch (config.kind) {
     case "constant":
       return 0
     case "warmup-decay":
-      return totalSteps - config.warmupSteps
+      return totalSteps - warmupStepsOf(config, totalSteps)
     case "wsd":
       return config.decaySteps ?? Math.round((config.decayRatio ?? DEFAULT_DECAY_RATIO) * totalSteps)
   }
@@ -79,8 +104,12 @@ export const decayStepsOf = (config: ScheduleConfig, totalSteps: number): number
  * configuration cannot fail.
  */
 export const runLengthProblem = (config: ScheduleConfig, totalSteps: number): ScheduleProblem | undefined => {
-  const W = config.warmupSteps
-  if (W > totalSteps) return { field: "warmupSteps", reason: `longer than the run (steps ${totalSteps})` }
+  const W = warmupStepsOf(config, totalSteps)
+  const warmupField = config.warmupSteps === undefined ? "warmupRatio" : "warmupSteps"
+  const warmup = config.warmupSteps === undefined
+    ? ` (warmupRatio ${config.warmupRatio ?? DEFAULT_WARMUP_RATIO} → ${W} steps)`
+    : ""
+  if (W > totalSteps) return { field: warmupField, reason: `longer than the run (steps ${totalSteps})${warmup}` }
   if (config.kind !== "wsd") return undefined
   const D = decayStepsOf(config, totalSteps)
   if (config.decaySteps !== undefined && D > totalSteps) {
@@ -91,21 +120,27 @@ export const runLengthProblem = (config: ScheduleConfig, totalSteps: number): Sc
       ? `decaySteps ${D}`
       : `decayRatio ${config.decayRatio ?? DEFAULT_DECAY_RATIO} → ${D} steps`
     return {
-      field: "warmupSteps",
-      reason: `the warm-up ends after the decay starts at step ${totalSteps - D} (steps ${totalSteps}, ${decay})`
+      field: warmupField,
+      reason: `the warm-up${warmup} ends after the decay starts at step ${
+        totalSteps - D
+      } (steps ${totalSteps}, ${decay})`
     }
   }
   return undefined
 }
 
-const fillDecayDefault = (config: ScheduleConfig): ScheduleConfig =>
-  config.kind === "wsd" && config.decaySteps === undefined && config.decayRatio === undefined
-    ? { ...config, decayRatio: DEFAULT_DECAY_RATIO }
+const fillDefaults = (config: ScheduleConfig): ScheduleConfig => {
+  const warmed = config.warmupSteps === undefined && config.warmupRatio === undefined
+    ? { ...config, warmupRatio: DEFAULT_WARMUP_RATIO }
     : config
+  return warmed.kind === "wsd" && warmed.decaySteps === undefined && warmed.decayRatio === undefined
+    ? { ...warmed, decayRatio: DEFAULT_DECAY_RATIO }
+    : warmed
+}
 
 /**
  * The schedule configuration schema. Decoding `{}` yields the reference configuration
- * (`wsd`, 50 warm-up steps, `decayRatio` 0.2, linear decay to 0.1× the peak).
+ * (`wsd`, `warmupRatio` 1/12 — 50 steps of 600 —, `decayRatio` 0.2, linear decay to 0.1× the peak).
  */
 export const ScheduleConfig = ScheduleConfigFields.pipe(
   Schema.decodeTo(
@@ -113,7 +148,7 @@ export const ScheduleConfig = ScheduleConfigFields.pipe(
       Schema.makeFilter((config: ScheduleConfig) => scheduleIssue([], fieldsProblem(config)))
     ),
     SchemaTransformation.transform({
-      decode: fillDecayDefault,
+      decode: fillDefaults,
       encode: (config: ScheduleConfig) => config
     })
   )

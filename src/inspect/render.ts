@@ -1,6 +1,7 @@
 /** The inspect report as text. */
 import { stepDirName } from "../checkpoint/layout.ts"
 import { MANIFEST_FILE } from "../checkpoint/manifest.ts"
+import { DEFAULT_WARMUP_RATIO, warmupStepsOf } from "../config/scheduleConfig.ts"
 import { shapeString } from "../tensor/tensor.ts"
 import type {
   CheckpointReport,
@@ -35,6 +36,10 @@ const renderComponents = (components: ReadonlyArray<ComponentReport>): Array<str
 const renderConfig = (config: ManifestReport["config"]): Array<string> => {
   if ("error" in config) return ["config", `  cannot be decoded: ${config.error}`]
   const { model: m, batch: b, optimizer: o, schedule: s } = config
+  const resolvedWarmup = warmupStepsOf(s, config.steps)
+  const warmup = s.warmupSteps !== undefined
+    ? `${s.warmupSteps}`
+    : `${resolvedWarmup} (ratio ${Number((s.warmupRatio ?? DEFAULT_WARMUP_RATIO).toPrecision(6))})`
   const decay = s.kind === "constant"
     ? ""
     : s.decaySteps !== undefined
@@ -55,7 +60,7 @@ const renderConfig = (config: ManifestReport["config"]): Array<string> => {
     } · seed ${config.seed} · data ${config.data.source} (validation ${config.data.valFraction})`,
     `  batch      ${b.global} samples/step = micro ${b.micro} × accumulation ${b.accumulation} × dp ${b.dp}`,
     `  optimizer  ${optimizer} · clip ${o.clipNorm}`,
-    `  schedule   ${s.kind} · warm-up ${s.warmupSteps}${decay} · floor ${s.kind === "constant" ? 1 : s.minLrFactor}×`
+    `  schedule   ${s.kind} · warm-up ${warmup}${decay} · floor ${s.kind === "constant" ? 1 : s.minLrFactor}×`
   ]
 }
 

@@ -6,6 +6,7 @@ import { Effect, Option, Result } from "effect"
 import type { CheckpointStoreShape } from "../checkpoint/CheckpointStore.ts"
 import { stepDirName } from "../checkpoint/layout.ts"
 import { openReadOnlyStore, resolveTarget } from "../sample/target.ts"
+import type { OnProgress } from "../tensor/progress.ts"
 import type { CheckpointReport, RunCheckpointEntry, RunReport } from "./InspectReport.ts"
 import { manifestReport } from "./manifest.ts"
 
@@ -15,13 +16,20 @@ export interface InspectOptions {
   readonly dir: string
   /** Check sizes and sha256 of every file; the command fails when a check fails. */
   readonly verify: boolean
+  /** Told how far verification is, file by file (hashing a large checkpoint takes a while). */
+  readonly onProgress?: OnProgress | undefined
 }
 
 /** One checkpoint in detail; with `verify`, every file is checked and the problems are listed. */
-export const checkpointReport = (store: CheckpointStoreShape, step: number, verify: boolean) =>
+export const checkpointReport = (
+  store: CheckpointStoreShape,
+  step: number,
+  verify: boolean,
+  onProgress?: OnProgress
+) =>
   Effect.gen(function*() {
     if (verify) {
-      const report = yield* store.verify(step)
+      const report = yield* store.verify(step, { onProgress })
       const verification = { ok: report.problems.length === 0, problems: report.problems }
       if (Option.isNone(report.manifest)) {
         return { kind: "checkpoint", location: report.location, step, verification } satisfies CheckpointReport
@@ -44,7 +52,7 @@ export const checkpointReport = (store: CheckpointStoreShape, step: number, veri
   })
 
 /** A run's checkpoints, newest first, and the latest one in detail. */
-export const runReport = (store: CheckpointStoreShape, runDir: string, verify: boolean) =>
+export const runReport = (store: CheckpointStoreShape, runDir: string, verify: boolean, onProgress?: OnProgress) =>
   Effect.gen(function*() {
     const listing = yield* store.list
     const checkpoints: Array<RunCheckpointEntry> = []
@@ -53,7 +61,7 @@ export const runReport = (store: CheckpointStoreShape, runDir: string, verify: b
         checkpoints.push({ step, location, hasManifest })
         continue
       }
-      const report = yield* Effect.result(store.verify(step))
+      const report = yield* Effect.result(store.verify(step, { onProgress }))
       // A checkpoint deleted by retention since the listing is no longer part of the run.
       if (Result.isFailure(report) && report.failure._tag === "CheckpointNotFound") continue
       if (Result.isFailure(report)) return yield* report.failure
@@ -71,7 +79,7 @@ export const runReport = (store: CheckpointStoreShape, runDir: string, verify: b
     for (const entry of checkpoints) {
       const usable = verify ? entry.verification!.ok : entry.hasManifest
       if (usable) {
-        const latest = yield* Effect.result(checkpointReport(store, entry.step, verify))
+        const latest = yield* Effect.result(checkpointReport(store, entry.step, verify, onProgress))
         if (Result.isSuccess(latest)) {
           const note = skipped.length === 0 ? undefined : `newer checkpoint(s) skipped: ${skipped.join(", ")}`
           return { ...base, latest: latest.success, ...(note === undefined ? {} : { note }) } satisfies RunReport
@@ -94,6 +102,6 @@ export const inspectReport = (args: InspectOptions) =>
     const target = yield* resolveTarget(args.dir)
     const store = yield* openReadOnlyStore(target.runDir)
     return target.kind === "checkpoint"
-      ? yield* checkpointReport(store, target.step, args.verify)
-      : yield* runReport(store, target.runDir, args.verify)
+      ? yield* checkpointReport(store, target.step, args.verify, args.onProgress)
+      : yield* runReport(store, target.runDir, args.verify, args.onProgress)
   }))

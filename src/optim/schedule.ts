@@ -9,7 +9,7 @@ import { Result } from "effect"
 import type { ConfigError } from "../config/ConfigError.ts"
 import { decodeRunConfigResult, encodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
-import { decayStepsOf, type ScheduleConfig } from "../config/scheduleConfig.ts"
+import { decayStepsOf, type ScheduleConfig, warmupStepsOf } from "../config/scheduleConfig.ts"
 import type { ResolvedSchedule, ResolvedWsd, Segment } from "../config/scheduleSpec.ts"
 import { lrSegments, lrWsd, wsdSegments } from "./scheduleMath.ts"
 
@@ -29,7 +29,7 @@ export {
 
 /**
  * Resolves a decoded configuration against the peak LR (`optimizer.lr`) and the total steps `N`
- * (`steps`). `decayRatio·N` is rounded to the nearest step. `constant` resolves to no decay with
+ * (`steps`). `warmupRatio·N` and `decayRatio·N` are rounded to the nearest step. `constant` resolves to no decay with
  * floor factor 1, so a later `extend` that starts inside a decay keeps its level. Decoding the run
  * configuration checked that the schedule fits `N` (`runLengthProblem`), so this cannot fail;
  * a schedule written in code goes through `decodeSchedule`.
@@ -38,7 +38,7 @@ export const resolveSchedule = (config: ScheduleConfig, peakLr: number, totalSte
   _tag: "wsd",
   totalSteps,
   peakLr,
-  warmupSteps: config.warmupSteps,
+  warmupSteps: warmupStepsOf(config, totalSteps),
   decaySteps: decayStepsOf(config, totalSteps),
   decayShape: config.decayShape,
   minLrFactor: config.kind === "constant" ? 1 : config.minLrFactor

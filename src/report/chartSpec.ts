@@ -191,44 +191,106 @@ const frame = (title: string, subtitle: ReadonlyArray<string>) =>
     }
   }) as const
 
-/** Training loss (raw faintly, smoothed solid), validation loss (dashed with points), resumes. */
-export const lossSpec = (data: ChartData, title?: string): TopLevelSpec => {
+type StepAxis = ReturnType<typeof stepAxis>
+
+/**
+ * The loss layers over `x`: raw faintly, smoothed solid, validation dashed with points. `prefix`
+ * names the layers of a second panel apart; `filter` keeps only the rows it draws, so that its y
+ * scale fits them.
+ */
+const lossLayers = (data: ChartData, x: StepAxis, prefix = "", filter?: string) => {
+  const transform = filter === undefined ? {} : { transform: [{ filter }] }
+  // A zoomed panel cuts lines at its left edge instead of drawing them outside the plot.
+  const mark = filter === undefined ? {} : { clip: true }
+  return [
+    {
+      name: `${prefix}loss_raw`,
+      data: { values: [...data.train] },
+      ...transform,
+      mark: { type: "line", strokeWidth: 1, opacity: 0.3, ...mark },
+      encoding: {
+        x,
+        y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
+        color: colorBy(data.names)
+      }
+    },
+    {
+      name: `${prefix}loss_smooth`,
+      data: { values: [...data.train] },
+      ...transform,
+      mark: { type: "line", strokeWidth: 2, ...mark },
+      encoding: { x, y: { field: "smooth", type: "quantitative" }, color: colorBy(data.names) }
+    },
+    {
+      name: `${prefix}val_loss`,
+      data: { values: [...data.val] },
+      ...transform,
+      mark: { type: "line", strokeWidth: 1.5, strokeDash: [6, 3], ...mark },
+      encoding: { x, y: { field: "valLoss", type: "quantitative" }, color: colorBy(data.names) }
+    },
+    {
+      name: `${prefix}val_points`,
+      data: { values: [...data.val] },
+      ...transform,
+      mark: { type: "point", filled: true, size: 30, opacity: 1, ...mark },
+      encoding: { x, y: { field: "valLoss", type: "quantitative" }, color: colorBy(data.names) }
+    }
+  ]
+}
+
+/** Height of the zoomed panel under the loss chart. */
+const ZOOM_HEIGHT = 240
+/** Plot width of a chart with a zoomed panel: concatenated views cannot fit the width, so it is set. */
+const CONCAT_PLOT_WIDTH = CHART_WIDTH - 250
+
+/**
+ * The steps a zoomed panel shows, `[from, last step]`, when `from` lies inside the charted steps
+ * (for the demo, the resume step `k`: after it the variants differ by less than the loss falls
+ * over the whole run).
+ */
+export const zoomDomain = (data: ChartData, from: number | undefined): readonly [number, number] | undefined =>
+  from === undefined || data.stepDomain === undefined || from < data.stepDomain[0] || from >= data.stepDomain[1]
+    ? undefined
+    : [from, data.stepDomain[1]]
+
+/**
+ * Training loss (raw faintly, smoothed solid), validation loss (dashed with points), resumes. With
+ * `zoomFrom`, a second panel under it shows only the steps from `zoomFrom` on, with its own y scale
+ * (layers `zoom_loss_raw`, `zoom_loss_smooth`, `zoom_val_loss`, `zoom_val_points`, `zoom_resume_rule`).
+ */
+export const lossSpec = (data: ChartData, title?: string, zoomFrom?: number): TopLevelSpec => {
   const smoothing = data.smoothingWindow > 1 ? `smoothed (EMA, ~${data.smoothingWindow} steps)` : "training loss"
+  const framed = frame(
+    title ? `${title}: loss` : "Loss",
+    [`faint: raw training loss · solid: ${smoothing}`, "dashed with points: validation loss · dashed rules: resumes"]
+  )
+  const main = [...lossLayers(data, stepAxis(data)), ...resumeLayers(data)]
+  const zoom = zoomDomain(data, zoomFrom)
+  if (zoom === undefined) return { ...framed, layer: main } as TopLevelSpec
+  const [from, to] = zoom
+  const zoomAxis: StepAxis = { ...stepAxis(data), scale: { domain: [from, to], nice: false } }
+  const inZoom = `datum.step >= ${from}`
+  const { width: _width, height: _height, autosize: _autosize, ...shared } = framed
   return {
-    ...frame(
-      title ? `${title}: loss` : "Loss",
-      [`faint: raw training loss · solid: ${smoothing}`, "dashed with points: validation loss · dashed rules: resumes"]
-    ),
-    layer: [
+    ...shared,
+    autosize: { type: "pad" },
+    vconcat: [
+      { width: CONCAT_PLOT_WIDTH, height: CHART_HEIGHT, layer: main },
       {
-        name: "loss_raw",
-        data: { values: [...data.train] },
-        mark: { type: "line", strokeWidth: 1, opacity: 0.3 },
-        encoding: {
-          x: stepAxis(data),
-          y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
-          color: colorBy(data.names)
-        }
-      },
-      {
-        name: "loss_smooth",
-        data: { values: [...data.train] },
-        mark: { type: "line", strokeWidth: 2 },
-        encoding: { x: stepAxis(data), y: { field: "smooth", type: "quantitative" }, color: colorBy(data.names) }
-      },
-      {
-        name: "val_loss",
-        data: { values: [...data.val] },
-        mark: { type: "line", strokeWidth: 1.5, strokeDash: [6, 3] },
-        encoding: { x: stepAxis(data), y: { field: "valLoss", type: "quantitative" }, color: colorBy(data.names) }
-      },
-      {
-        name: "val_points",
-        data: { values: [...data.val] },
-        mark: { type: "point", filled: true, size: 30, opacity: 1 },
-        encoding: { x: stepAxis(data), y: { field: "valLoss", type: "quantitative" }, color: colorBy(data.names) }
-      },
-      ...resumeLayers(data)
+        title: { text: `steps ${from}–${to}, own loss scale`, anchor: "start", fontSize: 12 },
+        width: CONCAT_PLOT_WIDTH,
+        height: ZOOM_HEIGHT,
+        layer: [
+          ...lossLayers(data, zoomAxis, "zoom_", inZoom),
+          {
+            name: "zoom_resume_rule",
+            data: { values: [...data.resumes] },
+            transform: [{ filter: inZoom }],
+            mark: { type: "rule", strokeDash: [4, 3], strokeWidth: 1.5, opacity: 0.9 },
+            encoding: { x: zoomAxis, color: colorBy(data.names) }
+          }
+        ]
+      }
     ]
   } as TopLevelSpec
 }

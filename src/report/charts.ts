@@ -16,7 +16,9 @@ export interface ChartSvgs {
 
 export interface ChartOptions {
   /** Prefixed to each chart's title. */
-  readonly title?: string
+  readonly title?: string | undefined
+  /** Adds a panel under the loss chart with the steps from this one on, on its own y scale. */
+  readonly zoomFrom?: number | undefined
 }
 
 const toSvg = (spec: TopLevelSpec, file: string): Effect.Effect<string, ReportError> =>
@@ -39,7 +41,7 @@ export const renderCharts = Effect.fnUntraced(function*(
   options: ChartOptions = {}
 ): Effect.fn.Return<ChartSvgs, ReportError> {
   const data = chartData(runs)
-  const lossSvg = yield* toSvg(lossSpec(data, options.title), "loss.svg")
+  const lossSvg = yield* toSvg(lossSpec(data, options.title, options.zoomFrom), "loss.svg")
   const lrSvg = yield* toSvg(lrSpec(data, options.title), "lr.svg")
   return { lossSvg, lrSvg }
 })

@@ -14,6 +14,8 @@ export interface ReportOptions {
   readonly summary?: ReadonlyArray<SummaryRow>
   /** Free-text notes listed under the charts. */
   readonly notes?: ReadonlyArray<string>
+  /** A zoomed panel of the loss from this step on (see `lossSpec`). */
+  readonly zoomFrom?: number | undefined
 }
 
 export const escapeHtml = (text: string): string =>

@@ -20,7 +20,7 @@ export const writeReport = Effect.fnUntraced(function*(
   options: ReportOptions
 ): Effect.fn.Return<WrittenReport, ReportError, FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
-  const charts = yield* renderCharts(runs, { title: options.title })
+  const charts = yield* renderCharts(runs, { title: options.title, zoomFrom: options.zoomFrom })
   const html = renderReportHtml(runs, charts, options)
 
   const write = (file: string, text: string) =>

@@ -9,6 +9,7 @@
 import { Result, Schema } from "effect"
 import { canonicalJson } from "../checkpoint/canonicalJson.ts"
 import { RunConfig } from "../config/RunConfig.ts"
+import { warmupStepsOf } from "../config/scheduleConfig.ts"
 
 export const ConfigChange = Schema.Struct({
   path: Schema.String,
@@ -66,8 +67,18 @@ export const decodeStoredConfig = (encoded: unknown): Result.Result<RunConfig, s
 
 const encodeConfig = Schema.encodeSync(RunConfig)
 
-/** The encoded form of a configuration with every default written out. */
-export const normalizedEncoding = (config: RunConfig): unknown => encodeConfig(config)
+/**
+ * The encoded form of a configuration with every default written out, as it is compared: the
+ * warm-up as the integer it resolves to (`schedule.warmupSteps`), however it was given. A warm-up
+ * fraction means other steps at another total, and the steps are what trains; a configuration
+ * that says `warmupSteps: 50` and one that says `warmupRatio: 1/12` at 600 steps run the same
+ * schedule and compare (and fingerprint) equal.
+ */
+export const normalizedEncoding = (config: RunConfig): unknown => {
+  const encoded = encodeConfig(config)
+  const { warmupRatio: _ratio, ...schedule } = encoded.schedule ?? {}
+  return { ...encoded, schedule: { ...schedule, warmupSteps: warmupStepsOf(config.schedule, config.steps) } }
+}
 
 /**
  * The leaves in which `oldEncoded` (a stored, encoded configuration) and `next` differ, in the

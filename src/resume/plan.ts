@@ -217,9 +217,24 @@ export const describeReason = (reason: RejectionReason): string =>
     InvalidReconcileInput: ({ _tag, ...fields }) => new InvalidReconcileInput(fields).message
   })
 
+/**
+ * What the planner compared when it rejected a plan: the policy, the configuration changes against
+ * the checkpoint and the size of the new model. It explains the reasons (which field caused which
+ * of them) when they are shown grouped by cause; the reasons alone decide the rejection.
+ */
+export const RejectionContext = Schema.Struct({
+  /** Absent when the policy itself is invalid (built without its type). */
+  policy: Schema.optionalKey(ResumePolicy),
+  changedFields: Schema.Array(ConfigChange),
+  /** Parameters of the new model. */
+  parameters: Count
+})
+export type RejectionContext = typeof RejectionContext.Type
+
 /** The plan is rejected before any step runs; `reasons` lists every reason that applies. */
 export class PlanRejected extends Schema.TaggedError<PlanRejected>()("PlanRejected", {
-  reasons: Schema.Array(RejectionReason)
+  reasons: Schema.Array(RejectionReason),
+  context: Schema.optionalKey(RejectionContext)
 }) {
   override get message(): string {
     const count = this.reasons.length === 1 ? "1 reason" : `${this.reasons.length} reasons`

@@ -7,7 +7,7 @@
  * Each component is planned in its own module under planner/; this one gathers the facts they
  * share and assembles their plans.
  */
-import { Effect, Result } from "effect"
+import { Effect, Result, Schema } from "effect"
 import type { CheckpointState } from "../checkpoint/checkpointState.ts"
 import { modelFromConfig } from "../model/fromConfig.ts"
 import { resolveSchedule } from "../optim/schedule.ts"
@@ -22,7 +22,9 @@ import { planModel } from "./planner/model.ts"
 import { planOptimizer } from "./planner/optimizer.ts"
 import { planSchedule } from "./planner/schedule.ts"
 import { planStep } from "./planner/step.ts"
-import { policyName } from "./policy.ts"
+import { policyName, ResumePolicy } from "./policy.ts"
+
+const isPolicy = Schema.is(ResumePolicy)
 
 export type { CheckpointSource, PlanInput, WeightsSource } from "./planner/input.ts"
 export { OPTIMIZER_STATE_PREFIXES } from "./planner/optimizer.ts"
@@ -72,7 +74,16 @@ export const computePlan = (input: PlanInput): Result.Result<ResumePlan, PlanRej
     findings.reasons.length > 0 || model === undefined || optimizer === undefined || schedule === undefined ||
     data === undefined || step === undefined
   ) {
-    return Result.fail(new PlanRejected({ reasons: findings.reasons }))
+    return Result.fail(
+      new PlanRejected({
+        reasons: findings.reasons,
+        context: {
+          ...(isPolicy(policy) ? { policy } : {}),
+          changedFields,
+          parameters: params.length
+        }
+      })
+    )
   }
   return Result.succeed({
     policy,

@@ -2,7 +2,7 @@
  * The text `continuum plan` prints: per component the action and what it means, the LR at the
  * resume step before and after, the data cursor, the changed configuration and the warnings.
  */
-import { describeReason, type PlanRejected, type ResumePlan, showValue } from "./plan.ts"
+import { type ResumePlan, showValue } from "./plan.ts"
 
 /** A number with at most 6 significant digits, as a person reads it. */
 export const formatNumber = (x: number): string => {
@@ -95,12 +95,4 @@ export const renderPlan = (plan: ResumePlan): string => {
   if (plan.warnings.length === 0) lines.push("  (none)")
   else for (const w of plan.warnings) lines.push(`  - ${w}`)
   return lines.join("\n")
-}
-
-export const renderRejection = (error: PlanRejected): string => {
-  const count = error.reasons.length === 1 ? "1 reason" : `${error.reasons.length} reasons`
-  return [
-    `resume plan rejected (${count}); no step was run:`,
-    ...error.reasons.map((reason, i) => `  ${i + 1}. ${describeReason(reason)}`)
-  ].join("\n")
 }

@@ -3,6 +3,7 @@ import { Effect, Result, Schema } from "effect"
 import fc from "fast-check"
 import { decodeRunConfig } from "../../src/config/loadConfig.ts"
 import { RunConfig } from "../../src/config/RunConfig.ts"
+import { warmupStepsOf } from "../../src/config/scheduleConfig.ts"
 import { ResolvedWsd } from "../../src/config/scheduleSpec.ts"
 import { resolveGeometry } from "../../src/data/geometry.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
@@ -38,7 +39,7 @@ describe("batch", () => {
   it.effect("the global batch must be a multiple of micro × dp", () =>
     Effect.gen(function*() {
       yield* refuses(
-        { batch: { global: 10 } },
+        { batch: { global: 10, micro: 16 } },
         "batch.global = 10: must be a multiple of batch.micro × batch.dp = 16 × 1 (B = μ·A·P)"
       )
       yield* refuses(
@@ -46,6 +47,14 @@ describe("batch", () => {
         "batch.global = 16: must be a multiple of batch.micro × batch.dp = 3 × 2 (B = μ·A·P)"
       )
       yield* accepts({ batch: { global: 16, micro: 4, dp: 2 } })
+    }))
+
+  it.effect("without batch.micro, μ is the largest divisor of B/P up to 16: any global batch alone is valid", () =>
+    Effect.gen(function*() {
+      for (const [global, dp, micro] of [[16, 1, 16], [32, 1, 16], [4, 1, 4], [10, 1, 10], [24, 1, 12], [40, 2, 10]]) {
+        const config = yield* decodeRunConfig({ batch: { global, dp } })
+        assert.deepStrictEqual(config.batch, { global, micro, dp }, `global ${global}, dp ${dp}`)
+      }
     }))
 })
 
@@ -75,7 +84,12 @@ describe("schedule: its own fields", () => {
 describe("schedule: fitting the run's steps", () => {
   it.effect("the warm-up may not be longer than the run, whatever the kind", () =>
     Effect.gen(function*() {
-      yield* refuses({ steps: 40 }, "schedule.warmupSteps = 50: longer than the run (steps 40)")
+      yield* refuses(
+        { steps: 40, schedule: { warmupSteps: 50 } },
+        "schedule.warmupSteps = 50: longer than the run (steps 40)"
+      )
+      // The default warm-up is a fraction of the run, so a short run is valid as it is.
+      yield* accepts({ steps: 40 })
       for (const kind of ["constant", "warmup-decay"]) {
         yield* refuses(
           { steps: 100, schedule: { kind, warmupSteps: 101 } },
@@ -83,6 +97,28 @@ describe("schedule: fitting the run's steps", () => {
         )
         yield* accepts({ steps: 100, schedule: { kind, warmupSteps: 100 } })
       }
+    }))
+
+  it.effect("the default warm-up is 1/12 of the run, rounded to the nearest step: 50 of 600", () =>
+    Effect.gen(function*() {
+      for (const [steps, W] of [[600, 50], [1200, 100], [20, 2], [30, 3], [6, 1], [5, 0], [1, 0]] as const) {
+        const config = yield* decodeRunConfig({ steps })
+        assert.strictEqual(warmupStepsOf(config.schedule, steps), W, `steps ${steps}`)
+      }
+      yield* refuses(
+        { steps: 10, schedule: { warmupRatio: 0.9 } },
+        "schedule.warmupRatio = 0.9: the warm-up (warmupRatio 0.9 → 9 steps) ends after the decay starts at step 8 " +
+          "(steps 10, decayRatio 0.2 → 2 steps)"
+      )
+      yield* refuses(
+        { schedule: { warmupSteps: 30, warmupRatio: 0.1 } },
+        "schedule.warmupSteps = 30: warmupSteps and warmupRatio (0.1) are both set; set only one"
+      )
+      // An integer warm-up is taken as it is.
+      assert.strictEqual(
+        warmupStepsOf((yield* decodeRunConfig({ steps: 20, schedule: { warmupSteps: 7 } })).schedule, 20),
+        7
+      )
     }))
 
   it.effect("decaySteps may not be longer than the run", () =>

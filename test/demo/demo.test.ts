@@ -17,6 +17,7 @@ import { demoSettings } from "../../src/demo/settings.ts"
 import { lr, resolveSchedule } from "../../src/optim/schedule.ts"
 import type { RunSeries } from "../../src/report/series.ts"
 import { readMetrics } from "../../src/train/metricsLine.ts"
+import { markItems } from "../report/fixtures.ts"
 import { tempDir } from "../support/tinyRun.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E, any>): Promise<A> =>
@@ -51,6 +52,14 @@ describe("demo --quick", () => {
     assert.deepStrictEqual(demo.variants.map((v) => v.series.steps.length), [N, N, N2, N2])
     assert.isTrue(NodeFs.existsSync(NodePath.join(outDir, DEMO_MARKER)))
     assert.strictEqual(NodeFs.readFileSync(NodePath.join(outDir, "summary.txt"), "utf8"), demo.summary)
+  })
+
+  it("the loss chart has a panel zoomed on the steps after k, where the variants differ", () => {
+    const { resumeStep: k, extendedSteps: N2 } = demo.settings
+    const loss = NodeFs.readFileSync(demo.report.svg[0]!, "utf8")
+    assert.include(loss, `steps ${k}–${N2}, own loss scale`)
+    // Every variant is drawn again in the panel (the smoothed line, one per run).
+    assert.strictEqual(markItems(loss, "zoom_loss_smooth").length, 4)
   })
 
   it("exact: stopped at k and resumed, the losses are the baseline's bit for bit", () => {
@@ -116,7 +125,7 @@ describe("demo --quick", () => {
       assert.include(demo.summary, r.text.split("\n")[1]!.trim())
     }
     assert.include(demo.summary, "schedule rebuild at step 12 moves the LR")
-    assert.include(demo.summary, "changed: steps 16 → 32")
+    assert.include(demo.summary, "steps 16 → 32 changes the trajectory, which exact keeps unchanged")
     assert.include(demo.summary, "totalSteps 16 → 32")
   })
 

@@ -90,7 +90,7 @@ describe("ScheduleConfig", () => {
   it("decodes {} to the reference configuration of DESIGN.md", () => {
     assert.deepStrictEqual(decodeConfig({}), {
       kind: "wsd",
-      warmupSteps: 50,
+      warmupRatio: 1 / 12,
       decayRatio: 0.2,
       decayShape: "linear",
       minLrFactor: 0.1

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { renderCharts } from "../../src/report/charts.ts"
-import { chartData, distinctRunNames, MAX_POINTS_PER_LINE, resumeLabel } from "../../src/report/chartSpec.ts"
+import { chartData, distinctRunNames, lossSpec, MAX_POINTS_PER_LINE, resumeLabel } from "../../src/report/chartSpec.ts"
 import type { RunSeries } from "../../src/report/series.ts"
 import { baseline, extended, markItems, svgTexts, twoRuns } from "./fixtures.ts"
 
@@ -109,4 +109,63 @@ describe("chart data", () => {
     assert.strictEqual(resumeLabel("a", "exact", "keep", false), "resume exact/keep")
     assert.strictEqual(resumeLabel("a", "exact", "keep", true), "a: resume exact/keep")
   })
+})
+
+describe("the zoomed loss panel after the resume step", () => {
+  type Layer = {
+    name: string
+    transform?: Array<{ filter: string }>
+    encoding: { x: { field: string; scale: { domain: Array<number> } }; y?: { scale?: unknown } }
+  }
+  type Panel = { layer: Array<Layer>; height: number }
+
+  it("is a second panel whose every layer spans the steps from k to the last step, on its own y scale", () => {
+    const data = chartData(twoRuns)
+    const last = data.stepDomain![1]
+    const spec = lossSpec(data, undefined, 150) as unknown as { vconcat: Array<Panel>; layer?: unknown }
+    assert.isUndefined(spec.layer)
+    assert.strictEqual(spec.vconcat.length, 2)
+    const [main, zoom] = spec.vconcat
+    assert.deepStrictEqual(main!.layer.map((l) => l.name), [
+      "loss_raw",
+      "loss_smooth",
+      "val_loss",
+      "val_points",
+      "resume_rule",
+      "resume_label"
+    ])
+    assert.deepStrictEqual(main!.layer[0]!.encoding.x.scale.domain, [...data.stepDomain!])
+    assert.deepStrictEqual(zoom!.layer.map((l) => l.name), [
+      "zoom_loss_raw",
+      "zoom_loss_smooth",
+      "zoom_val_loss",
+      "zoom_val_points",
+      "zoom_resume_rule"
+    ])
+    for (const layer of zoom!.layer) {
+      assert.strictEqual(layer.encoding.x.field, "step", layer.name)
+      assert.deepStrictEqual(layer.encoding.x.scale.domain, [150, last], layer.name)
+      // Only the zoomed rows reach the panel, so its y scale fits the steps after k alone.
+      assert.deepStrictEqual(layer.transform, [{ filter: "datum.step >= 150" }], layer.name)
+    }
+    assert.deepStrictEqual(zoom!.layer[0]!.encoding.y!.scale, { zero: false })
+  })
+
+  it("has no zoom panel without a zoom step, or with one outside the charted steps", () => {
+    const data = chartData(twoRuns)
+    for (const from of [undefined, -1, data.stepDomain![1], 10_000]) {
+      const spec = lossSpec(data, undefined, from) as unknown as { vconcat?: unknown; layer: Array<unknown> }
+      assert.isUndefined(spec.vconcat, String(from))
+      assert.strictEqual(spec.layer.length, 6)
+    }
+  })
+
+  it.effect("draws each run again in the zoomed panel", () =>
+    Effect.gen(function*() {
+      const { lossSvg } = yield* renderCharts(twoRuns, { zoomFrom: 150 })
+      assert.strictEqual(markItems(lossSvg, "zoom_loss_smooth").length, 2)
+      assert.strictEqual(markItems(lossSvg, "loss_smooth").length, 2)
+      assert.strictEqual(markItems(lossSvg, "zoom_resume_rule").length, 1)
+      assert.include(svgTexts(lossSvg), `steps 150–${chartData(twoRuns).stepDomain![1]}, own loss scale`)
+    }))
 })

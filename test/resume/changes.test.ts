@@ -25,9 +25,11 @@ describe("diffConfigs", () => {
         eval: { every: 10 }
       })
     )
+    // The default warm-up is a fraction of the run: compared as the steps it resolves to.
     assert.deepStrictEqual(changes, [
       { path: "steps", old: 600, new: 900, trajectory: true },
       { path: "optimizer.betas", old: [0.9, 0.95], new: [0.8, 0.95], trajectory: true },
+      { path: "schedule.warmupSteps", old: 50, new: 75, trajectory: true },
       { path: "eval.every", old: 100, new: 10, trajectory: false }
     ])
   })

@@ -337,3 +337,100 @@ describe("the command line refuses before any step", () => {
       assertUnchanged(config.runDir, before)
     }))
 })
+
+describe("a rejected plan is printed grouped by cause", () => {
+  /** The tiny run's checkpoint at step 12 and its configuration file, for `plan --config`. */
+  const trainedConfigFile = Effect.gen(function*() {
+    const config = yield* trainedRun()
+    const file = path.join(path.dirname(config.runDir), "config.json")
+    fs.writeFileSync(file, JSON.stringify(encodeRunConfig(config)))
+    return { config, file }
+  })
+
+  const planRejected = (file: string, args: ReadonlyArray<string>) => {
+    const result = cli(["plan", "--config", file, ...args])
+    assert.strictEqual(result.status, 2, result.stderr)
+    return result.stderr
+  }
+
+  it.effect("shapes: the model fields that changed them, a few tensors, the optimizer state, what to do instead", () =>
+    Effect.gen(function*() {
+      const { config, file } = yield* trainedConfigFile
+      const before = runDirState(config.runDir)
+      const text = planRejected(file, ["--resume", "continue", "--set", "model.dim=32", "--set", "model.layers=2"])
+      const total = paramCount(yield* changed(config, { model: { dim: 32, layers: 2 } }))
+      assert.include(text, `(1 cause, ${total + 1} reasons)`)
+      assert.include(
+        text,
+        `1. model.dim 16 → 32 and model.layers 1 → 2 change the shapes of ${total} of ${total} tensors ` +
+          "(tok_embeddings.weight [256, 16] → [256, 32], layers.0.attention_norm.weight [16] → [32], … --verbose lists all)" +
+          `; so the optimizer state of ${2 * total} tensors cannot be loaded either`
+      )
+      assert.include(text, "instead: no tensor of the source fits the new model: start it fresh in a new runDir")
+      assert.include(text, "instead: resume with model.dim 16 and model.layers 1")
+      // One line per cause and suggestion, not one per tensor.
+      assert.notInclude(text, "layers.0.attention.wq.weight")
+      assert.isBelow(text.trim().split("\n").length, 6)
+      assertUnchanged(config.runDir, before)
+    }))
+
+  it.effect("--verbose lists every tensor and every optimizer state tensor under its cause", () =>
+    Effect.gen(function*() {
+      const { config, file } = yield* trainedConfigFile
+      const next = yield* changed(config, { model: { dim: 32, layers: 2 } })
+      const text = planRejected(file, [
+        "--resume",
+        "continue",
+        "--verbose",
+        "--set",
+        "model.dim=32",
+        "--set",
+        "model.layers=2"
+      ])
+      assert.notInclude(text, "--verbose lists all")
+      const params = modelFromConfig(next.model).params
+      const oldShapes = new Map(modelFromConfig(config.model).params.map((p) => [p.name, p.shape]))
+      for (const p of params) {
+        const old = oldShapes.get(p.name)
+        const line = old === undefined
+          ? `${p.name} [${p.shape.join(", ")}] not in the source`
+          : `${p.name} [${old.join(", ")}] → [${p.shape.join(", ")}]`
+        assert.include(text, `\n       ${line}\n`, p.name)
+        for (const prefix of ["exp_avg", "exp_avg_sq"]) assert.include(text, `${prefix}.${p.name} `, p.name)
+      }
+      // The same text the train command prints, with the same exit code.
+      const train = cli(["train", "--config", file, "--resume", "continue", "--verbose", "--set", "model.dim=32"])
+      assert.strictEqual(train.status, 2, train.stderr)
+      assert.include(train.stderr, "\n       tok_embeddings.weight [256, 16] → [256, 32]\n")
+    }))
+
+  it.effect("optimizer: another kind names the field and the policy that accepts it", () =>
+    Effect.gen(function*() {
+      const { file } = yield* trainedConfigFile
+      const text = planRejected(file, ["--resume", "continue", "--set", "optimizer.kind=sgd"])
+      assert.include(text, "(1 cause, 1 reason)")
+      assert.include(text, "1. optimizer.kind adamw → sgd: the stored adamw state cannot drive sgd")
+      assert.include(
+        text,
+        `instead: a policy file with "optimizer": "reset" (the new optimizer starts fresh): ` +
+          `{"model":"load","optimizer":"reset","data":"load","step":"keep","schedule":"extend"}`
+      )
+      assert.include(text, `instead: resume with optimizer.kind "adamw"`)
+    }))
+
+  it.effect("data: the fields behind a changed dataset fingerprint, and data reset instead", () =>
+    Effect.gen(function*() {
+      const { file } = yield* trainedConfigFile
+      const text = planRejected(file, ["--resume", "continue", "--set", "data.valFraction=0.2", "--set", "seed=9"])
+      assert.include(text, "(1 cause, 2 reasons)")
+      assert.match(
+        text,
+        /1\. data\.valFraction 0\.1 → 0\.2 changes the dataset \(fingerprint [0-9a-f]{12} → [0-9a-f]{12}\): the stored data cursor would point at other samples; seed 7 → 9 changes the sample permutation the stored cursor indexes\n/
+      )
+      assert.include(
+        text,
+        `instead: a policy with "data": "reset" reads the new data from sample 0 (e.g. --resume transfer`
+      )
+      assert.include(text, "instead: resume with data.valFraction 0.1 and seed 7")
+    }))
+})

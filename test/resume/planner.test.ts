@@ -23,7 +23,8 @@ import {
   type WeightsSource
 } from "../../src/resume/planner.ts"
 import { presets, type ResumePolicy } from "../../src/resume/policy.ts"
-import { renderPlan, renderRejection } from "../../src/resume/renderPlan.ts"
+import { renderPlan } from "../../src/resume/renderPlan.ts"
+import { renderRejection } from "../../src/resume/renderRejection.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: configurations, and checkpoints as the trainer writes them, built in memory
@@ -206,6 +207,7 @@ describe("exact", () => {
       assert.deepStrictEqual(tags(e), ["ScheduleKeepMismatch", "TrajectoryChanged"])
       assert.deepStrictEqual(reason(e, "ScheduleKeepMismatch").differences, [
         { field: "totalSteps", old: 600, new: 900 },
+        { field: "warmupSteps", old: 50, new: 75 },
         { field: "decaySteps", old: 120, new: 180 }
       ])
       assert.include(
@@ -239,7 +241,11 @@ describe("continue", () => {
       assert.strictEqual(plan.totalSteps, 900)
       assert.closeTo(lr(plan.schedule.schedule, 900), 3e-4, 1e-15)
       assert.isAbove(lr(plan.schedule.schedule, 719), lr(plan.schedule.schedule, 730))
-      assert.deepStrictEqual(plan.changedFields, [{ path: "steps", old: 600, new: 900, trajectory: true }])
+      // The default warm-up is a fraction: compared as the steps it resolves to (past them here).
+      assert.deepStrictEqual(plan.changedFields, [
+        { path: "steps", old: 600, new: 900, trajectory: true },
+        { path: "schedule.warmupSteps", old: 50, new: 75, trajectory: true }
+      ])
     }))
 
   it.effect("a doubled global batch keeps the sample cursor and explains the new step↔sample mapping", () =>
@@ -587,9 +593,10 @@ describe("collecting reasons", () => {
           "ResumeStepBeyondTotal"
         ]
       ) assert.include(tags(e), tag)
+      // Grouped by cause: schedule (steps), model shapes, optimizer kind, data seed, and the corrupt file.
       const rendered = renderRejection(e)
-      assert.include(rendered, `rejected (${e.reasons.length} reasons)`)
-      assert.strictEqual(rendered.split("\n").length, e.reasons.length + 1)
+      assert.include(rendered, `rejected (5 causes, ${e.reasons.length} reasons)`)
+      assert.strictEqual(rendered.split("\n").filter((line) => /^ {2}\d+\. /.test(line)).length, 5)
       assert.include(rendered, "seed 1234 → 9")
     }))
 })
@@ -631,8 +638,9 @@ describe("plan data", () => {
           "data       load      cursor at sample 4800",
           "step s now starts at sample 4800",
           "step       keep      next update is step 301 of 900",
-          "steps         600 → 900  [trajectory]",
-          "eval.every    100 → 50\n",
+          "steps                 600 → 900  [trajectory]",
+          "schedule.warmupSteps  50 → 75  [trajectory]",
+          "eval.every            100 → 50\n",
           "warnings:",
           "do not affect the trajectory: eval.every 100 → 50"
         ]

@@ -8,10 +8,18 @@ import { runSaveBench, SaveModesDiverged } from "../../bench/save.ts"
 import { modelSizeNames } from "../../bench/sizes.ts"
 import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
 import { gpujsModes } from "../../kernels/gpujs/index.ts"
+import { makeTaskProgress, type TaskProgress } from "../progress.ts"
 
-const progress = (r: KernelBenchRow): void => {
-  process.stderr.write(`  ${r.family} ${r.size} ${r.backend}: ${r.skipped ?? `${(r.msPerCall ?? 0).toFixed(3)} ms`}\n`)
-}
+/** A measured kernel row, as a line that stays above the progress line. */
+const rowLine = (r: KernelBenchRow): string =>
+  `  ${r.family} ${r.size} ${r.backend}: ${r.skipped ?? `${(r.msPerCall ?? 0).toFixed(3)} ms`}`
+
+/** Progress on stderr for the duration of `effect`: a redrawn line on a terminal, plain lines elsewhere. */
+const withProgress = <A, E, R>(use: (progress: TaskProgress) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const progress = makeTaskProgress()
+    return use(progress).pipe(Effect.ensuring(Effect.sync(progress.finish)))
+  })
 
 const formatSteps = (rows: ReadonlyArray<StepTiming>): string =>
   [
@@ -54,12 +62,15 @@ const kernels = Command.make(
   },
   ({ families, json, modes, quick }) =>
     Effect.gen(function*() {
-      const result = yield* runKernelBench({
-        modes: Option.getOrUndefined(modes),
-        families: Option.getOrUndefined(families),
-        scale: quick ? "quick" : "full",
-        onRow: progress
-      })
+      const result = yield* withProgress((progress) =>
+        runKernelBench({
+          modes: Option.getOrUndefined(modes),
+          families: Option.getOrUndefined(families),
+          scale: quick ? "quick" : "full",
+          onRow: (row) => progress.log(rowLine(row)),
+          onProgress: progress.report
+        })
+      )
       yield* Console.log(formatKernelBench(result))
       if (Option.isSome(json)) fs.writeFileSync(json.value, JSON.stringify(result, null, 2))
     })
@@ -91,7 +102,15 @@ const step = Command.make(
   },
   ({ cpuOnly, size, steps, warmup }) =>
     Effect.gen(function*() {
-      const rows = yield* runStepBench({ modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"], steps, warmup, size })
+      const rows = yield* withProgress((progress) =>
+        runStepBench({
+          modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"],
+          steps,
+          warmup,
+          size,
+          onProgress: progress.report
+        })
+      )
       const m = benchModel(size)
       yield* Console.log(
         `${size} llama (V=${m.vocabSize}, d=${m.dim}, ${m.layers} layers, ${m.heads} heads, f=${m.ffnDim}, ` +
@@ -120,7 +139,7 @@ const save = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const report = yield* runSaveBench(options)
+      const report = yield* withProgress((progress) => runSaveBench({ ...options, onProgress: progress.report }))
       yield* Console.log(report.caption)
       yield* Console.table(report.table)
       yield* Console.log(report.landed)
@@ -146,13 +165,22 @@ export const benchCommand = Command.make(
       yield* Console.error(
         "kernels: median of repeated calls after warm-up; gpujs split into upload / compute / readback"
       )
-      const kernels = yield* runKernelBench({ scale: quick ? "quick" : "full", onRow: progress })
+      const kernels = yield* withProgress((progress) =>
+        runKernelBench({
+          scale: quick ? "quick" : "full",
+          onRow: (row) => progress.log(rowLine(row)),
+          onProgress: progress.report
+        })
+      )
       yield* Console.log(formatKernelBench(kernels))
-      const steps = yield* runStepBench({
-        modes: gpujsModes.filter((m) => m !== "gpu"),
-        steps: quick ? 5 : 20,
-        warmup: 2
-      })
+      const steps = yield* withProgress((progress) =>
+        runStepBench({
+          modes: gpujsModes.filter((m) => m !== "gpu"),
+          steps: quick ? 5 : 20,
+          warmup: 2,
+          onProgress: progress.report
+        })
+      )
       yield* Console.log(formatSteps(steps))
       fs.mkdirSync(out, { recursive: true })
       const file = path.join(out, "bench.json")

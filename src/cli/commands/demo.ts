@@ -2,12 +2,24 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { runDemo, type VariantName } from "../../demo/demo.ts"
 import { DEFAULT_STEPS, QUICK_STEPS } from "../../demo/settings.ts"
+import type { Progress } from "../../tensor/progress.ts"
 import { makeProgress } from "../progress.ts"
 
-/** One progress display per variant; a new variant ends the previous one's status line. */
+/**
+ * One progress display per variant; a new variant ends the previous one's status line. Each line
+ * starts with the whole demo's progress (updates over all legs), e.g. `demo 38% · rebuild · `.
+ */
 const progressPerVariant = () => {
   let current: { variant: VariantName; progress: ReturnType<typeof makeProgress> } | undefined
+  let overall: Progress | undefined
+  const prefix = () =>
+    overall === undefined
+      ? ""
+      : `demo ${Math.floor((100 * overall.done) / Math.max(1, overall.total))}% · ${current?.variant ?? ""} · `
   return {
+    onProgress: (progress: Progress) => {
+      overall = progress
+    },
     onEvent: (
       variant: VariantName,
       totalSteps: number,
@@ -15,7 +27,7 @@ const progressPerVariant = () => {
     ) => {
       if (current?.variant !== variant) {
         current?.progress.finish()
-        current = { variant, progress: makeProgress(totalSteps, process.stderr, 100) }
+        current = { variant, progress: makeProgress(totalSteps, process.stderr, 100, prefix) }
       }
       current.progress.onEvent(event)
     },
@@ -53,7 +65,8 @@ export const demoCommand = Command.make(
             progress.finish()
             process.stderr.write(`${line}\n`)
           },
-          onEvent: progress.onEvent
+          onEvent: progress.onEvent,
+          onProgress: progress.onProgress
         }
       )
       progress.finish()

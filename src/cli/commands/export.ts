@@ -4,13 +4,17 @@ import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
 import { type ExportDType, exportWeights, refuseExportIntoCheckpoint } from "../../checkpoint/export.ts"
 import { withCheckpoint } from "../../sample/target.ts"
+import type { OnProgress } from "../../tensor/progress.ts"
 import { sizeOf } from "../../tensor/tensor.ts"
+import { makeTaskProgress } from "../progress.ts"
 
 export interface ExportArgs {
   /** A checkpoint directory, or a run directory (its latest valid checkpoint). */
   readonly dir: string
   readonly out: string
   readonly dtype: ExportDType
+  /** Told how far reading, verifying, encoding and writing are. */
+  readonly onProgress?: OnProgress | undefined
 }
 
 export interface ExportResult {
@@ -68,11 +72,18 @@ export const writeFileAtomic = Effect.fnUntraced(function*(
 const exportFrom = (args: ExportArgs) =>
   Effect.scoped(withCheckpoint(args.dir, 0, (store, step) =>
     Effect.gen(function*() {
-      const checkpoint = yield* store.load(step, { components: ["model"] })
+      const report = args.onProgress
+      const checkpoint = yield* store.load(step, { components: ["model"], onProgress: report })
       const tensors = checkpoint.tensors.model
+      const count = Object.keys(tensors).length
+      report?.({ task: `encode ${count} tensors as ${args.dtype}`, done: 0, total: count, unit: "items" })
       const encoded = exportWeights(tensors, args.dtype)
       if (Result.isFailure(encoded)) return yield* new ExportFailed({ path: args.out, detail: encoded.failure.message })
+      report?.({ task: `encode ${count} tensors as ${args.dtype}`, done: count, total: count, unit: "items" })
+      const size = encoded.success.length
+      report?.({ task: `write ${args.out}`, done: 0, total: size, unit: "bytes" })
       yield* writeFileAtomic(args.out, encoded.success)
+      report?.({ task: `write ${args.out}`, done: size, total: size, unit: "bytes" })
       return {
         location: checkpoint.location,
         step,
@@ -99,7 +110,10 @@ export const exportCheckpoint = (args: ExportArgs) =>
 /** `continuum export`. */
 export const exportWeightsFile = (args: ExportArgs) =>
   Effect.gen(function*() {
-    const r = yield* exportCheckpoint(args)
+    const progress = makeTaskProgress()
+    const r = yield* exportCheckpoint({ ...args, onProgress: progress.report }).pipe(
+      Effect.ensuring(Effect.sync(progress.finish))
+    )
     yield* Console.log(
       `exported ${r.tensors} tensors (${r.parameters.toLocaleString("en-US")} parameters) of step ${r.step} ` +
         `(${r.location}) as ${r.dtype} to ${r.out} (${r.bytes.toLocaleString("en-US")} bytes)`

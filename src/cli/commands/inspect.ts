@@ -8,6 +8,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { VerificationFailed, verificationProblems } from "../../inspect/InspectReport.ts"
 import { renderInspect } from "../../inspect/render.ts"
 import { type InspectOptions, inspectReport } from "../../inspect/report.ts"
+import { makeTaskProgress } from "../progress.ts"
 
 export type {
   CheckpointReport,
@@ -38,7 +39,11 @@ export const inspect = (args: InspectArgs): Effect.Effect<
   FileSystem.FileSystem
 > =>
   Effect.gen(function*() {
-    const report = yield* inspectReport(args)
+    // Verifying hashes every file; a large checkpoint takes a while, so it shows how far it is.
+    const progress = makeTaskProgress()
+    const report = yield* inspectReport({ ...args, onProgress: args.verify ? progress.report : undefined }).pipe(
+      Effect.ensuring(Effect.sync(progress.finish))
+    )
     yield* Console.log(args.json ? JSON.stringify(report, null, 2) : renderInspect(report))
     const problems = verificationProblems(report)
     if (args.verify && problems.length > 0) return yield* new VerificationFailed({ problems })

@@ -19,12 +19,16 @@ import type { TrainArgs } from "./train.ts"
  */
 export const plan = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
-      start: resolveStart(args)
-    }))
-    const estimate = yield* duringSetup(checkedEstimate(config))
-    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)))
+    const setup = { verbose: args.verbose === true }
+    const { config, start } = yield* duringSetup(
+      Effect.all({
+        config: loadRunConfig(args.config, args.set),
+        start: resolveStart(args)
+      }),
+      setup
+    )
+    const estimate = yield* duringSetup(checkedEstimate(config), setup)
+    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)), setup)
     const plan = Context.get(context, AcceptedPlan)
     const settings = Context.get(context, RunSettings)
     const budget = yield* MemoryBudget

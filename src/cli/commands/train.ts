@@ -20,6 +20,8 @@ export interface TrainArgs extends StartRequest {
   readonly set: ReadonlyArray<string>
   /** `--max-memory`: the memory the run may use (default: the machine's). */
   readonly maxMemory?: string | undefined
+  /** Print every tensor of a rejected plan (`--verbose`). */
+  readonly verbose?: boolean | undefined
   /** Stop after this many updates (saving a checkpoint), as if interrupted there. */
   readonly until?: number | undefined
 }
@@ -30,11 +32,15 @@ export interface TrainArgs extends StartRequest {
  */
 export const train = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
-      start: resolveStart(args)
-    }))
-    yield* duringSetup(checkedEstimate(config))
+    const setup = { verbose: args.verbose === true }
+    const { config, start } = yield* duringSetup(
+      Effect.all({
+        config: loadRunConfig(args.config, args.set),
+        start: resolveStart(args)
+      }),
+      setup
+    )
+    yield* duringSetup(checkedEstimate(config), setup)
     if (args.resume === "auto" && args.from === undefined) {
       const done = yield* duringSetup(completedStep(config))
       if (done !== undefined) {
@@ -45,7 +51,8 @@ export const train = (args: TrainArgs) =>
       }
     }
     const context = yield* duringSetup(
-      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until }))))
+      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until })))),
+      setup
     )
     const trainer = Context.get(context, Trainer)
     const plan = Context.get(context, AcceptedPlan)

@@ -1,6 +1,6 @@
 /** The schedule component: restart the new schedule, or reconcile it with the stored one at the resume step. */
 import { Result } from "effect"
-import { lr, type ResolvedSchedule, type ResolvedWsd } from "../../optim/schedule.ts"
+import { configuredOf, lr, type ResolvedSchedule, type ResolvedWsd } from "../../optim/schedule.ts"
 import { type RejectionReason, type SchedulePlan, showValue } from "../plan.ts"
 import { DEFAULT_LR_JUMP_TOLERANCE, jumpRatioOf, reconcileSchedule, type ScheduleReconcileError } from "../reconcile.ts"
 import type { Actions } from "./actions.ts"
@@ -75,5 +75,14 @@ export const planSchedule = (
   }
   const r = reconciled.success
   findings.warnings.push(...r.notes.map((note) => `schedule ${action}: ${note}`))
+  // A warm-up given as a fraction resolves to other steps at another total; extend finishes the
+  // warm-up in progress as it started, and says so rather than leaving the new number unexplained.
+  const oldWarmup = configuredOf(old).warmupSteps
+  if (action === "extend" && k < oldWarmup && next.warmupSteps !== oldWarmup) {
+    findings.warnings.push(
+      `schedule extend: the warm-up in progress keeps its ${oldWarmup} steps; the new configuration resolves ` +
+        `schedule.warmupSteps to ${next.warmupSteps} at ${next.totalSteps} steps, which only rewarm or restart apply`
+    )
+  }
   return { action, lrBefore: r.lrBefore, lrAfter: r.lrAfter, jumpRatio: r.jumpRatio, schedule: r.schedule }
 }
