@@ -64,13 +64,17 @@ const freshOnly: StartLayer<ResumeRefused | CheckpointIoError> = Layer.unwrap(Ef
   return Start.fresh
 }))
 
-/** `auto`: exact recovery when a valid checkpoint exists (or --from is given), a fresh start otherwise. */
+/**
+ * `auto`: exact recovery when the run directory holds checkpoints (or --from is given), a fresh
+ * start only when it holds none. Checkpoints that are all unusable refuse the start: starting
+ * fresh would overwrite the history they belong to.
+ */
 const auto = (from: string | undefined): StartLayer<PlannedStartError | CheckpointIoError> =>
   Layer.unwrap(Effect.gen(function*() {
     if (from !== undefined) return plannedStartLayer(presets.exact, from)
     const store = yield* CheckpointStore
-    const { latest } = yield* store.latestValid
-    return Option.isSome(latest) ? plannedStartLayer(presets.exact, undefined) : Start.fresh
+    const existing = yield* store.list
+    return existing.length > 0 ? plannedStartLayer(presets.exact, undefined) : Start.fresh
   }))
 
 /**
