@@ -49,6 +49,8 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   UnexpectedParamError: ExitCode.rejected,
   ValidationSetTooSmall: ExitCode.rejected,
   VocabSizeMismatch: ExitCode.rejected,
+  // Another live process trains in the run directory: refused before anything was touched.
+  RunDirLocked: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
   CheckpointCorrupt: ExitCode.failed,
   CheckpointIoError: ExitCode.failed,
@@ -63,6 +65,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   NonFiniteLogits: ExitCode.failed,
   NotByteLevel: ExitCode.failed,
   ReportError: ExitCode.failed,
+  RunLockError: ExitCode.failed,
   VerificationFailed: ExitCode.failed
 }
 

@@ -1,6 +1,8 @@
 import { NodeFileSystem } from "@effect/platform-node"
-import { type FileSystem, Layer } from "effect"
-import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { Effect, FileSystem, Layer } from "effect"
+import { CheckpointStore, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { fileSystemDisk } from "../checkpoint/disk.ts"
+import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { Start } from "../config/Start.ts"
@@ -12,6 +14,7 @@ import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
 import type { StartLayer } from "../resume/start.ts"
 import { MetricsSink } from "./MetricsSink.ts"
+import { runLockLayer } from "./RunLock.ts"
 import { Trainer } from "./Trainer.ts"
 
 /** The data loader a configuration describes. */
@@ -68,8 +71,31 @@ export const runStartLayer = <EStart = never, EData = never, ECheckpoints = neve
   )
 
 /**
+ * The run's checkpoints opened for reading only: leftovers of interrupted saves are not cleaned,
+ * since they may be the save in progress of a run training in the same directory right now.
+ */
+export const readOnlyCheckpoints = (
+  runDir: string
+): Layer.Layer<CheckpointStore, CheckpointIoError, FileSystem.FileSystem> =>
+  Layer.effect(
+    CheckpointStore,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false })
+    })
+  )
+
+/**
+ * The start of a run as `train` would plan it, for commands that only print or check the plan:
+ * no lock is taken and nothing in the run directory is written or cleaned.
+ */
+export const plannedOnlyLayer = <EStart = never>(config: RunConfig, start: StartLayer<EStart>) =>
+  runStartLayer(config, start, { checkpoints: readOnlyCheckpoints(config.runDir) })
+
+/**
  * A complete run: one layer per component, composed. Model, optimizer and scheduler read the
- * settings and the start; the trainer consumes them all.
+ * settings and the start; the trainer consumes them all. The run holds `<runDir>/.lock` for its
+ * whole life (RunLock.ts): a second run on the same directory is refused before it touches it.
  */
 export const composeRun = <
   EStart = never,
@@ -91,7 +117,10 @@ export const composeRun = <
     ),
     Layer.provideMerge(orDefault(parts.kernels, () => kernelsLayerFor(config.kernels))),
     Layer.provideMerge(orDefault(parts.metrics, () => MetricsSink.layerFileSystem(config.runDir))),
-    Layer.provideMerge(runStartLayer(config, parts.start ?? Start.fresh, parts))
+    Layer.provideMerge(runStartLayer(config, parts.start ?? Start.fresh, parts)),
+    // Built first and released last: nothing in the run directory — the store's cleanup of
+    // interrupted saves, the metrics history, retention — is touched without the lock.
+    Layer.provide(runLockLayer(config.runDir))
   )
 
 /** A complete run on the local file system, from the given start (fresh or planned). */

@@ -5,7 +5,7 @@ import { RunSettings } from "../../config/RunSettings.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { resolveStart } from "../../resume/start.ts"
-import { runStartLayer } from "../../train/layers.ts"
+import { plannedOnlyLayer } from "../../train/layers.ts"
 import { duringSetup } from "../exitCodes.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
 import type { TrainArgs } from "./train.ts"
@@ -17,7 +17,7 @@ export const plan = (args: TrainArgs) =>
       config: loadRunConfig(args.config, args.set),
       start: resolveStart(args)
     }))
-    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)))
+    const context = yield* duringSetup(Layer.build(plannedOnlyLayer(config, start)))
     const plan = Context.get(context, AcceptedPlan)
     const settings = Context.get(context, RunSettings)
     yield* Console.log(
