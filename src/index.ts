@@ -45,6 +45,7 @@ export {
   type RunStart
 } from "./testkit/index.ts"
 export type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./train/events.ts"
-export { composeRun, dataLayerFor, runLayer, type RunParts } from "./train/layers.ts"
+export { composeRun, dataLayerFor, noRunLock, runLayer, type RunParts } from "./train/layers.ts"
+export { RunDirLocked, RunLockError } from "./train/RunLock.ts"
 export { StopSignal } from "./train/StopSignal.ts"
 export { Trainer } from "./train/Trainer.ts"

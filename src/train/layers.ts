@@ -14,7 +14,7 @@ import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
 import type { StartLayer } from "../resume/start.ts"
 import { MetricsSink } from "./MetricsSink.ts"
-import { runLockLayer } from "./RunLock.ts"
+import { type RunDirLocked, type RunLockError, runLockLayer } from "./RunLock.ts"
 import { Trainer } from "./Trainer.ts"
 
 /** The data loader a configuration describes. */
@@ -31,7 +31,7 @@ export const dataLayerFor = (config: RunConfig) =>
  * Components of a run that code may replace, each with the errors its layer may fail with.
  * Anything left out is built from the configuration: the data from `data.source`, the kernels
  * from `kernels.backend`, the schedule from `schedule` (or from a resume plan), checkpoints under
- * `<runDir>/checkpoints`.
+ * `<runDir>/checkpoints`, the lock on `<runDir>/.lock`.
  */
 export interface RunParts<
   EStart = never,
@@ -39,7 +39,8 @@ export interface RunParts<
   EKernels = never,
   ESchedule = never,
   ECheckpoints = never,
-  EMetrics = never
+  EMetrics = never,
+  ELock = never
 > {
   readonly start?: StartLayer<EStart>
   readonly data?: Layer.Layer<DataLoader, EData, FileSystem.FileSystem>
@@ -47,7 +48,15 @@ export interface RunParts<
   readonly scheduler?: Layer.Layer<Scheduler, ESchedule, RunSettings | Start>
   readonly checkpoints?: Layer.Layer<CheckpointStore, ECheckpoints, FileSystem.FileSystem>
   readonly metrics?: Layer.Layer<MetricsSink, EMetrics, FileSystem.FileSystem>
+  /**
+   * Who else may write into the run directory meanwhile: by default nobody (`runLockLayer`).
+   * A run kept wholly in memory (store and metrics) passes `noRunLock`, as it writes nothing there.
+   */
+  readonly lock?: Layer.Layer<never, ELock>
 }
+
+/** For a run that writes nothing into its run directory: no lock is taken. */
+export const noRunLock: Layer.Layer<never> = Layer.empty
 
 /** The part given, or else the default one: a layer that may fail as either. */
 const orDefault = <A, E1, R1, E2, R2>(
@@ -59,7 +68,7 @@ const orDefault = <A, E1, R1, E2, R2>(
 export const runStartLayer = <EStart = never, EData = never, ECheckpoints = never>(
   config: RunConfig,
   start: StartLayer<EStart> = Start.fresh,
-  parts: RunParts<unknown, EData, unknown, unknown, ECheckpoints, unknown> = {}
+  parts: RunParts<unknown, EData, unknown, unknown, ECheckpoints, unknown, unknown> = {}
 ) =>
   start.pipe(
     Layer.provideMerge(Layer.mergeAll(
@@ -103,10 +112,11 @@ export const composeRun = <
   EKernels = never,
   ESchedule = never,
   ECheckpoints = never,
-  EMetrics = never
+  EMetrics = never,
+  ELock = RunDirLocked | RunLockError
 >(
   config: RunConfig,
-  parts: RunParts<EStart, EData, EKernels, ESchedule, ECheckpoints, EMetrics> = {}
+  parts: RunParts<EStart, EData, EKernels, ESchedule, ECheckpoints, EMetrics, ELock> = {}
 ) =>
   Trainer.layer.pipe(
     Layer.provideMerge(
@@ -120,7 +130,7 @@ export const composeRun = <
     Layer.provideMerge(runStartLayer(config, parts.start ?? Start.fresh, parts)),
     // Built first and released last: nothing in the run directory — the store's cleanup of
     // interrupted saves, the metrics history, retention — is touched without the lock.
-    Layer.provide(runLockLayer(config.runDir))
+    Layer.provide(orDefault(parts.lock, () => runLockLayer(config.runDir)))
   )
 
 /** A complete run on the local file system, from the given start (fresh or planned). */
