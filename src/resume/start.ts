@@ -8,6 +8,7 @@ import { Start } from "../config/Start.ts"
 import type { DataLoader } from "../data/DataLoader.ts"
 import { type PlannedStartError, plannedStartLayer } from "./plannedStart.ts"
 import { decodePolicy, PolicyError, presets, type ResumePolicy } from "./policy.ts"
+import { newestSound } from "./usableCheckpoint.ts"
 
 export interface StartRequest {
   /** `auto`, `exact`, `continue`, `transfer` or a policy JSON file; absent for a fresh run. */
@@ -78,15 +79,16 @@ const auto = (from: string | undefined): StartLayer<PlannedStartError | Checkpoi
   }))
 
 /**
- * For `--resume auto`: the step of a valid checkpoint that already completes the run, if any. A
- * preemptible job requeued after it finished then exits 0 instead of being refused.
+ * For `--resume auto`: the step of a sound checkpoint (one a resume could start from) that already
+ * completes the run, if any. A preemptible job requeued after it finished then exits 0 instead of
+ * being refused.
  */
 export const completedStep = (config: RunConfig) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const store = yield* makeCheckpointStore(fileSystemDisk(fs), config.runDir, { cleanOnStart: false })
-    const { latest } = yield* store.latestValid
-    return Option.isSome(latest) && latest.value.step >= config.steps ? latest.value.step : undefined
+    const newest = yield* newestSound(store, config)
+    return Option.isSome(newest) && newest.value >= config.steps ? newest.value : undefined
   }))
 
 /** Why the start `resolveStart` decides on fails to build. */

@@ -6,11 +6,15 @@
  * checkpoint ends the search instead: an older checkpoint would be rejected for the same reason,
  * and the user has to hear that reason, not a list of skipped checkpoints.
  */
-import { Effect, Result, Schema } from "effect"
+import { Effect, Option, Result, Schema } from "effect"
 import * as NodePath from "node:path"
-import type { CheckpointStoreShape } from "../checkpoint/CheckpointStore.ts"
+import type { CheckpointStoreShape, VerifyReport } from "../checkpoint/CheckpointStore.ts"
 import { CheckpointCorrupt } from "../checkpoint/errors.ts"
-import { describeReason, PlanRejected, type RejectionReason, type ResumePlan } from "./plan.ts"
+import type { Manifest } from "../checkpoint/manifest.ts"
+import type { RunConfig } from "../config/RunConfig.ts"
+import { describeReason, type PlanRejected, type RejectionReason, type ResumePlan } from "./plan.ts"
+import { computePlan } from "./planner.ts"
+import { presets } from "./policy.ts"
 import { checkpointSource, hasManifest, type OpenedSource, ResumeSourceError, type SourceReadError } from "./source.ts"
 
 /** A checkpoint passed over, and why, in one line. */
@@ -122,4 +126,44 @@ export const newestUsable = <A, E>(store: CheckpointStoreShape, candidate: Candi
       return yield* new ResumeSourceError({ source: store.location, message: "no valid checkpoint to resume from" })
     }
     return yield* new NoUsableCheckpoint({ location: store.location, skipped })
+  })
+
+/**
+ * Why a verified checkpoint cannot be resumed from under any configuration (its state or stored
+ * configuration does not decode, its fingerprint does not match), in one line; undefined if sound.
+ * Judged by the planner itself, against `config` and the checkpoint's own dataset.
+ */
+export const checkpointDefects = (
+  report: VerifyReport & { readonly manifest: Option.Some<Manifest> },
+  config: RunConfig
+): string | undefined => {
+  const manifest = report.manifest.value
+  const planned = computePlan({
+    policy: presets.exact,
+    source: { kind: "checkpoint", location: report.location, manifest, problems: report.problems },
+    config,
+    dataFingerprint: manifest.fingerprints.dataset
+  })
+  if (Result.isSuccess(planned)) return undefined
+  const defects = defectsOf(planned.failure)
+  return defects.length === 0 ? undefined : oneLine(defects.map(describeReason).join("; "))
+}
+
+/**
+ * The newest checkpoint that verifies and has no defect of its own (see `checkpointDefects`),
+ * without loading it: what a run's progress is judged by.
+ */
+export const newestSound = (store: CheckpointStoreShape, config: RunConfig) =>
+  Effect.gen(function*() {
+    for (const listing of yield* store.list) {
+      const report = yield* Effect.result(store.verify(listing.step))
+      if (Result.isFailure(report)) {
+        if (report.failure._tag === "CheckpointNotFound") continue
+        return yield* report.failure
+      }
+      const verified = report.success
+      if (!hasManifest(verified) || verified.problems.length > 0) continue
+      if (checkpointDefects(verified, config) === undefined) return Option.some(verified.step)
+    }
+    return Option.none<number>()
   })
