@@ -1,9 +1,9 @@
 import { Console, Context, Effect, Layer } from "effect"
 import { Command } from "effect/cli"
-import { loadRunConfig } from "../../config/loadConfig.ts"
 import { RunSettings } from "../../config/RunSettings.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
+import { resolveConfig } from "../../resume/resumeConfig.ts"
 import { resolveStart } from "../../resume/start.ts"
 import { plannedOnlyLayer } from "../../train/layers.ts"
 import { duringSetup } from "../exitCodes.ts"
@@ -13,17 +13,22 @@ import type { TrainArgs } from "./train.ts"
 /** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */
 export const plan = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
+    const { resolved, start } = yield* duringSetup(Effect.all({
+      resolved: resolveConfig(args),
       start: resolveStart(args)
     }))
-    const context = yield* duringSetup(Layer.build(plannedOnlyLayer(config, start)))
+    const context = yield* duringSetup(Layer.build(plannedOnlyLayer(resolved.config, start)))
     const plan = Context.get(context, AcceptedPlan)
     const settings = Context.get(context, RunSettings)
+    const base = resolved.base === undefined
+      ? "configuration: the reference, with --config and --set on top"
+      : `configuration: the checkpoint's own (${resolved.base}), with --config and --set on top`
     yield* Console.log(
-      plan !== undefined
-        ? renderPlan(plan)
-        : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
+      `${base}\n` + (
+        plan !== undefined
+          ? renderPlan(plan)
+          : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
+      )
     )
   }))
 

@@ -1,10 +1,10 @@
 import { Console, Context, Effect, Layer, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
-import { loadRunConfig } from "../../config/loadConfig.ts"
 import { Kernels } from "../../kernels/Kernels.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
+import { resolveConfig } from "../../resume/resumeConfig.ts"
 import { completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
 import { runLayer } from "../../train/layers.ts"
 import { MetricsSink } from "../../train/MetricsSink.ts"
@@ -25,7 +25,7 @@ export interface TrainArgs extends StartRequest {
 export const train = (args: TrainArgs) =>
   Effect.scoped(Effect.gen(function*() {
     const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
+      config: Effect.map(resolveConfig(args), (resolved) => resolved.config),
       start: resolveStart(args)
     }))
     if (args.resume === "auto" && args.from === undefined) {
