@@ -12,6 +12,16 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
  */
 export class SetupFailed<E> extends Data.TaggedError("SetupFailed")<{ readonly error: E }> {}
 
+/**
+ * Marks the failures of `effect` as failures of the setup, except those `keep` picks: they keep
+ * their own tag and so their own exit code (an environment failure rather than a rejection).
+ */
+export const duringSetupExcept = <A, E, R, K extends E>(
+  effect: Effect.Effect<A, E, R>,
+  keep: (error: E) => error is K
+): Effect.Effect<A, SetupFailed<Exclude<E, K>> | K, R> =>
+  Effect.mapError(effect, (error) => keep(error) ? error : new SetupFailed({ error: error as Exclude<E, K> }))
+
 /** Marks every failure of `effect` as a failure of the setup. */
 export const duringSetup = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, SetupFailed<E>, R> =>
   Effect.mapError(effect, (error) => new SetupFailed({ error }))

@@ -8,8 +8,9 @@ import { resolveConfig } from "../../resume/resumeConfig.ts"
 import { completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
 import { runLayer } from "../../train/layers.ts"
 import { MetricsSink } from "../../train/MetricsSink.ts"
+import { RunLockError } from "../../train/RunLock.ts"
 import { Trainer } from "../../train/Trainer.ts"
-import { duringSetup } from "../exitCodes.ts"
+import { duringSetup, duringSetupExcept } from "../exitCodes.ts"
 import { makeProgress } from "../progress.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
 import { stopOnSignals } from "../signals.ts"
@@ -37,8 +38,11 @@ export const train = (args: TrainArgs) =>
         return
       }
     }
-    const context = yield* duringSetup(
-      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until }))))
+    // The run directory's lock failing to be taken for a reason other than a holder (permissions,
+    // a full disk) is an environment failure, not a rejected configuration.
+    const context = yield* duringSetupExcept(
+      Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until })))),
+      (error): error is RunLockError => error instanceof RunLockError
     )
     const trainer = Context.get(context, Trainer)
     const plan = Context.get(context, AcceptedPlan)
