@@ -21,10 +21,11 @@ export { Optimizer } from "./optim/OptimizerService.ts"
 export { decodeSchedule, lr, ResolvedSchedule, resolveSchedule, ScheduleConfig } from "./optim/schedule.ts"
 export { Scheduler } from "./optim/Scheduler.ts"
 export { PlanRejected, ResumePlan } from "./resume/plan.ts"
-export { AcceptedPlan, plannedStartLayer } from "./resume/plannedStart.ts"
+export { AcceptedPlan, plannedStartLayer, RunDirConflict } from "./resume/plannedStart.ts"
 export { planResume } from "./resume/planner.ts"
 export { decodePolicy, policyName, presets, ResumePolicy } from "./resume/policy.ts"
 export { renderPlan } from "./resume/renderPlan.ts"
+export { NoUsableCheckpoint } from "./resume/usableCheckpoint.ts"
 export { Parameters } from "./tensor/namedTensors.ts"
 export {
   applyChanges,
