@@ -64,6 +64,8 @@ const resume = (runDir: string, kill?: Kill) =>
       ? fs.watch(runDir, (_event, name) => name === `${path.basename(metricsFile(runDir))}.tmp` && fire())
       : undefined
     readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+      // Event lines are JSON; log lines (a warning about a skipped checkpoint) are not.
+      if (!line.startsWith("{")) return
       if (kill?.after === "started" && (JSON.parse(line) as { _tag: string })._tag === "Started") fire()
     })
     void exited(child).then((exit) => {
