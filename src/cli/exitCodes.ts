@@ -16,6 +16,21 @@ export class SetupFailed<E> extends Data.TaggedError("SetupFailed")<{
   readonly verbose?: boolean
 }> {}
 
+/**
+ * Marks the failures of `effect` as failures of the setup, except those `keep` picks: they keep
+ * their own tag and so their own exit code (an environment failure rather than a rejection).
+ */
+export const duringSetupExcept = <A, E, R, K extends E>(
+  effect: Effect.Effect<A, E, R>,
+  keep: (error: E) => error is K,
+  options: { readonly verbose?: boolean } = {}
+): Effect.Effect<A, SetupFailed<Exclude<E, K>> | K, R> =>
+  Effect.mapError(
+    effect,
+    (error) =>
+      keep(error) ? error : new SetupFailed({ error: error as Exclude<E, K>, verbose: options.verbose ?? false })
+  )
+
 /** Marks every failure of `effect` as a failure of the setup. */
 export const duringSetup = <A, E, R>(
   effect: Effect.Effect<A, E, R>,

@@ -50,6 +50,8 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   ValidationSetTooSmall: ExitCode.rejected,
   ExportIntoCheckpoint: ExitCode.rejected,
   VocabSizeMismatch: ExitCode.rejected,
+  // Another live process trains in the run directory: refused before anything was touched.
+  RunDirLocked: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
   CheckpointCorrupt: ExitCode.failed,
   CheckpointIoError: ExitCode.failed,
@@ -65,6 +67,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   NonFiniteTraining: ExitCode.failed,
   NotByteLevel: ExitCode.failed,
   ReportError: ExitCode.failed,
+  RunLockError: ExitCode.failed,
   VerificationFailed: ExitCode.failed
 }
 

@@ -136,11 +136,36 @@ export const readConfigFile = (
     return json
   })
 
-/** Reads an optional JSON config file, applies `--set` overrides and decodes the result. */
-export const loadRunConfig = (file: string | undefined, sets: ReadonlyArray<string>) =>
+/**
+ * What a config file and `--set` overrides state, not yet decoded: the file's JSON (or `{}`)
+ * with the overrides written into it.
+ */
+export const statedConfig = (file: string | undefined, sets: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const encoded = file === undefined ? {} : yield* readConfigFile(file)
     const overrides = yield* Effect.forEach(sets, parseOverride)
-    const merged = yield* applyOverrides(encoded, overrides)
-    return yield* decodeRunConfig(merged)
+    return yield* applyOverrides(encoded, overrides)
   })
+
+/**
+ * `changes` written over a copy of `base`, both encoded configurations: sections merge key by
+ * key, any other value (arrays included) replaces the base's.
+ */
+export const mergeEncoded = (base: unknown, changes: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = isSection(base) ? structuredClone(base) : {}
+  for (const [key, value] of Object.entries(changes)) {
+    const prior = isConfigKey(key) ? out[key] : undefined
+    // Defined, not assigned: a key like `__proto__` stays an own key, which decoding refuses.
+    Object.defineProperty(out, key, {
+      value: isSection(value) && isSection(prior) ? mergeEncoded(prior, value) : value,
+      enumerable: true,
+      writable: true,
+      configurable: true
+    })
+  }
+  return out
+}
+
+/** Reads an optional JSON config file, applies `--set` overrides and decodes the result. */
+export const loadRunConfig = (file: string | undefined, sets: ReadonlyArray<string>) =>
+  Effect.flatMap(statedConfig(file, sets), decodeRunConfig)

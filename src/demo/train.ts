@@ -9,7 +9,7 @@ import { PlanRejected, type ResumePlan } from "../resume/plan.ts"
 import { AcceptedPlan, plannedStartLayer } from "../resume/plannedStart.ts"
 import type { ResumePolicy } from "../resume/policy.ts"
 import type { TrainEvent } from "../train/events.ts"
-import { runLayer, runStartLayer } from "../train/layers.ts"
+import { plannedOnlyLayer, runLayer } from "../train/layers.ts"
 import { Trainer } from "../train/Trainer.ts"
 import { DemoError, describeFailure } from "./DemoError.ts"
 
@@ -77,7 +77,7 @@ export const expectRejection = (
   policy: ResumePolicy,
   from: string
 ): Effect.Effect<PlanRejected, DemoError> =>
-  Effect.scoped(Layer.build(runStartLayer(config, plannedStartLayer(policy, from)))).pipe(
+  Effect.scoped(Layer.build(plannedOnlyLayer(config, plannedStartLayer(policy, from)))).pipe(
     Effect.result,
     Effect.flatMap((result) => {
       if (Result.isFailure(result) && result.failure instanceof PlanRejected) return Effect.succeed(result.failure)

@@ -95,6 +95,8 @@ export interface RunReport {
   readonly latest?: CheckpointReport
   /** Why `latest` is not the newest checkpoint, or why there is none. */
   readonly note?: string
+  /** Checkpoints deleted (by the training run's retention) while they were being read. */
+  readonly vanished?: ReadonlyArray<string>
 }
 
 export type InspectReport = CheckpointReport | RunReport

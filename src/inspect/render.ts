@@ -131,6 +131,7 @@ const renderRun = (r: RunReport): Array<string> => {
       : `  FAILS: ${c.verification.problems.map((p) => `${p.file}: ${p.reason}`).join(", ")}`
     out.push(`  ${stepDirName(c.step)}${mark}`)
   }
+  for (const line of r.vanished ?? []) out.push(`  ${line}`)
   if (r.note !== undefined) out.push(r.note)
   if (r.latest !== undefined) {
     out.push(

@@ -51,38 +51,67 @@ export const checkpointReport = (
     } satisfies CheckpointReport
   })
 
-/** A run's checkpoints, newest first, and the latest one in detail. */
+/** Whether the step's directory is still listed: retention may delete it while it is read. */
+const stillListed = (store: CheckpointStoreShape, step: number) =>
+  Effect.map(store.list, (listing) => listing.some((c) => c.step === step))
+
+/**
+ * A run's checkpoints, newest first, and the latest one in detail. The run may be training while
+ * it is read: a checkpoint that retention deletes meanwhile is left out and named in `vanished`,
+ * never reported as a failed check (files missing from a directory that is gone are not damage).
+ */
 export const runReport = (store: CheckpointStoreShape, runDir: string, verify: boolean, onProgress?: OnProgress) =>
   Effect.gen(function*() {
     const listing = yield* store.list
     const checkpoints: Array<RunCheckpointEntry> = []
+    const vanished: Array<number> = []
     for (const { step, location, hasManifest } of listing) {
       if (!verify) {
         checkpoints.push({ step, location, hasManifest })
         continue
       }
       const report = yield* Effect.result(store.verify(step, { onProgress }))
-      // A checkpoint deleted by retention since the listing is no longer part of the run.
-      if (Result.isFailure(report) && report.failure._tag === "CheckpointNotFound") continue
+      if (Result.isFailure(report) && report.failure._tag === "CheckpointNotFound") {
+        vanished.push(step)
+        continue
+      }
       if (Result.isFailure(report)) return yield* report.failure
-      checkpoints.push({
-        step,
-        location,
-        hasManifest,
-        verification: { ok: report.success.problems.length === 0, problems: report.success.problems }
-      })
+      const { problems } = report.success
+      if (problems.length > 0 && !(yield* stillListed(store, step))) {
+        vanished.push(step)
+        continue
+      }
+      checkpoints.push({ step, location, hasManifest, verification: { ok: problems.length === 0, problems } })
     }
+    const gone = () =>
+      vanished.length === 0 ? {} : {
+        vanished: vanished.map((step) => `${stepDirName(step)} vanished while reading (retention)`)
+      }
     const base = { kind: "run", runDir, checkpointsDir: store.location, checkpoints } as const
-    if (checkpoints.length === 0) return { ...base, note: `no checkpoints in ${store.location}` } satisfies RunReport
+    if (checkpoints.length === 0) {
+      return { ...base, ...gone(), note: `no checkpoints in ${store.location}` } satisfies RunReport
+    }
 
     const skipped: Array<string> = []
     for (const entry of checkpoints) {
       const usable = verify ? entry.verification!.ok : entry.hasManifest
       if (usable) {
         const latest = yield* Effect.result(checkpointReport(store, entry.step, verify, onProgress))
+        const lost = Result.isFailure(latest)
+          ? latest.failure._tag === "CheckpointNotFound"
+          : latest.success.verification?.ok === false && !(yield* stillListed(store, entry.step))
+        if (lost) {
+          vanished.push(entry.step)
+          continue
+        }
         if (Result.isSuccess(latest)) {
           const note = skipped.length === 0 ? undefined : `newer checkpoint(s) skipped: ${skipped.join(", ")}`
-          return { ...base, latest: latest.success, ...(note === undefined ? {} : { note }) } satisfies RunReport
+          return {
+            ...base,
+            ...gone(),
+            latest: latest.success,
+            ...(note === undefined ? {} : { note })
+          } satisfies RunReport
         }
         if (latest.failure._tag === "CheckpointIoError") return yield* latest.failure
         skipped.push(`${stepDirName(entry.step)} (${latest.failure.message})`)
@@ -92,6 +121,7 @@ export const runReport = (store: CheckpointStoreShape, runDir: string, verify: b
     }
     return {
       ...base,
+      ...gone(),
       note: `no ${verify ? "valid" : "readable"} checkpoint; skipped: ${skipped.join(", ")}`
     } satisfies RunReport
   })

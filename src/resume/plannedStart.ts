@@ -1,25 +1,20 @@
 import { Context, Effect, Layer, Schema } from "effect"
-import { CheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { CheckpointStore, type CheckpointStoreShape } from "../checkpoint/CheckpointStore.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { newRunId, type OptimizerState, Start } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
 import type { ResumePlan } from "./plan.ts"
 import { planResume } from "./planner.ts"
 import type { ResumePolicy } from "./policy.ts"
-import { openSource } from "./source.ts"
+import { type OpenedSource, openSource } from "./source.ts"
+import { newestUsable } from "./usableCheckpoint.ts"
 
-/**
- * Plans a resume against the run's configuration and dataset, and — only if the plan is
- * accepted — loads what it needs. Built as the `Start` layer, so a rejected plan fails the
- * construction of the run: no step ever runs and nothing is written.
- */
-export const planResumeStart = (policy: ResumePolicy, from: string | undefined) =>
+/** Plans a resume from an opened source against the run's configuration and dataset. */
+const planAgainst = (policy: ResumePolicy, source: OpenedSource) =>
   Effect.gen(function*() {
     const config = yield* RunSettings
     const data = yield* DataLoader
-    const source = yield* openSource(from)
-    const plan = yield* planResume({ policy, source: source.input, config, dataFingerprint: data.fingerprint })
-    return { plan, source }
+    return yield* planResume({ policy, source: source.input, config, dataFingerprint: data.fingerprint })
   })
 
 /**
@@ -50,45 +45,76 @@ export const AcceptedPlan = Context.Reference<ResumePlan | undefined>("continuum
 /** Why a planned start fails: the plan was rejected, its source unreadable, or the run directory conflicts. */
 export type PlannedStartError = Layer.Error<ReturnType<typeof plannedStartLayer>>
 
-/** A `Start` planned from `policy` and the source `from`; provides the plan as `AcceptedPlan` too. */
+/**
+ * Refuses when a valid checkpoint lies past the step the run would start from; `passedOver` are
+ * steps found unusable on the way to the chosen checkpoint, which are never resumed from and are
+ * replaced when the run saves those steps again.
+ */
+const checkNothingNewer = (store: CheckpointStoreShape, startStep: number, passedOver: ReadonlySet<number>) =>
+  Effect.gen(function*() {
+    const candidates = (yield* store.list).filter((c) => c.hasManifest && c.step > startStep && !passedOver.has(c.step))
+    const reports = yield* Effect.forEach(candidates, (c) => store.verify(c.step))
+    const newer = reports.filter((r) => r.problems.length === 0).map((r) => r.step)
+    if (newer.length > 0) {
+      return yield* new RunDirConflict({ location: store.location, startStep, newerSteps: newer })
+    }
+  })
+
+/** The `Start` (and the plan beside it) of an accepted plan, with the tensors it loads read. */
+const startOf = (plan: ResumePlan, source: OpenedSource) =>
+  Effect.gen(function*() {
+    const loaded = plan.model.action === "load" ? yield* source.loadModel : {}
+    const modelTensors = Object.fromEntries(plan.model.load.map((name) => [name, loaded[name]!]))
+    const optimizer: OptimizerState | undefined = plan.optimizer.action === "load"
+      ? {
+        kind: plan.optimizer.kind,
+        step: plan.optimizer.step,
+        tensors: new Map(Object.entries(yield* source.loadOptimizer))
+      }
+      : undefined
+    const manifest = source.manifest
+    // Recovering the same run (exact) keeps its identity; any other policy starts a new run.
+    const runId = manifest !== undefined && plan.policyName === "exact" ? manifest.runId : newRunId()
+    const start = Context.make(Start, {
+      runId,
+      step: plan.startStep,
+      cursor: plan.data.cursor,
+      tokensSeen: plan.data.tokensSeen,
+      parent: manifest === undefined
+        ? undefined
+        : { runId: manifest.runId, step: manifest.step, policy: plan.policyName },
+      modelTensors: plan.model.action === "load" ? modelTensors : undefined,
+      optimizer,
+      schedule: plan.schedule.schedule,
+      resumed: { policy: plan.policyName, scheduleAction: plan.schedule.action }
+    })
+    return Context.add(start, AcceptedPlan, plan)
+  })
+
+/**
+ * A `Start` planned from `policy` and the source `from`; provides the plan as `AcceptedPlan` too.
+ * Without `from`, the newest of the run's checkpoints that verifies, plans and loads: newer ones
+ * that do not are passed over with a warning each (usableCheckpoint.ts).
+ */
 export const plannedStartLayer = (policy: ResumePolicy, from: string | undefined) =>
   Layer.effectContext(
     Effect.gen(function*() {
-      const { plan, source } = yield* planResumeStart(policy, from)
       const store = yield* CheckpointStore
-      // Only valid newer checkpoints are a hazard: a corrupt one is never resumed from, and is
-      // replaced when the run saves that step again.
-      const candidates = (yield* store.list).filter((c) => c.hasManifest && c.step > plan.startStep)
-      const reports = yield* Effect.forEach(candidates, (c) => store.verify(c.step))
-      const newer = reports.filter((r) => r.problems.length === 0).map((r) => r.step)
-      if (newer.length > 0) {
-        return yield* new RunDirConflict({ location: store.location, startStep: plan.startStep, newerSteps: newer })
+      const context = yield* Effect.context<RunSettings | DataLoader>()
+      if (from !== undefined) {
+        const source = yield* openSource(from)
+        const plan = yield* planAgainst(policy, source)
+        yield* checkNothingNewer(store, plan.startStep, new Set())
+        return yield* startOf(plan, source)
       }
-      const loaded = plan.model.action === "load" ? yield* source.loadModel : {}
-      const modelTensors = Object.fromEntries(plan.model.load.map((name) => [name, loaded[name]!]))
-      const optimizer: OptimizerState | undefined = plan.optimizer.action === "load"
-        ? {
-          kind: plan.optimizer.kind,
-          step: plan.optimizer.step,
-          tensors: new Map(Object.entries(yield* source.loadOptimizer))
-        }
-        : undefined
-      const manifest = source.manifest
-      // Recovering the same run (exact) keeps its identity; any other policy starts a new run.
-      const runId = manifest !== undefined && plan.policyName === "exact" ? manifest.runId : newRunId()
-      const start = Context.make(Start, {
-        runId,
-        step: plan.startStep,
-        cursor: plan.data.cursor,
-        tokensSeen: plan.data.tokensSeen,
-        parent: manifest === undefined
-          ? undefined
-          : { runId: manifest.runId, step: manifest.step, policy: plan.policyName },
-        modelTensors: plan.model.action === "load" ? modelTensors : undefined,
-        optimizer,
-        schedule: plan.schedule.schedule,
-        resumed: { policy: plan.policyName, scheduleAction: plan.schedule.action }
+      const { value } = yield* newestUsable(store, {
+        plan: (source) => Effect.provideContext(planAgainst(policy, source), context),
+        accept: (plan, source, skipped) =>
+          Effect.andThen(
+            checkNothingNewer(store, plan.startStep, new Set(skipped.map((s) => s.step))),
+            startOf(plan, source)
+          )
       })
-      return Context.add(start, AcceptedPlan, plan)
+      return value
     })
   )

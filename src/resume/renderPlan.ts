@@ -75,14 +75,10 @@ export const renderPlan = (plan: ResumePlan): string => {
     `(model ${p.model}, optimizer ${p.optimizer}, schedule ${p.schedule}, data ${p.data}, step ${p.step})`,
     `source: ${describeSource(plan)}`,
     `resume step ${plan.resumeStep}, start step ${plan.startStep}, total steps ${plan.totalSteps}`,
+    // The changes first: they are what the actions below answer to.
     "",
-    ...modelLines(plan),
-    ...optimizerLines(plan),
-    ...scheduleLines(plan),
-    ...dataLines(plan),
-    ...stepLines(plan)
+    "changed fields (field, checkpoint → this run):"
   ]
-  lines.push("", "changed fields:")
   if (plan.changedFields.length === 0) lines.push("  (none)")
   else {
     const width = Math.max(...plan.changedFields.map((c) => c.path.length))
@@ -91,6 +87,14 @@ export const renderPlan = (plan: ResumePlan): string => {
       lines.push(`  ${c.path.padEnd(width)}  ${showValue(c.old)} → ${showValue(c.new)}${marker}`)
     }
   }
+  lines.push(
+    "",
+    ...modelLines(plan),
+    ...optimizerLines(plan),
+    ...scheduleLines(plan),
+    ...dataLines(plan),
+    ...stepLines(plan)
+  )
   lines.push("", "warnings:")
   if (plan.warnings.length === 0) lines.push("  (none)")
   else for (const w of plan.warnings) lines.push(`  - ${w}`)

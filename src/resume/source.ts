@@ -4,7 +4,8 @@ import {
   CheckpointStore,
   type CheckpointStoreShape,
   makeCheckpointStore,
-  type ReadError
+  type ReadError,
+  type VerifyReport
 } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import { locateCheckpointDir } from "../checkpoint/layout.ts"
@@ -32,58 +33,42 @@ export interface OpenedSource {
   readonly loadOptimizer: Effect.Effect<Record<string, Tensor>, SourceReadError>
 }
 
+/** A checkpoint that verified (its report carries the manifest), opened as a resume source. */
+export const checkpointSource = (
+  store: CheckpointStoreShape,
+  report: VerifyReport & { readonly manifest: Option.Some<Manifest> }
+): OpenedSource => ({
+  input: { kind: "checkpoint", location: report.location, manifest: report.manifest.value, problems: report.problems },
+  manifest: report.manifest.value,
+  loadModel: Effect.map(store.load(report.step, { components: ["model"] }), (c) => c.tensors.model),
+  loadOptimizer: Effect.map(store.load(report.step, { components: ["optimizer"] }), (c) => c.tensors.optimizer)
+})
+
+/** A report whose manifest could be read. */
+export const hasManifest = (
+  report: VerifyReport
+): report is VerifyReport & { readonly manifest: Option.Some<Manifest> } => Option.isSome(report.manifest)
+
 const fromCheckpoint = (store: CheckpointStoreShape, step: number) =>
   Effect.gen(function*() {
     const report = yield* store.verify(step)
-    const manifest = Option.getOrUndefined(report.manifest)
-    if (manifest === undefined) {
+    if (!hasManifest(report)) {
       const problem = report.problems[0]
       return yield* new ResumeSourceError({
         source: report.location,
         message: `the checkpoint's manifest cannot be read${problem ? `: ${problem.file}: ${problem.detail}` : ""}`
       })
     }
-    return {
-      input: { kind: "checkpoint", location: report.location, manifest, problems: report.problems },
-      manifest,
-      loadModel: Effect.map(store.load(step, { components: ["model"] }), (c) => c.tensors.model),
-      loadOptimizer: Effect.map(store.load(step, { components: ["optimizer"] }), (c) => c.tensors.optimizer)
-    } satisfies OpenedSource
-  })
-
-/** The newest checkpoint of the run that verifies; corrupt newer ones are named and skipped. */
-export const latestCheckpoint = (store: CheckpointStoreShape) =>
-  Effect.gen(function*() {
-    const { latest, skipped } = yield* store.latestValid
-    for (const bad of skipped) {
-      const problem = bad.problems[0]
-      yield* Effect.logWarning(
-        `skipping corrupt checkpoint ${bad.location}: ${problem ? `${problem.file}: ${problem.detail}` : "invalid"}`
-      )
-    }
-    return { latest: Option.getOrUndefined(latest), skipped }
+    return checkpointSource(store, report)
   })
 
 /**
- * Opens `--from` (a checkpoint directory or a .safetensors weights file), or without it the
- * latest valid checkpoint of the run's own store.
+ * Opens `--from`: a checkpoint directory or a .safetensors weights file. Without `--from` a resume
+ * searches the run's own checkpoints instead (usableCheckpoint.ts).
  */
-export const openSource = (from: string | undefined) =>
+export const openSource = (from: string) =>
   Effect.gen(function*() {
     const store = yield* CheckpointStore
-    if (from === undefined) {
-      const { latest, skipped } = yield* latestCheckpoint(store)
-      if (latest === undefined) {
-        const why = skipped.length > 0
-          ? ` (${skipped.length} corrupt: ${skipped.map((s) => s.location).join(", ")})`
-          : ""
-        return yield* new ResumeSourceError({
-          source: store.location,
-          message: `no valid checkpoint to resume from${why}`
-        })
-      }
-      return yield* fromCheckpoint(store, latest.step)
-    }
     const fs = yield* FileSystem.FileSystem
     if (from.endsWith(".safetensors")) {
       // Bounded by the memory budget: the weights must fit in memory anyway, and a link to a

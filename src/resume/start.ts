@@ -11,6 +11,7 @@ import { Start } from "../config/Start.ts"
 import type { DataLoader } from "../data/DataLoader.ts"
 import { type PlannedStartError, plannedStartLayer } from "./plannedStart.ts"
 import { decodePolicy, PolicyError, presets, type ResumePolicy } from "./policy.ts"
+import { newestSound } from "./usableCheckpoint.ts"
 
 export interface StartRequest {
   /** `auto`, `exact`, `continue`, `transfer` or a policy JSON file; absent for a fresh run. */
@@ -66,25 +67,30 @@ const freshOnly: StartLayer<ResumeRefused | CheckpointIoError> = Layer.unwrap(Ef
   return Start.fresh
 }))
 
-/** `auto`: exact recovery when a valid checkpoint exists (or --from is given), a fresh start otherwise. */
+/**
+ * `auto`: exact recovery when the run directory holds checkpoints (or --from is given), a fresh
+ * start only when it holds none. Checkpoints that are all unusable refuse the start: starting
+ * fresh would overwrite the history they belong to.
+ */
 const auto = (from: string | undefined): StartLayer<PlannedStartError | CheckpointIoError> =>
   Layer.unwrap(Effect.gen(function*() {
     if (from !== undefined) return plannedStartLayer(presets.exact, from)
     const store = yield* CheckpointStore
-    const { latest } = yield* store.latestValid
-    return Option.isSome(latest) ? plannedStartLayer(presets.exact, undefined) : Start.fresh
+    const existing = yield* store.list
+    return existing.length > 0 ? plannedStartLayer(presets.exact, undefined) : Start.fresh
   }))
 
 /**
- * For `--resume auto`: the step of a valid checkpoint that already completes the run, if any. A
- * preemptible job requeued after it finished then exits 0 instead of being refused.
+ * For `--resume auto`: the step of a sound checkpoint (one a resume could start from) that already
+ * completes the run, if any. A preemptible job requeued after it finished then exits 0 instead of
+ * being refused.
  */
 export const completedStep = (config: RunConfig) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const store = yield* makeCheckpointStore(fileSystemDisk(fs), config.runDir, { cleanOnStart: false })
-    const { latest } = yield* store.latestValid
-    return Option.isSome(latest) && latest.value.step >= config.steps ? latest.value.step : undefined
+    const newest = yield* newestSound(store, config)
+    return Option.isSome(newest) && newest.value >= config.steps ? newest.value : undefined
   }))
 
 /** Why the start `resolveStart` decides on fails to build. */

@@ -4,12 +4,14 @@
  * delete checkpoints under the other's feet.
  *
  * The lock is a small JSON file naming its holder (pid, process start time, host), created
- * atomically with a hard link from a private temporary file (a link fails when the name exists,
- * on every local file system). A holder that crashed leaves the file behind, so a lock whose
- * process is gone — or whose pid now belongs to a process started at another time — is stale and
- * taken over. Locks held on another host cannot be checked and are always respected.
+ * atomically with a hard link from a private, fully written temporary file (a link fails when the
+ * name exists, on every local file system, and never shows a half-written lock). A holder that
+ * crashed leaves the file behind, so a lock whose process is gone, is a zombie, or whose pid now
+ * belongs to a process started at another time (field 22 of /proc/<pid>/stat) is stale and taken
+ * over. Locks held on another host cannot be checked and are always respected.
  */
 import { Effect, Layer, Schema } from "effect"
+import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -50,12 +52,21 @@ type Holder = typeof Holder.Type
 
 const decodeHolder = Schema.decodeUnknownOption(Schema.fromJsonString(Holder))
 
-/** Field 22 of /proc/<pid>/stat; undefined where /proc is not available. */
-const processStartOf = (pid: number): string | undefined => {
+interface ProcessStat {
+  /** Field 3: R, S, D, Z (zombie), X (dead), … */
+  readonly state: string
+  /** Field 22: start time in clock ticks since boot. */
+  readonly start: string
+}
+
+/** Fields 3 and 22 of /proc/<pid>/stat; undefined where /proc is not available or the pid is gone. */
+const processStat = (pid: number): ProcessStat | undefined => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     // The command name (field 2) may contain spaces and parentheses: count fields after its end.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    const [state, start] = [fields[0], fields[19]]
+    return state === undefined || start === undefined ? undefined : { state, start }
   } catch {
     return undefined
   }
@@ -66,15 +77,20 @@ const isAlive = (holder: Holder): boolean => {
   try {
     process.kill(holder.pid, 0)
   } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM"
+    // EPERM: a process exists but belongs to someone else; it may be a reuse of the pid, so its
+    // start time decides below like any other.
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false
   }
-  const start = processStartOf(holder.pid)
-  return holder.processStart === undefined || start === undefined || start === holder.processStart
+  const stat = processStat(holder.pid)
+  // Without /proc nothing more can be told: a process with that pid exists.
+  if (stat === undefined) return true
+  // A killed holder whose parent has not reaped it yet still has a pid, but will never release.
+  if (stat.state === "Z" || stat.state === "X") return false
+  return holder.processStart === undefined || stat.start === holder.processStart
 }
 
 const me = (): Holder => {
-  const processStart = processStartOf(process.pid)
+  const processStart = processStat(process.pid)?.start
   return {
     pid: process.pid,
     ...(processStart === undefined ? {} : { processStart }),
@@ -96,38 +112,51 @@ const readHolder = (file: string): { readonly text: string; readonly holder: Hol
 
 type Attempt = { readonly taken: true } | { readonly taken: false; readonly holder: Holder }
 
+/** Blocks for `ms`; only while another process finishes breaking a stale lock (microseconds). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+const isCode = (error: unknown, code: string) => (error as NodeJS.ErrnoException).code === code
+
 /**
- * One attempt at the lock: link our file into place, or judge the holder. A stale lock is moved
- * aside under a unique name and checked again there, so two processes that both judged it stale
- * cannot both remove a fresh lock: the loser finds someone else's content and puts it back.
+ * Removes a stale lock whose content is `staleText`, if it is still that lock. Only the process
+ * that creates the breaker file for this content may remove it, so two processes that both judged
+ * the same lock stale cannot remove each other's fresh lock: the later one finds other content
+ * and leaves it. Lock contents never repeat (they name a pid, its start time and a timestamp).
+ * A breaker left by a process that died while breaking is itself removed as stale.
  */
+const breakStale = (file: string, staleText: string, mine: string): void => {
+  const breaker = `${file}.breaking-${createHash("sha256").update(staleText).digest("hex").slice(0, 16)}`
+  try {
+    fs.linkSync(mine, breaker)
+  } catch (error) {
+    if (!isCode(error, "EEXIST")) throw error
+    const other = readHolder(breaker)
+    if (other?.holder !== undefined && isAlive(other.holder)) pause(20)
+    else fs.rmSync(breaker, { force: true })
+    return
+  }
+  try {
+    const current = readHolder(file)
+    if (current?.text === staleText) fs.rmSync(file, { force: true })
+  } finally {
+    fs.rmSync(breaker, { force: true })
+  }
+}
+
+/** One attempt at the lock: link our file into place, or judge the holder (a stale one is removed). */
 const attempt = (file: string, mine: string): Attempt | "retry" => {
   try {
     fs.linkSync(mine, file)
     return { taken: true }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    if (!isCode(error, "EEXIST")) throw error
   }
   const current = readHolder(file)
   if (current === undefined) return "retry"
-  // An unreadable lock (torn by a crash while it was written) is as stale as a dead holder.
+  // The lock appears whole (it is linked from a complete file): unreadable content means a disk
+  // that lost it in a crash, as stale as a dead holder.
   if (current.holder !== undefined && isAlive(current.holder)) return { taken: false, holder: current.holder }
-  const aside = `${file}.stale-${process.pid}-${Date.now()}`
-  try {
-    fs.renameSync(file, aside)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "retry"
-    throw error
-  }
-  if (fs.readFileSync(aside, "utf8") !== current.text) {
-    // Someone took the lock between our read and our rename: give it back.
-    try {
-      fs.linkSync(aside, file)
-    } catch {
-      // the name is taken again; the next attempt judges that holder
-    }
-  }
-  fs.rmSync(aside, { force: true })
+  breakStale(file, current.text, mine)
   return "retry"
 }
 
@@ -138,10 +167,10 @@ const acquire = (runDir: string) =>
       const file = path.join(runDir, LOCK_FILE)
       const holder = me()
       const text = JSON.stringify(holder)
-      const mine = `${file}.${process.pid}-${Date.now()}`
+      const mine = `${file}.${process.pid}-${randomBytes(6).toString("hex")}`
       fs.writeFileSync(mine, text, { flag: "wx" })
       try {
-        for (let tries = 0; tries < 10; tries++) {
+        for (let tries = 0; tries < 50; tries++) {
           const result = attempt(file, mine)
           if (result !== "retry") return { file, text, result }
         }

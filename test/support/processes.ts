@@ -31,3 +31,26 @@ export interface Exit {
 /** Resolves when the process exits. */
 export const exited = (process: ChildProcess): Promise<Exit> =>
   new Promise((resolve) => process.on("exit", (code, signal) => resolve({ code, signal })))
+
+/** A process that ran to its end, with what it printed. */
+export interface Finished extends Exit {
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Collects a started process's output until it exits. */
+export const finished = (child: ChildProcess): Promise<Finished> => {
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  // A signal sent just as the process exits by itself cannot be delivered; the exit tells the rest.
+  child.on("error", () => {})
+  return exited(child).then((exit) => ({ ...exit, stdout, stderr }))
+}
+
+/** Starts `bin/continuum <args>`. */
+export const spawnCli = (args: ReadonlyArray<string>): ChildProcess => spawnNode(["bin/continuum", ...args])
+
+/** Runs `bin/continuum <args>` to its end. */
+export const runCli = (args: ReadonlyArray<string>): Promise<Finished> => finished(spawnCli(args))

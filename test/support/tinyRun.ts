@@ -34,8 +34,11 @@ const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Re
 export const tinyConfig = (
   runDir: string,
   overrides: Record<string, unknown> = {}
-): Effect.Effect<RunConfig, unknown> =>
-  decodeRunConfig(merge({
+): Effect.Effect<RunConfig, unknown> => decodeRunConfig(tinyConfigJson(runDir, overrides))
+
+/** `tinyConfig` as the JSON a `--config` file holds, for runs of `bin/continuum`. */
+export const tinyConfigJson = (runDir: string, overrides: Record<string, unknown> = {}): Record<string, unknown> =>
+  merge({
     runDir,
     seed: 7,
     steps: 12,
@@ -44,7 +47,7 @@ export const tinyConfig = (
     schedule: { warmupSteps: 3 },
     eval: { every: 4, batches: 2 },
     checkpoint: { every: 4, keepLatest: 10, async: false }
-  }, overrides))
+  }, overrides)
 
 export interface RunResult {
   readonly events: ReadonlyArray<TrainEvent>
@@ -70,3 +73,9 @@ export const trainRun = (
   }))
 
 export const stepEvents = (events: ReadonlyArray<TrainEvent>) => events.filter((e) => e._tag === "Step")
+
+/** Writes `tinyConfigJson(runDir, overrides)` to `file` for `bin/continuum --config`; returns `file`. */
+export const writeTinyConfig = (file: string, runDir: string, overrides: Record<string, unknown> = {}): string => {
+  fs.writeFileSync(file, JSON.stringify(tinyConfigJson(runDir, overrides)))
+  return file
+}

@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { CheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import type { RunConfig } from "../../src/config/RunConfig.ts"
 import type { TrainEvent } from "../../src/train/events.ts"
-import { composeRun, type RunParts } from "../../src/train/layers.ts"
+import { composeRun, noRunLock, type RunParts } from "../../src/train/layers.ts"
 import { makeMetricsSink, memoryHistory, MetricsError, MetricsSink } from "../../src/train/MetricsSink.ts"
 import { Trainer } from "../../src/train/Trainer.ts"
 import { tempDir, tinyConfig } from "../support/tinyRun.ts"
@@ -22,7 +22,12 @@ const inMemory = <A, E>(
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(
-      composeRun(config, { checkpoints: CheckpointStore.layerMemory, metrics: MetricsSink.layerMemory, ...parts })
+      composeRun(config, {
+        checkpoints: CheckpointStore.layerMemory,
+        metrics: MetricsSink.layerMemory,
+        lock: noRunLock,
+        ...parts
+      })
     )
     return yield* use(context)
   }))

@@ -1,15 +1,16 @@
 import { Console, Context, Effect, Layer, Option, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
 import { CheckpointStore } from "../../checkpoint/CheckpointStore.ts"
-import { loadRunConfig } from "../../config/loadConfig.ts"
 import { Kernels } from "../../kernels/Kernels.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
+import { resolveConfig } from "../../resume/resumeConfig.ts"
 import { completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
 import { runLayer } from "../../train/layers.ts"
 import { MetricsSink } from "../../train/MetricsSink.ts"
+import { RunLockError } from "../../train/RunLock.ts"
 import { Trainer } from "../../train/Trainer.ts"
-import { duringSetup } from "../exitCodes.ts"
+import { duringSetup, duringSetupExcept } from "../exitCodes.ts"
 import { makeProgress } from "../progress.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
 import { checkedEstimate, withMemoryBudget } from "../runSize.ts"
@@ -35,7 +36,7 @@ export const train = (args: TrainArgs) =>
     const setup = { verbose: args.verbose === true }
     const { config, start } = yield* duringSetup(
       Effect.all({
-        config: loadRunConfig(args.config, args.set),
+        config: Effect.map(resolveConfig(args), (resolved) => resolved.config),
         start: resolveStart(args)
       }),
       setup
@@ -50,8 +51,11 @@ export const train = (args: TrainArgs) =>
         return
       }
     }
-    const context = yield* duringSetup(
+    // The run directory's lock failing to be taken for a reason other than a holder (permissions,
+    // a full disk) is an environment failure, not a rejected configuration.
+    const context = yield* duringSetupExcept(
       Layer.build(runLayer(config, start).pipe(Layer.provideMerge(stopOnSignals({ until: args.until })))),
+      (error): error is RunLockError => error instanceof RunLockError,
       setup
     )
     const trainer = Context.get(context, Trainer)
