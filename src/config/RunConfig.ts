@@ -5,7 +5,7 @@ import { ScheduleConfig } from "./scheduleConfig.ts"
 
 /**
  * The whole configuration of a run, as Schema data. Every field has a default equal to the
- * reference configuration of DESIGN.md, so `{}` decodes to the reference run. The dotted paths of
+ * reference configuration (docs/design.md), so `{}` decodes to the reference run. The dotted paths of
  * the fields are part of the CLI contract (`--set model.dim=128`). The rules that relate fields
  * (`consistency.ts`) are checks of the sections that hold them, so a decoded `RunConfig` is valid
  * as a whole.

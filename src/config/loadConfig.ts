@@ -52,7 +52,7 @@ export const decodeRunConfig = (input: unknown): Effect.Effect<RunConfig, Config
 
 export const encodeRunConfig = (config: RunConfig): typeof RunConfig.Encoded => Schema.encodeSync(RunConfig)(config)
 
-/** The reference configuration of DESIGN.md. */
+/** The reference configuration (docs/design.md). */
 export const defaultRunConfig = (): RunConfig => Schema.decodeUnknownSync(RunConfig)({})
 
 /** Parses one `--set path=value`; the value is JSON when it parses as JSON, else a plain string. */

@@ -154,5 +154,5 @@ export const ScheduleConfig = ScheduleConfigFields.pipe(
   )
 )
 
-/** The reference configuration of DESIGN.md. */
+/** The reference configuration (docs/design.md). */
 export const referenceScheduleConfig: ScheduleConfig = Schema.decodeUnknownSync(ScheduleConfig)({})

@@ -2,7 +2,7 @@
  * Resolved schedules: concrete, fully numeric, JSON-serializable specs (stored in checkpoint
  * manifests). Two forms:
  *
- * - `wsd`: a configuration resolved against a total `N`; evaluated by the DESIGN.md formulas.
+ * - `wsd`: a configuration resolved against a total `N`; evaluated by the formulas of docs/design.md ("Schedules").
  *   Constant and warm-up + decay are special cases (`decaySteps = 0`; `N − decaySteps = warmupSteps`).
  * - `spliced`: what a resume reconciliation produces: contiguous segments, each applying from its
  *   `from` step until the next one starts. The steps before the resume step keep the segments of

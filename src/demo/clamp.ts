@@ -1,8 +1,8 @@
 /**
  * What happens when training runs past the total a schedule was resolved for. torchtitan's
  * original warm-up + linear decay computed the decay progress without a bound, so past the total
- * the LR went below the floor and then negative; continuum clamps the progress at 1 (DESIGN.md,
- * "Schedules") and holds the floor.
+ * the LR went below the floor and then negative; continuum clamps the progress at 1
+ * (docs/design.md, "Schedules") and holds the floor.
  */
 import { decayStartOf, floorOf, lr, type ResolvedWsd } from "../optim/schedule.ts"
 import { decayValue } from "../optim/scheduleMath.ts"

@@ -2,7 +2,7 @@
  * Learning-rate schedules: configuration (Schema data), resolution against a run's total steps into
  * a concrete spec, and the pure `lr(schedule, t)`.
  *
- * Step convention (DESIGN.md): update `s` (1…N) uses `lr(s − 1)`, so `t` runs over 0…N−1 in a run.
+ * Step convention (docs/design.md, "The determinism contract"): update `s` (1…N) uses `lr(s − 1)`, so `t` runs over 0…N−1 in a run.
  * Past the end the LR stays where the schedule ended (the decay progress is clamped).
  */
 import { Result } from "effect"

@@ -1,5 +1,5 @@
 /**
- * The schedule formulas of DESIGN.md as small pure functions. Evaluation order matches the written
+ * The schedule formulas of docs/design.md ("Schedules") as small pure functions. Evaluation order matches the written
  * formulas exactly, so `lrWsd` and the segment form of a `wsd` spec agree bit for bit.
  */
 import type { DecayShape } from "../config/scheduleConfig.ts"

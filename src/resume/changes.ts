@@ -1,6 +1,6 @@
 /**
  * What changed between the configuration a checkpoint was written with and the new one, leaf by
- * leaf, each change marked as trajectory-relevant or not (DESIGN.md, "Determinism contract").
+ * leaf, each change marked as trajectory-relevant or not (docs/design.md, "The determinism contract").
  *
  * Paths are the dotted paths of the CLI contract (`optimizer.betas`, `batch.dp`); arrays are
  * leaves. Both sides are compared in their encoded (JSON) form after decoding with defaults, so a

@@ -1,5 +1,5 @@
 /**
- * The resume planner (DESIGN.md, "Resume policies"): from a policy, a source (a checkpoint's
+ * The resume planner (docs/design.md, "Resume policies"): from a policy, a source (a checkpoint's
  * manifest with its verification problems, or the tensor shapes of a weights file) and the new
  * run configuration, it computes what is loaded, reset and reconciled — or rejects the resume with
  * every reason that applies. It reads no file and runs no step: a rejected plan means no step runs.

@@ -1,5 +1,5 @@
 /**
- * Schedule reconciliation at resume (DESIGN.md, "Resume policies").
+ * Schedule reconciliation at resume (docs/design.md, "Resume policies").
  *
  * Given the schedule `S` stored with the checkpoint, the schedule `S'` resolved from the new
  * configuration against the new total `N'`, and the resume step `k`, each action yields the

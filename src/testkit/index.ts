@@ -9,7 +9,7 @@
  *   evaluations, metrics file, final weights, optimizer moments and checkpoint state must be
  *   bit-identical. `changes` may alter what exact resume allows to change (e.g. `batch.dp`).
  * - `checkPolicyLaws`: for each stop point k, train 0→k, change the configuration and resume with
- *   the policy; then the laws of DESIGN.md ("Resume policies") must hold: see `PolicyLaw`.
+ *   the policy; then the laws of docs/design.md ("Resume policies") must hold: see `PolicyLaw`.
  * - `checkRejected`: a plan that must be rejected fails the build with `PlanRejected` and leaves
  *   the run directory (metrics.jsonl, checkpoints) byte for byte as it was.
  *

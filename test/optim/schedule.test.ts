@@ -41,7 +41,7 @@ const resolvedArb: fc.Arbitrary<ResolvedWsd> = fc
   })
 
 /**
- * The DESIGN.md formulas, written out independently of the implementation. Where the exact value is
+ * The formulas of docs/design.md, written out independently of the implementation. Where the exact value is
  * known (η at the last warm-up step, η at the decay start) it is used as such; `literal` below checks
  * that the written formula agrees there up to rounding.
  */
@@ -87,7 +87,7 @@ const sampleSteps = (s: ResolvedWsd): Array<number> => {
 }
 
 describe("ScheduleConfig", () => {
-  it("decodes {} to the reference configuration of DESIGN.md", () => {
+  it("decodes {} to the reference configuration of docs/design.md", () => {
     assert.deepStrictEqual(decodeConfig({}), {
       kind: "wsd",
       warmupRatio: 1 / 12,
@@ -200,7 +200,7 @@ describe("decodeSchedule", () => {
 })
 
 describe("lr laws", () => {
-  it("equals the DESIGN.md formulas bit for bit, directly and in segment form", () => {
+  it("equals the docs/design.md formulas bit for bit, directly and in segment form", () => {
     fc.assert(
       fc.property(resolvedArb, (s) => {
         const segments = wsdSegments(s)

@@ -1,5 +1,5 @@
 /**
- * Every rejection of DESIGN.md's list, built for real: a tiny run trained to checkpoints on disk,
+ * Every rejection listed in docs/design.md, built for real: a tiny run trained to checkpoints on disk,
  * a changed configuration, and the run's layers built with a planned start. A rejected plan must
  * fail `Layer.build` with `PlanRejected` (the right reason tags, naming fields and values) before
  * any step runs — so neither metrics.jsonl nor the checkpoints directory may change.

@@ -48,7 +48,7 @@ export const checkProblems = (source: CheckpointSource, actions: Actions, findin
   }
 }
 
-/** The policies' own expectations of configuration changes (DESIGN.md, presets table). */
+/** The policies' own expectations of configuration changes (docs/design.md, the presets table of "Resume policies"). */
 const CONTINUE_ALLOWED = (path: string): boolean =>
   path === "steps" || path.startsWith("schedule.") || path === "batch.global" || path === "batch.micro" ||
   (path.startsWith("optimizer.") && path !== "optimizer.kind")
