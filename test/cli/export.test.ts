@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { stepDirName } from "../../src/checkpoint/layout.ts"
 import { decodeSafetensors } from "../../src/checkpoint/safetensors.ts"
-import { type ExportArgs, exportCheckpoint } from "../../src/cli/commands/export.ts"
+import { type ExportArgs, exportCheckpoint } from "../../src/cli/handlers/export.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 

@@ -1,32 +1,11 @@
-import { Console, Context, Effect, Layer } from "effect"
 import { Command } from "effect/cli"
-import { loadRunConfig } from "../../config/loadConfig.ts"
-import { RunSettings } from "../../config/RunSettings.ts"
-import { AcceptedPlan } from "../../resume/plannedStart.ts"
-import { renderPlan } from "../../resume/renderPlan.ts"
-import { resolveStart } from "../../resume/start.ts"
-import { runStartLayer } from "../../train/layers.ts"
-import { duringSetup } from "../exitCodes.ts"
+import { whenRun } from "../lazy.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
-import type { TrainArgs } from "./train.ts"
 
-/** `continuum plan`: the same planning as `train`, printed; nothing runs and nothing is written. */
-export const plan = (args: TrainArgs) =>
-  Effect.scoped(Effect.gen(function*() {
-    const { config, start } = yield* duringSetup(Effect.all({
-      config: loadRunConfig(args.config, args.set),
-      start: resolveStart(args)
-    }))
-    const context = yield* duringSetup(Layer.build(runStartLayer(config, start)))
-    const plan = Context.get(context, AcceptedPlan)
-    const settings = Context.get(context, RunSettings)
-    yield* Console.log(
-      plan !== undefined
-        ? renderPlan(plan)
-        : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
-    )
-  }))
-
-export const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags))).pipe(
+export const planCommand = Command.make(
+  "plan",
+  runFlags,
+  (flags) => whenRun(() => import("../handlers/plan.ts"), (handler) => handler.plan(runArgs(flags)))
+).pipe(
   Command.withDescription("Print the resume plan for the same arguments as train; runs nothing (exit 2 when rejected)")
 )
