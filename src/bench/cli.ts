@@ -59,6 +59,23 @@ export class CliBenchFailed extends Schema.TaggedError<CliBenchFailed>()("CliBen
   }
 }
 
+/**
+ * What `bin/continuum` runs, by its rule: the build when it exists and no source file is newer,
+ * else the sources through tsx (slower to start by seconds, so the report must say which ran).
+ */
+export const cliEntry = (sources: boolean): "build" | "sources" => {
+  const root = path.dirname(path.dirname(continuumBin))
+  const compiled = path.join(root, "dist", "cli", "main.js")
+  if (sources || !fs.existsSync(compiled)) return "sources"
+  const src = path.join(root, "src")
+  if (!fs.existsSync(src)) return "build"
+  const built = fs.statSync(compiled).mtimeMs
+  const newer = fs.readdirSync(src, { recursive: true, withFileTypes: true }).some((entry) =>
+    entry.isFile() && fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs > built
+  )
+  return newer ? "sources" : "build"
+}
+
 /** Runs `node bin/continuum ...args` to its end; a failure names the command and its last stderr line. */
 const runCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> => {
   const result = spawnSync(process.execPath, [continuumBin, ...args], { encoding: "utf8", env })
@@ -116,6 +133,11 @@ const writeReferenceCheckpoint = (root: string, env: NodeJS.ProcessEnv): Effect.
   })
 }
 
+const entryLabel = {
+  build: "the build (dist/)",
+  sources: "the TypeScript sources through tsx (no build, a source newer than it, or --sources)"
+} as const
+
 /** Times `--version` and `inspect --verify CHECKPOINT`. */
 export const runCliBench = (options: CliBenchOptions): Effect.Effect<CliBenchReport, CliBenchFailed> => {
   const env: NodeJS.ProcessEnv = { ...process.env, CONTINUUM_SOURCES: options.sources === true ? "1" : "0" }
@@ -123,6 +145,7 @@ export const runCliBench = (options: CliBenchOptions): Effect.Effect<CliBenchRep
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "continuum-bench-cli-"))),
     (root) =>
       Effect.gen(function*() {
+        const entry = cliEntry(options.sources === true)
         const written = options.checkpoint === undefined
         const checkpoint = options.checkpoint ?? (yield* writeReferenceCheckpoint(root, env))
         const timings = [
@@ -130,9 +153,7 @@ export const runCliBench = (options: CliBenchOptions): Effect.Effect<CliBenchRep
           yield* timeCommand(["inspect", "--verify", checkpoint], options, env)
         ]
         return {
-          entry: `${
-            options.sources === true ? "sources through tsx" : "build (dist/) when current"
-          }, node ${process.version}`,
+          entry: `${entryLabel[entry]}, node ${process.version}`,
           checkpoint: { dir: checkpoint, bytes: directoryBytes(checkpoint), written },
           timings
         }
