@@ -76,9 +76,12 @@ export const cliEntry = (sources: boolean): "build" | "sources" => {
   return newer ? "sources" : "build"
 }
 
+/** A run that takes longer is killed and fails the benchmark, rather than holding it up. */
+const runTimeoutMs = 120_000
+
 /** Runs `node bin/continuum ...args` to its end; a failure names the command and its last stderr line. */
 const runCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> => {
-  const result = spawnSync(process.execPath, [continuumBin, ...args], { encoding: "utf8", env })
+  const result = spawnSync(process.execPath, [continuumBin, ...args], { encoding: "utf8", env, timeout: runTimeoutMs })
   if (result.error !== undefined || result.status !== 0) {
     const lastLine = result.stderr?.trim().split("\n").at(-1) ?? ""
     throw new CliBenchFailed({
