@@ -18,7 +18,7 @@ const terminal = ["exit", "exitCode", "stdin", "stdout", "stderr"].map((property
 
 export default [
   {
-    ignores: ["**/node_modules/", "runs/", ".bench/", ".scratch/", "tmp/", "**/*.generated.ts"]
+    ignores: ["**/node_modules/", "dist/", "runs/", ".bench/", ".scratch/", "tmp/", "**/*.generated.ts"]
   },
   ...effectEslint.configs.dprint,
   {

@@ -32,32 +32,9 @@ import { median, timeSync } from "./timing.ts"
 
 const cpuKernels = makeCpuKernels()
 
-export type KernelFamily =
-  | "matmul"
-  | "add"
-  | "silu"
-  | "softmax"
-  | "rmsnorm"
-  | "rmsnormBackward"
-  | "rope"
-  | "attention"
-  | "attentionBackward"
-  | "crossEntropy"
-  | "adamw"
+import { kernelFamilies, type KernelFamily } from "./families.ts"
 
-export const kernelFamilies: ReadonlyArray<KernelFamily> = [
-  "matmul",
-  "add",
-  "silu",
-  "softmax",
-  "rmsnorm",
-  "rmsnormBackward",
-  "rope",
-  "attention",
-  "attentionBackward",
-  "crossEntropy",
-  "adamw"
-]
+export { kernelFamilies, type KernelFamily } from "./families.ts"
 
 export interface KernelBenchOptions {
   /** gpu.js modes to ask for (default: all five; each runs in the mode it actually gets, once). */

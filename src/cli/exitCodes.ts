@@ -1,6 +1,5 @@
-import { Data, Effect } from "effect"
-import { PlanRejected } from "../resume/plan.ts"
-import { renderRejection } from "../resume/renderRejection.ts"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 
 /** Exit codes of `bin/continuum`. */
 export const ExitCode = { ok: 0, failed: 1, rejected: 2 } as const
@@ -37,26 +36,3 @@ export const duringSetup = <A, E, R>(
   options: { readonly verbose?: boolean } = {}
 ): Effect.Effect<A, SetupFailed<E>, R> =>
   Effect.mapError(effect, (error) => new SetupFailed({ error, verbose: options.verbose ?? false }))
-
-/** `Tag: message` for tagged errors, the message for plain errors, JSON otherwise. */
-export const describeError = (error: unknown): string => {
-  if (error instanceof SetupFailed) {
-    return error.error instanceof PlanRejected
-      ? renderRejection(error.error, { verbose: error.verbose === true })
-      : describeError(error.error)
-  }
-  if (error instanceof PlanRejected) return renderRejection(error)
-  if (error !== null && typeof error === "object") {
-    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
-    const text = typeof (error as { toString?: unknown }).toString === "function" &&
-        (error as object).toString !== Object.prototype.toString
-      ? String(error)
-      : undefined
-    const message = "message" in error && typeof error.message === "string" && error.message !== ""
-      ? error.message
-      : undefined
-    const body = message ?? text ?? JSON.stringify(error)
-    return tag !== undefined && !body.startsWith(tag) ? `${tag}: ${body}` : body
-  }
-  return String(error)
-}

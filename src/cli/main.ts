@@ -1,6 +1,11 @@
-import { NodeServices } from "@effect/platform-node"
-import { Cause, Effect, Exit, Option } from "effect"
+// effect's modules by path, here and in every module the CLI loads before a command runs: the
+// "effect" entry imports all of effect's several hundred modules, a third of the start-up time.
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Cause from "effect/Cause"
 import { CliError, Command } from "effect/cli"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { benchCommand } from "./commands/bench.ts"
 import { demoCommand } from "./commands/demo.ts"
 import { exportCommand } from "./commands/export.ts"
@@ -9,8 +14,10 @@ import { planCommand } from "./commands/plan.ts"
 import { reportCommand } from "./commands/report.ts"
 import { sampleCommand } from "./commands/sample.ts"
 import { trainCommand } from "./commands/train.ts"
-import { describeError, ExitCode } from "./exitCodes.ts"
+import { ExitCode } from "./exitCodes.ts"
 
+// Each command loads what it runs when it runs (see lazy.ts): importing these definitions loads
+// only their flags, so `--version`, `--help` and `inspect` start without the trainer or gpu.js.
 const root = Command.make("continuum").pipe(
   Command.withDescription("Training runs that stop, checkpoint and resume correctly"),
   Command.withSubcommands([
@@ -53,6 +60,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   // Another live process trains in the run directory: refused before anything was touched.
   RunDirLocked: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
+  CliBenchFailed: ExitCode.failed,
   CheckpointCorrupt: ExitCode.failed,
   CheckpointIoError: ExitCode.failed,
   CheckpointNotFound: ExitCode.failed,
@@ -85,6 +93,7 @@ if (Exit.isFailure(exit)) {
     // Usage errors were already printed with help by the CLI layer.
     process.exitCode = ExitCode.rejected
   } else {
+    const { describeError } = await import("./describeError.ts")
     process.stderr.write(`error: ${describeError(failure.value)}\n`)
     process.exitCode = exitCodes[failure.value._tag]
   }

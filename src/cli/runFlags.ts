@@ -1,5 +1,5 @@
-import { Option } from "effect"
 import { Flag } from "effect/cli"
+import * as Option from "effect/Option"
 
 /** The flags `train` and `plan` share: configuration and where the run starts. */
 export const runFlags = {

@@ -8,6 +8,9 @@ import { Effect } from "effect"
 import { decodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { DemoError } from "./DemoError.ts"
+import { DEFAULT_STEPS, QUICK_STEPS } from "./stepCounts.ts"
+
+export { DEFAULT_STEPS, QUICK_STEPS } from "./stepCounts.ts"
 
 export interface DemoOptions {
   /** Directory that receives one run directory per variant and the report. */
@@ -38,8 +41,6 @@ export interface DemoSettings {
   readonly base: Readonly<Record<string, unknown>>
 }
 
-export const DEFAULT_STEPS = 300
-export const QUICK_STEPS = 16
 /** The smallest `N` that leaves a warm-up, a decay before `k` and steps after it. */
 export const MIN_STEPS = 8
 

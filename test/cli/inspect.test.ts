@@ -16,7 +16,7 @@ import {
   type RunReport,
   type StateSummary,
   VerificationFailed
-} from "../../src/cli/commands/inspect.ts"
+} from "../../src/cli/handlers/inspect.ts"
 import { lr } from "../../src/optim/schedule.ts"
 import { plannedStartLayer } from "../../src/resume/plannedStart.ts"
 import { presets } from "../../src/resume/policy.ts"

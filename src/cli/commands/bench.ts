@@ -1,35 +1,11 @@
-import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { formatKernelBench, type KernelBenchRow, kernelFamilies, runKernelBench } from "../../bench/kernels.ts"
-import { runMatmulBench } from "../../bench/matmul.ts"
-import { runSaveBench, SaveModesDiverged } from "../../bench/save.ts"
+import * as Option from "effect/Option"
+import { kernelFamilies } from "../../bench/families.ts"
 import { modelSizeNames } from "../../bench/sizes.ts"
-import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
-import { gpujsModes } from "../../kernels/gpujs/index.ts"
-import { makeTaskProgress, type TaskProgress } from "../progress.ts"
+import { gpujsModes } from "../../kernels/gpujs/modeNames.ts"
+import { whenRun } from "../lazy.ts"
 
-/** A measured kernel row, as a line that stays above the progress line. */
-const rowLine = (r: KernelBenchRow): string =>
-  `  ${r.family} ${r.size} ${r.backend}: ${r.skipped ?? `${(r.msPerCall ?? 0).toFixed(3)} ms`}`
-
-/** Progress on stderr for the duration of `effect`: a redrawn line on a terminal, plain lines elsewhere. */
-const withProgress = <A, E, R>(use: (progress: TaskProgress) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    const progress = makeTaskProgress()
-    return use(progress).pipe(Effect.ensuring(Effect.sync(progress.finish)))
-  })
-
-const formatSteps = (rows: ReadonlyArray<StepTiming>): string =>
-  [
-    "end-to-end step of the reference model (forward + backward + clip + AdamW, B=16, T=64):",
-    ...rows.map((r) =>
-      `  ${r.backend.padEnd(18)} ${r.msPerStep.toFixed(1).padStart(9)} ms/step ${
-        Math.round(r.tokensPerSec).toString().padStart(8)
-      } tokens/s  (${r.steps} steps)`
-    )
-  ].join("\n")
+const loadHandlers = () => import("../handlers/bench.ts")
 
 /** A comma-separated flag whose items must be among `known`. */
 const listFlag = <A extends string>(name: string, known: ReadonlyArray<A>) => {
@@ -47,6 +23,14 @@ const listFlag = <A extends string>(name: string, known: ReadonlyArray<A>) => {
   )
 }
 
+/** An integer flag of at least `min`. */
+const countFlag = (name: string, description: string, min: number, fallback: number) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(description),
+    Flag.filterMap((n) => n >= min ? Option.some(n) : Option.none(), (n) => `an integer ≥ ${min}, got ${n}`),
+    Flag.withDefault(fallback)
+  )
+
 const sizeFlag = Flag.Literals("size", modelSizeNames).pipe(
   Flag.withDescription("Model size: the reference model, or a wider and deeper one"),
   Flag.withDefault("default")
@@ -61,19 +45,13 @@ const kernels = Command.make(
     json: Flag.String("json").pipe(Flag.withDescription("Also write the results to this JSON file"), Flag.optional)
   },
   ({ families, json, modes, quick }) =>
-    Effect.gen(function*() {
-      const result = yield* withProgress((progress) =>
-        runKernelBench({
-          modes: Option.getOrUndefined(modes),
-          families: Option.getOrUndefined(families),
-          scale: quick ? "quick" : "full",
-          onRow: (row) => progress.log(rowLine(row)),
-          onProgress: progress.report
-        })
-      )
-      yield* Console.log(formatKernelBench(result))
-      if (Option.isSome(json)) fs.writeFileSync(json.value, JSON.stringify(result, null, 2))
-    })
+    whenRun(loadHandlers, (handlers) =>
+      handlers.benchKernels({
+        modes: Option.getOrUndefined(modes),
+        families: Option.getOrUndefined(families),
+        scale: quick ? "quick" : "full",
+        json: Option.getOrUndefined(json)
+      }))
 ).pipe(Command.withDescription("Every kernel family at growing sizes on cpu and the gpu.js modes"))
 
 const matmul = Command.make(
@@ -84,12 +62,7 @@ const matmul = Command.make(
       Flag.withDefault("f32")
     )
   },
-  ({ dtype }) =>
-    Effect.gen(function*() {
-      const { caption, rows } = runMatmulBench(dtype)
-      yield* Console.log(caption)
-      yield* Console.table(rows)
-    })
+  ({ dtype }) => whenRun(loadHandlers, (handlers) => handlers.benchMatmul(dtype))
 ).pipe(Command.withDescription("cpu matmul throughput, square and model-shaped products"))
 
 const step = Command.make(
@@ -100,30 +73,7 @@ const step = Command.make(
     cpuOnly: Flag.Boolean("cpu-only").pipe(Flag.withDescription("Skip the gpu.js modes"), Flag.withDefault(false)),
     size: sizeFlag
   },
-  ({ cpuOnly, size, steps, warmup }) =>
-    Effect.gen(function*() {
-      const rows = yield* withProgress((progress) =>
-        runStepBench({
-          modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"],
-          steps,
-          warmup,
-          size,
-          onProgress: progress.report
-        })
-      )
-      const m = benchModel(size)
-      yield* Console.log(
-        `${size} llama (V=${m.vocabSize}, d=${m.dim}, ${m.layers} layers, ${m.heads} heads, f=${m.ffnDim}, ` +
-          `T=${m.seqLen}, B=${referenceBatch}), ${referenceBatch * m.seqLen} tokens/step`
-      )
-      yield* Console.table(Object.fromEntries(rows.map((r) => [r.backend, {
-        "ms/step": +r.msPerStep.toFixed(1),
-        "fwd+bwd ms": +r.msForwardBackward.toFixed(1),
-        "clip+AdamW ms": +r.msClipAndUpdate.toFixed(2),
-        "tokens/s": Math.round(r.tokensPerSec),
-        steps: r.steps
-      }])))
-    })
+  (args) => whenRun(loadHandlers, (handlers) => handlers.benchStep(args))
 ).pipe(Command.withDescription("One full training step (forward, backward, clipping, AdamW) per backend"))
 
 const save = Command.make(
@@ -137,18 +87,33 @@ const save = Command.make(
       Flag.withDefault(1)
     )
   },
-  (options) =>
-    Effect.gen(function*() {
-      const report = yield* withProgress((progress) => runSaveBench({ ...options, onProgress: progress.report }))
-      yield* Console.log(report.caption)
-      yield* Console.table(report.table)
-      yield* Console.log(report.landed)
-      yield* Console.log(
-        `final weights and optimizer state bit-identical across modes: ${report.identical ? "yes" : "NO"}`
-      )
-      if (!report.identical) return yield* new SaveModesDiverged()
-    })
+  (options) => whenRun(loadHandlers, (handlers) => handlers.benchSave(options))
 ).pipe(Command.withDescription("What checkpointing costs the step loop: no, synchronous and background saves"))
+
+const cli = Command.make(
+  "cli",
+  {
+    runs: countFlag("runs", "Timed runs per command", 1, 10),
+    warmup: countFlag("warmup", "Untimed runs per command first", 0, 2),
+    checkpoint: Flag.String("checkpoint").pipe(
+      Flag.withDescription("Checkpoint directory for inspect --verify (default: written by train --until 1)"),
+      Flag.optional
+    ),
+    sources: Flag.Boolean("sources").pipe(
+      Flag.withDescription("Time the TypeScript sources through tsx instead of the build"),
+      Flag.withDefault(false)
+    )
+  },
+  ({ checkpoint, runs, sources, warmup }) =>
+    whenRun(
+      () => import("../handlers/benchCli.ts"),
+      (handler) => handler.benchCli({ runs, warmup, sources, checkpoint: Option.getOrUndefined(checkpoint) })
+    )
+).pipe(
+  Command.withDescription(
+    "Start-up of the CLI: --version and inspect --verify as fresh processes (mean ± sd, min)"
+  )
+)
 
 /**
  * `continuum bench`: kernels on cpu and every gpu.js mode that runs here, plus a full step per
@@ -160,34 +125,8 @@ export const benchCommand = Command.make(
     quick: Flag.Boolean("quick").pipe(Flag.withDescription("Small sizes only"), Flag.withDefault(false)),
     out: Flag.String("out").pipe(Flag.withDescription("Directory for bench.json"), Flag.withDefault("runs/bench"))
   },
-  ({ out, quick }) =>
-    Effect.gen(function*() {
-      yield* Console.error(
-        "kernels: median of repeated calls after warm-up; gpujs split into upload / compute / readback"
-      )
-      const kernels = yield* withProgress((progress) =>
-        runKernelBench({
-          scale: quick ? "quick" : "full",
-          onRow: (row) => progress.log(rowLine(row)),
-          onProgress: progress.report
-        })
-      )
-      yield* Console.log(formatKernelBench(kernels))
-      const steps = yield* withProgress((progress) =>
-        runStepBench({
-          modes: gpujsModes.filter((m) => m !== "gpu"),
-          steps: quick ? 5 : 20,
-          warmup: 2,
-          onProgress: progress.report
-        })
-      )
-      yield* Console.log(formatSteps(steps))
-      fs.mkdirSync(out, { recursive: true })
-      const file = path.join(out, "bench.json")
-      fs.writeFileSync(file, JSON.stringify({ kernels, steps }, null, 2))
-      yield* Console.log(`results: ${file}`)
-    })
+  (args) => whenRun(loadHandlers, (handlers) => handlers.benchAll(args))
 ).pipe(
   Command.withDescription("Benchmark kernels and a full step on cpu and every available gpu.js mode"),
-  Command.withSubcommands([kernels, matmul, step, save])
+  Command.withSubcommands([kernels, matmul, step, save, cli])
 )

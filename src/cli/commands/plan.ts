@@ -1,50 +1,11 @@
-import { Console, Context, Effect, Layer } from "effect"
 import { Command } from "effect/cli"
-import { describeBytes } from "../../config/boundedRead.ts"
-import { describeEstimate, MemoryBudget } from "../../config/MemoryBudget.ts"
-import { RunSettings } from "../../config/RunSettings.ts"
-import { AcceptedPlan } from "../../resume/plannedStart.ts"
-import { renderPlan } from "../../resume/renderPlan.ts"
-import { resolveConfig } from "../../resume/resumeConfig.ts"
-import { resolveStart } from "../../resume/start.ts"
-import { plannedOnlyLayer } from "../../train/layers.ts"
-import { duringSetup } from "../exitCodes.ts"
+import { whenRun } from "../lazy.ts"
 import { runArgs, runFlags } from "../runFlags.ts"
-import { checkedEstimate, withMemoryBudget } from "../runSize.ts"
-import type { TrainArgs } from "./train.ts"
 
-/**
- * `continuum plan`: the same checks and planning as `train`, printed with the memory estimate;
- * nothing runs and nothing is written.
- */
-export const plan = (args: TrainArgs) =>
-  Effect.scoped(Effect.gen(function*() {
-    const setup = { verbose: args.verbose === true }
-    const { resolved, start } = yield* duringSetup(
-      Effect.all({
-        resolved: resolveConfig(args),
-        start: resolveStart(args)
-      }),
-      setup
-    )
-    const estimate = yield* duringSetup(checkedEstimate(resolved.config), setup)
-    const context = yield* duringSetup(Layer.build(plannedOnlyLayer(resolved.config, start)), setup)
-    const plan = Context.get(context, AcceptedPlan)
-    const settings = Context.get(context, RunSettings)
-    const budget = yield* MemoryBudget
-    const base = resolved.base === undefined
-      ? "configuration: the reference, with --config and --set on top"
-      : `configuration: the checkpoint's own (${resolved.base}), with --config and --set on top`
-    yield* Console.log(`memory: ${describeEstimate(estimate)} of ${describeBytes(budget.bytes)}`)
-    yield* Console.log(
-      `${base}\n` + (
-        plan !== undefined
-          ? renderPlan(plan)
-          : `fresh start: ${settings.steps} steps from step 0 (no checkpoint is loaded)`
-      )
-    )
-  })).pipe(withMemoryBudget(args.maxMemory))
-
-export const planCommand = Command.make("plan", runFlags, (flags) => plan(runArgs(flags))).pipe(
+export const planCommand = Command.make(
+  "plan",
+  runFlags,
+  (flags) => whenRun(() => import("../handlers/plan.ts"), (handler) => handler.plan(runArgs(flags)))
+).pipe(
   Command.withDescription("Print the resume plan for the same arguments as train; runs nothing (exit 2 when rejected)")
 )

@@ -10,13 +10,9 @@ import { Effect, type Scope } from "effect"
 import { GPU, HeadlessGLKernel } from "gpu.js"
 import { createRequire } from "node:module"
 import { acquireXvfbDisplay } from "./display.ts"
+import type { GpujsMode, GpujsRunMode } from "./modeNames.ts"
 
-/** The modes a caller may ask for. */
-export type GpujsMode = "gpu" | "headlessgl" | "webgpu" | "webasm" | "cpu"
-/** The modes that can actually run a synchronous kernel in Node. */
-export type GpujsRunMode = "headlessgl" | "webasm" | "cpu"
-
-export const gpujsModes: ReadonlyArray<GpujsMode> = ["gpu", "headlessgl", "webgpu", "webasm", "cpu"]
+export { type GpujsMode, gpujsModes, type GpujsRunMode } from "./modeNames.ts"
 
 const require = createRequire(import.meta.url)
 

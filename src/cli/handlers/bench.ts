@@ -1,0 +1,128 @@
+import { Console, Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { formatKernelBench, type KernelBenchOptions, type KernelBenchRow, runKernelBench } from "../../bench/kernels.ts"
+import { runMatmulBench } from "../../bench/matmul.ts"
+import { runSaveBench, type SaveBenchOptions, SaveModesDiverged } from "../../bench/save.ts"
+import type { ModelSize } from "../../bench/sizes.ts"
+import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
+import { gpujsModes } from "../../kernels/gpujs/index.ts"
+import { makeTaskProgress, type TaskProgress } from "../progress.ts"
+
+/** A measured kernel row, as a line that stays above the progress line. */
+const rowLine = (r: KernelBenchRow): string =>
+  `  ${r.family} ${r.size} ${r.backend}: ${r.skipped ?? `${(r.msPerCall ?? 0).toFixed(3)} ms`}`
+
+/** Progress on stderr for the duration of `effect`: a redrawn line on a terminal, plain lines elsewhere. */
+const withProgress = <A, E, R>(use: (progress: TaskProgress) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const progress = makeTaskProgress()
+    return use(progress).pipe(Effect.ensuring(Effect.sync(progress.finish)))
+  })
+
+const formatSteps = (rows: ReadonlyArray<StepTiming>): string =>
+  [
+    "end-to-end step of the reference model (forward + backward + clip + AdamW, B=16, T=64):",
+    ...rows.map((r) =>
+      `  ${r.backend.padEnd(18)} ${r.msPerStep.toFixed(1).padStart(9)} ms/step ${
+        Math.round(r.tokensPerSec).toString().padStart(8)
+      } tokens/s  (${r.steps} steps)`
+    )
+  ].join("\n")
+
+/** `continuum bench`: kernels on cpu and every gpu.js mode, then a full step per backend, into bench.json. */
+export const benchAll = (args: { readonly out: string; readonly quick: boolean }) =>
+  Effect.gen(function*() {
+    yield* Console.error(
+      "kernels: median of repeated calls after warm-up; gpujs split into upload / compute / readback"
+    )
+    const kernels = yield* withProgress((progress) =>
+      runKernelBench({
+        scale: args.quick ? "quick" : "full",
+        onRow: (row) => progress.log(rowLine(row)),
+        onProgress: progress.report
+      })
+    )
+    yield* Console.log(formatKernelBench(kernels))
+    const steps = yield* withProgress((progress) =>
+      runStepBench({
+        modes: gpujsModes.filter((m) => m !== "gpu"),
+        steps: args.quick ? 5 : 20,
+        warmup: 2,
+        onProgress: progress.report
+      })
+    )
+    yield* Console.log(formatSteps(steps))
+    fs.mkdirSync(args.out, { recursive: true })
+    const file = path.join(args.out, "bench.json")
+    fs.writeFileSync(file, JSON.stringify({ kernels, steps }, null, 2))
+    yield* Console.log(`results: ${file}`)
+  })
+
+/** `continuum bench kernels`. */
+export const benchKernels = (
+  args: Pick<KernelBenchOptions, "modes" | "families" | "scale"> & { readonly json: string | undefined }
+) =>
+  Effect.gen(function*() {
+    const result = yield* withProgress((progress) =>
+      runKernelBench({
+        modes: args.modes,
+        families: args.families,
+        scale: args.scale,
+        onRow: (row) => progress.log(rowLine(row)),
+        onProgress: progress.report
+      })
+    )
+    yield* Console.log(formatKernelBench(result))
+    if (args.json !== undefined) fs.writeFileSync(args.json, JSON.stringify(result, null, 2))
+  })
+
+/** `continuum bench matmul`. */
+export const benchMatmul = (dtype: "f32" | "f64") =>
+  Effect.gen(function*() {
+    const { caption, rows } = runMatmulBench(dtype)
+    yield* Console.log(caption)
+    yield* Console.table(rows)
+  })
+
+/** `continuum bench step`. */
+export const benchStep = (
+  args: { readonly cpuOnly: boolean; readonly size: ModelSize; readonly steps: number; readonly warmup: number }
+) =>
+  Effect.gen(function*() {
+    const { cpuOnly, size, steps, warmup } = args
+    const rows = yield* withProgress((progress) =>
+      runStepBench({
+        modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"],
+        steps,
+        warmup,
+        size,
+        onProgress: progress.report
+      })
+    )
+    const m = benchModel(size)
+    yield* Console.log(
+      `${size} llama (V=${m.vocabSize}, d=${m.dim}, ${m.layers} layers, ${m.heads} heads, f=${m.ffnDim}, ` +
+        `T=${m.seqLen}, B=${referenceBatch}), ${referenceBatch * m.seqLen} tokens/step`
+    )
+    yield* Console.table(Object.fromEntries(rows.map((r) => [r.backend, {
+      "ms/step": +r.msPerStep.toFixed(1),
+      "fwd+bwd ms": +r.msForwardBackward.toFixed(1),
+      "clip+AdamW ms": +r.msClipAndUpdate.toFixed(2),
+      "tokens/s": Math.round(r.tokensPerSec),
+      steps: r.steps
+    }])))
+  })
+
+/** `continuum bench save`. */
+export const benchSave = (options: SaveBenchOptions) =>
+  Effect.gen(function*() {
+    const report = yield* withProgress((progress) => runSaveBench({ ...options, onProgress: progress.report }))
+    yield* Console.log(report.caption)
+    yield* Console.table(report.table)
+    yield* Console.log(report.landed)
+    yield* Console.log(
+      `final weights and optimizer state bit-identical across modes: ${report.identical ? "yes" : "NO"}`
+    )
+    if (!report.identical) return yield* new SaveModesDiverged()
+  })
