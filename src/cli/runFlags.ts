@@ -1,4 +1,4 @@
-import { Flag } from "effect/cli"
+import { Argument, Flag } from "effect/cli"
 import * as Option from "effect/Option"
 
 /** The flags `train` and `plan` share: configuration and where the run starts. */
@@ -41,3 +41,10 @@ export const runArgs = (flags: {
   maxMemory: Option.getOrUndefined(flags.maxMemory),
   verbose: flags.verbose
 })
+
+/** The argument of `inspect`, `export` and `sample`: one checkpoint, or a run's latest valid one. */
+export const checkpointOrRunDir = Argument.String("dir").pipe(
+  Argument.withDescription(
+    "Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)"
+  )
+)

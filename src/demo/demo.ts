@@ -22,7 +22,7 @@ import { type ResolvedWsd, resolveSchedule } from "../optim/schedule.ts"
 import type { ReportError } from "../report/ReportError.ts"
 import { loadRunSeries } from "../report/series.ts"
 import { writeReport } from "../report/writeReport.ts"
-import { presets, type ResumePolicy } from "../resume/policy.ts"
+import { presets, rebuildAllowingJump, type ResumePolicy } from "../resume/policy.ts"
 import { renderRejection } from "../resume/renderRejection.ts"
 import type { OnProgress } from "../tensor/progress.ts"
 import type { TrainEvent } from "../train/events.ts"
@@ -37,16 +37,6 @@ import { demoJson, renderSummary, reportNotes, summaryRows } from "./summary.ts"
 import { expectRejection, type LegStart, trainLeg } from "./train.ts"
 
 export type { DemoResult, RejectionOutcome, VariantName, VariantOutcome } from "./outcome.ts"
-
-/** torchtitan's behaviour on a changed step count, made explicit: rebuild and accept the jump. */
-export const rebuildAllowingJump: ResumePolicy = {
-  model: "load",
-  optimizer: "load",
-  schedule: "rebuild",
-  data: "load",
-  step: "keep",
-  allowDiscontinuity: true
-}
 
 /** The same without the permission: the planner must refuse the jump. */
 export const rebuildStrict: ResumePolicy = {

@@ -55,6 +55,21 @@ export const presets = {
 
 export type PresetName = keyof typeof presets
 
+/**
+ * The policy that applies a new schedule or LR at once — torchtitan's behaviour on a changed step
+ * count, made explicit: `continue` extends the old schedule at its old level (a changed
+ * `optimizer.lr` is not applied), `rewarm` starts from the old LR, and `rebuild` applies the
+ * configured schedule from the resume step, refusing the jump unless it is allowed, as here.
+ */
+export const rebuildAllowingJump = {
+  model: "load",
+  optimizer: "load",
+  schedule: "rebuild",
+  data: "load",
+  step: "keep",
+  allowDiscontinuity: true
+} as const satisfies ResumePolicy
+
 /** The policy's name for lineage records: a preset's name when it is one, else "custom". */
 export const policyName = (policy: ResumePolicy): string => {
   for (const [name, preset] of Object.entries(presets)) {

@@ -71,6 +71,10 @@ export const reportSkipped = (skipped: ReadonlyArray<SkippedCheckpoint>) =>
     discard: true
   })
 
+/** Verifies a listed checkpoint; undefined when its directory is gone since the listing (retention). */
+const verifyListed = (store: CheckpointStoreShape, step: number) =>
+  store.verify(step).pipe(Effect.catchTag("CheckpointNotFound", () => Effect.succeed(undefined)))
+
 /**
  * Tries the store's checkpoints newest first and returns what `candidate.accept` made of the first
  * usable one. Fails with `NoUsableCheckpoint` when there are checkpoints but none is usable; the
@@ -82,13 +86,8 @@ export const newestUsable = <A, E>(store: CheckpointStoreShape, candidate: Candi
     const skip = (step: number, location: string, reason: string) =>
       skipped.push({ step, location, reason: oneLine(reason) })
     for (const listing of yield* store.list) {
-      const report = yield* Effect.result(store.verify(listing.step))
-      if (Result.isFailure(report)) {
-        // A directory gone since the listing is no longer a candidate.
-        if (report.failure._tag === "CheckpointNotFound") continue
-        return yield* report.failure
-      }
-      const verified = report.success
+      const verified = yield* verifyListed(store, listing.step)
+      if (verified === undefined) continue
       if (!hasManifest(verified) || verified.problems.length > 0) {
         const problem = verified.problems[0]
         skip(
@@ -156,13 +155,8 @@ export const checkpointDefects = (
 export const newestSound = (store: CheckpointStoreShape, config: RunConfig) =>
   Effect.gen(function*() {
     for (const listing of yield* store.list) {
-      const report = yield* Effect.result(store.verify(listing.step))
-      if (Result.isFailure(report)) {
-        if (report.failure._tag === "CheckpointNotFound") continue
-        return yield* report.failure
-      }
-      const verified = report.success
-      if (!hasManifest(verified) || verified.problems.length > 0) continue
+      const verified = yield* verifyListed(store, listing.step)
+      if (verified === undefined || !hasManifest(verified) || verified.problems.length > 0) continue
       if (checkpointDefects(verified, config) === undefined) return Option.some(verified.step)
     }
     return Option.none<number>()

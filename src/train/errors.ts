@@ -1,18 +1,5 @@
 import { Schema } from "effect"
-
-/**
- * The policy that resumes with a new LR at once: `continue` extends the old schedule at its old
- * level (a changed optimizer.lr is not applied), `rewarm` starts from the old LR, and `rebuild`
- * applies the configured schedule from the resume step, refusing the jump unless it is allowed.
- */
-export const lowerLrPolicy = {
-  model: "load",
-  optimizer: "load",
-  schedule: "rebuild",
-  data: "load",
-  step: "keep",
-  allowDiscontinuity: true
-} as const
+import { rebuildAllowingJump } from "../resume/policy.ts"
 
 const show = (
   value: number
@@ -41,7 +28,7 @@ export class NonFiniteTraining extends Schema.TaggedError<NonFiniteTraining>()("
     const advice = this.newestCheckpoint === undefined
       ? "no checkpoint precedes it: train again from the start with a lower LR (--set optimizer.lr=…)"
       : `resume from step ${this.newestCheckpoint}, the newest checkpoint (the last finite one), with a lower LR: ` +
-        `--resume POLICY.json --set optimizer.lr=…, POLICY.json holding ${JSON.stringify(lowerLrPolicy)} ` +
+        `--resume POLICY.json --set optimizer.lr=…, POLICY.json holding ${JSON.stringify(rebuildAllowingJump)} ` +
         `(--resume continue would keep the old LR level)`
     return `${what}; nothing was saved for it; ${advice}`
   }

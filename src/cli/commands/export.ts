@@ -1,14 +1,11 @@
-import { Argument, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import { whenRun } from "../lazy.ts"
+import { checkpointOrRunDir } from "../runFlags.ts"
 
 export const exportCommand = Command.make(
   "export",
   {
-    dir: Argument.String("dir").pipe(
-      Argument.withDescription(
-        "Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)"
-      )
-    ),
+    dir: checkpointOrRunDir,
     out: Flag.String("out").pipe(Flag.withDescription("The safetensors file to write")),
     dtype: Flag.Literals("dtype", ["f32", "f16", "bf16"]).pipe(
       Flag.withDescription("Stored precision (f16/bf16 round to nearest even)"),

@@ -1,16 +1,13 @@
-import { Argument, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import { whenRun } from "../lazy.ts"
+import { checkpointOrRunDir } from "../runFlags.ts"
 
 export const sampleDefaults = { tokens: 200, temperature: 0.8, seed: 0, topK: 0, wait: 0 } as const
 
 export const sampleCommand = Command.make(
   "sample",
   {
-    dir: Argument.String("dir").pipe(
-      Argument.withDescription(
-        "Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)"
-      )
-    ),
+    dir: checkpointOrRunDir,
     prompt: Flag.String("prompt").pipe(Flag.withDescription("Text to continue (encoded as UTF-8 bytes)")),
     tokens: Flag.Int("tokens").pipe(
       Flag.withDescription("Number of bytes to generate"),
