@@ -93,6 +93,10 @@ export const completedStep = (config: RunConfig) =>
     return Option.isSome(newest) && newest.value >= config.steps ? newest.value : undefined
   }))
 
+/** What `train` and `plan` print when `--resume auto` finds the run already complete at `step`. */
+export const alreadyComplete = (config: RunConfig, step: number): string =>
+  `run already complete: ${config.runDir} has a valid checkpoint at step ${step} (steps = ${config.steps})`
+
 /** Why the start `resolveStart` decides on fails to build. */
 export type ResolvedStartError = PlannedStartError | ResumeRefused | CheckpointIoError
 

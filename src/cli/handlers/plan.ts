@@ -5,7 +5,7 @@ import { RunSettings } from "../../config/RunSettings.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { resolveConfig } from "../../resume/resumeConfig.ts"
-import { resolveStart } from "../../resume/start.ts"
+import { alreadyComplete, completedStep, resolveStart } from "../../resume/start.ts"
 import { plannedOnlyLayer } from "../../train/layers.ts"
 import { duringSetup } from "../exitCodes.ts"
 import { checkedEstimate, withMemoryBudget } from "../runSize.ts"
@@ -26,14 +26,22 @@ export const plan = (args: TrainArgs) =>
       setup
     )
     const estimate = yield* duringSetup(checkedEstimate(resolved.config), setup)
-    const context = yield* duringSetup(Layer.build(plannedOnlyLayer(resolved.config, start)), setup)
-    const plan = Context.get(context, AcceptedPlan)
-    const settings = Context.get(context, RunSettings)
     const budget = yield* MemoryBudget
     const base = resolved.base === undefined
       ? "configuration: the reference, with --config and --set on top"
       : `configuration: the checkpoint's own (${resolved.base}), with --config and --set on top`
     yield* Console.log(`memory: ${describeEstimate(estimate)} of ${describeBytes(budget.bytes)}`)
+    // Like train: `auto` on a run that already reached its total has nothing to plan, and is no error.
+    if (args.resume === "auto" && args.from === undefined) {
+      const done = yield* duringSetup(completedStep(resolved.config))
+      if (done !== undefined) {
+        yield* Console.log(`${base}\n${alreadyComplete(resolved.config, done)}`)
+        return
+      }
+    }
+    const context = yield* duringSetup(Layer.build(plannedOnlyLayer(resolved.config, start)), setup)
+    const plan = Context.get(context, AcceptedPlan)
+    const settings = Context.get(context, RunSettings)
     yield* Console.log(
       `${base}\n` + (
         plan !== undefined

@@ -4,7 +4,7 @@ import { Kernels } from "../../kernels/Kernels.ts"
 import { AcceptedPlan } from "../../resume/plannedStart.ts"
 import { renderPlan } from "../../resume/renderPlan.ts"
 import { resolveConfig } from "../../resume/resumeConfig.ts"
-import { completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
+import { alreadyComplete, completedStep, resolveStart, type StartRequest } from "../../resume/start.ts"
 import { runLayer } from "../../train/layers.ts"
 import { MetricsSink } from "../../train/MetricsSink.ts"
 import { RunLockError } from "../../train/RunLock.ts"
@@ -43,9 +43,7 @@ export const train = (args: TrainArgs) =>
     if (args.resume === "auto" && args.from === undefined) {
       const done = yield* duringSetup(completedStep(config))
       if (done !== undefined) {
-        yield* Console.log(
-          `run already complete: ${config.runDir} has a valid checkpoint at step ${done} (steps = ${config.steps})`
-        )
+        yield* Console.log(alreadyComplete(config, done))
         return
       }
     }
