@@ -5,6 +5,7 @@ import * as Cause from "effect/Cause"
 import { CliError, Command } from "effect/cli"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import { benchCommand } from "./commands/bench.ts"
 import { demoCommand } from "./commands/demo.ts"
@@ -79,7 +80,10 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   VerificationFailed: ExitCode.failed
 }
 
+// Log lines (warnings such as a skipped checkpoint) go to stderr beside progress and errors, so
+// stdout carries only a command's output.
 const program = Command.runWith(root, { version: "0.1.0" })(process.argv.slice(2)).pipe(
+  Effect.provideService(Logger.LogToStderr, true),
   Effect.provide(NodeServices.layer)
 )
 
