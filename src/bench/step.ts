@@ -67,8 +67,7 @@ export const prepareReferenceStep = (config: LlamaConfig): ReferenceStep => {
   const ids = Int32Array.from({ length: n }, (_, i) => bits32(1, 0, i) % config.vocabSize)
   const targets = Int32Array.from({ length: n }, (_, i) => bits32(1, 1, i) % config.vocabSize)
   return {
-    forwardBackward: (kernels) =>
-      model.lossAndGrad(kernels, params, ids, targets, referenceBatch, 1 / n, grads) / n,
+    forwardBackward: (kernels) => model.lossAndGrad(kernels, params, ids, targets, referenceBatch, 1 / n, grads) / n,
     clipAndUpdate: (kernels) => {
       clipGradNorm(kernels, grads, 1)
       rule.update(kernels, params, grads, 3e-3, state, model.params)

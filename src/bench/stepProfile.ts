@@ -7,16 +7,16 @@
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import type { LlamaConfig } from "../model/model.ts"
 import { profiledKernels } from "./profiledKernels.ts"
-import { median, timeSync } from "./timing.ts"
+import { prepareReferenceStep, referenceBatch, timeReferenceStep } from "./step.ts"
 import {
   modelParts,
   partOfParam,
-  type ProfileFamily,
   profileFamilies,
+  type ProfileFamily,
   type StepAttribution,
   StepAttributor
 } from "./stepAttribution.ts"
-import { prepareReferenceStep, referenceBatch, timeReferenceStep } from "./step.ts"
+import { median, timeSync } from "./timing.ts"
 
 export interface FamilyRow {
   readonly family: ProfileFamily | "outside kernels"

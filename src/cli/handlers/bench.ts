@@ -1,11 +1,11 @@
 import { Console, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { checkJsonTarget } from "../../bench/jsonTarget.ts"
 import { formatKernelBench, type KernelBenchOptions, type KernelBenchRow, runKernelBench } from "../../bench/kernels.ts"
 import { runMatmulBench } from "../../bench/matmul.ts"
 import { runSaveBench, type SaveBenchOptions, SaveModesDiverged } from "../../bench/save.ts"
 import type { ModelSize } from "../../bench/sizes.ts"
-import { checkJsonTarget } from "../../bench/jsonTarget.ts"
 import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
 import { formatStepProfile, runStepProfile } from "../../bench/stepProfile.ts"
 import { gpujsModes } from "../../kernels/gpujs/index.ts"
@@ -130,7 +130,9 @@ export const benchStepProfile = (
 ) =>
   Effect.gen(function*() {
     yield* checkJsonTarget(args.json)
-    yield* Console.error(`profiling the ${args.size} model: ${args.warmup} warm-up and ${args.steps} timed steps, twice`)
+    yield* Console.error(
+      `profiling the ${args.size} model: ${args.warmup} warm-up and ${args.steps} timed steps, twice`
+    )
     const profile = runStepProfile({ model: benchModel(args.size), steps: args.steps, warmup: args.warmup })
     yield* Console.log(formatStepProfile(profile))
     if (args.json !== undefined) fs.writeFileSync(args.json, JSON.stringify(profile, null, 2))
