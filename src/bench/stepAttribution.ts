@@ -81,6 +81,8 @@ export interface Tally {
 /** One step's kernel time: per family, per part and phase (parts indexed as `parts`), in all. */
 export interface StepAttribution {
   readonly families: ReadonlyMap<ProfileFamily, Tally>
+  /** The same time per kernel call, for families of several calls (elementwise, embedding). */
+  readonly methods: ReadonlyMap<KernelMethod, Tally>
   /** `byPart[i][phase]`: the kernel time of `parts[i]` in that phase. */
   readonly byPart: ReadonlyArray<Readonly<Record<StepPhase, Tally>>>
   readonly kernelMs: number
@@ -166,21 +168,27 @@ export class StepAttributor {
     this.phase = "forward"
     const parts = resolveParts(calls)
     const families = new Map<ProfileFamily, Tally>()
+    const methods = new Map<KernelMethod, Tally>()
     const byPart = this.parts.map(emptyPhases)
     let kernelMs = 0
     calls.forEach((call, i) => {
       const family = familyOf[call.method]
-      const tally = families.get(family) ?? { ms: 0, calls: 0 }
-      tally.ms += call.ms
-      tally.calls += 1
-      families.set(family, tally)
+      add(families, family, call.ms)
+      add(methods, call.method, call.ms)
       const slot = byPart[parts[i]!]![call.phase]
       slot.ms += call.ms
       slot.calls += 1
       kernelMs += call.ms
     })
-    return { families, byPart, kernelMs }
+    return { families, methods, byPart, kernelMs }
   }
+}
+
+const add = <K>(tallies: Map<K, Tally>, key: K, ms: number): void => {
+  const tally = tallies.get(key) ?? { ms: 0, calls: 0 }
+  tally.ms += ms
+  tally.calls += 1
+  tallies.set(key, tally)
 }
 
 /**

@@ -6,9 +6,10 @@
  */
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import type { LlamaConfig } from "../model/model.ts"
-import { profiledKernels } from "./profiledKernels.ts"
+import { type KernelMethod, profiledKernels } from "./profiledKernels.ts"
 import { prepareReferenceStep, referenceBatch, timeReferenceStep } from "./step.ts"
 import {
+  familyOf,
   modelParts,
   partOfParam,
   profileFamilies,
@@ -24,6 +25,14 @@ export interface FamilyRow {
   /** Of the step's time. */
   readonly share: number
   /** Kernel calls per step (0 for the time outside kernels). */
+  readonly calls: number
+}
+
+export interface MethodRow {
+  readonly method: KernelMethod
+  readonly family: ProfileFamily
+  readonly ms: number
+  readonly share: number
   readonly calls: number
 }
 
@@ -61,6 +70,8 @@ export interface StepProfile {
   readonly msOutsideKernels: number
   /** Kernel families with at least one call, most time first, then the time outside kernels. */
   readonly families: ReadonlyArray<FamilyRow>
+  /** Each kernel call with at least one call, most time first: the families split up. */
+  readonly methods: ReadonlyArray<MethodRow>
   /** The parts of the model in forward order, the loss, the optimizer, then the time outside kernels. */
   readonly parts: ReadonlyArray<PartRow>
 }
@@ -91,6 +102,15 @@ const familyRows = (step: ProfiledStep): Array<FamilyRow> => {
   const outside = step.ms - step.attribution.kernelMs
   return [...rows, { family: "outside kernels", ms: outside, share: outside / step.ms, calls: 0 }]
 }
+
+const methodRows = (step: ProfiledStep): Array<MethodRow> =>
+  [...step.attribution.methods].map(([method, tally]) => ({
+    method,
+    family: familyOf[method],
+    ms: tally.ms,
+    share: tally.ms / step.ms,
+    calls: tally.calls
+  })).sort((a, b) => b.ms - a.ms)
 
 const partRows = (step: ProfiledStep, parts: ReadonlyArray<string>): Array<PartRow> => {
   const rows: Array<PartRow> = parts.map((part, i) => {
@@ -161,6 +181,7 @@ export const runStepProfile = (options: StepProfileOptions): StepProfile => {
     msInKernels: chosen.attribution.kernelMs,
     msOutsideKernels: chosen.ms - chosen.attribution.kernelMs,
     families: familyRows(chosen),
+    methods: methodRows(chosen),
     parts: partRows(chosen, parts)
   }
 }
@@ -186,7 +207,13 @@ export const formatStepProfile = (p: StepProfile): string => {
     "",
     ...table(
       ["family", "ms/step", "share", "calls/step"],
-      p.families.map((r) => [r.family, ms(r.ms), percent(r.share), r.calls === 0 ? "" : String(r.calls)])
+      p.families.flatMap((r) => {
+        const row = [r.family, ms(r.ms), percent(r.share), r.calls === 0 ? "" : String(r.calls)]
+        // A family of several calls is followed by each of them, indented.
+        const members = p.methods.filter((m) => m.family === r.family)
+        if (members.length < 2) return [row]
+        return [row, ...members.map((m) => [`  ${m.method}`, ms(m.ms), percent(m.share), String(m.calls)])]
+      })
     ),
     "",
     ...table(

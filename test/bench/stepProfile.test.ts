@@ -41,6 +41,7 @@ const assertConsistent = (p: StepProfile) => {
     assert.isDefined(row, `no ${family} row`)
     assert.isAbove(row!.calls, 0)
   }
+  assert.closeTo(sum(p.methods.map((r) => r.ms)), p.msInKernels, 1e-9)
   // The parts split the same kernel time and the same calls as the families.
   const parts = p.parts.filter((r) => r.part !== "outside kernels")
   assert.closeTo(sum(parts.map((r) => r.ms)), p.msInKernels, 1e-9)
