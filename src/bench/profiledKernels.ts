@@ -1,3 +1,6 @@
+import { Layer } from "effect"
+import { makeCpuKernels } from "../kernels/cpu/index.ts"
+import { Kernels } from "../kernels/Kernels.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 
 /** The calls of the kernel interface (everything but its two labels). */
@@ -50,3 +53,10 @@ export const profiledKernels = (inner: KernelsShape, onCall: OnKernelCall): Kern
     sgd: timed("sgd")
   }
 }
+
+/**
+ * The cpu backend with every call timed, as the kernels part of a run
+ * (`composeRun(config, { kernels: profiledCpuKernelsLayer(onCall) })`).
+ */
+export const profiledCpuKernelsLayer = (onCall: OnKernelCall): Layer.Layer<Kernels> =>
+  Layer.sync(Kernels, () => profiledKernels(makeCpuKernels(), onCall))

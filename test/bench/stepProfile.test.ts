@@ -3,17 +3,21 @@
  * a timing wrapper of the cpu kernels that changes no number.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { profiledKernels } from "../../src/bench/profiledKernels.ts"
+import { type KernelMethod, profiledCpuKernelsLayer, profiledKernels } from "../../src/bench/profiledKernels.ts"
 import { prepareReferenceStep } from "../../src/bench/step.ts"
 import { StepAttributor } from "../../src/bench/stepAttribution.ts"
 import { runStepProfile, type StepProfile } from "../../src/bench/stepProfile.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import type { LlamaConfig } from "../../src/model/model.ts"
+import { Model } from "../../src/model/ModelService.ts"
+import { composeRun } from "../../src/train/layers.ts"
+import { Trainer } from "../../src/train/Trainer.ts"
 import { repoRoot } from "../support/processes.ts"
-import { tempDir } from "../support/tinyRun.ts"
+import { stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
 const tiny: LlamaConfig = {
   vocabSize: 32,
@@ -90,6 +94,25 @@ describe("bench step --profile", () => {
       assert.deepStrictEqual(profiled.params.get(name)!.data, tensor.data, name)
     }
   })
+
+  it.effect("goes into a training run as its kernels part, and the run's losses and weights stay the same", () =>
+    Effect.gen(function*() {
+      const plain = yield* trainRun(yield* tinyConfig(tempDir()))
+      const calls = new Map<KernelMethod, number>()
+      const kernels = profiledCpuKernelsLayer((method) => calls.set(method, (calls.get(method) ?? 0) + 1))
+      const profiled = yield* Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(composeRun(yield* tinyConfig(tempDir()), { kernels }))
+        const events = yield* Stream.runCollect(Context.get(context, Trainer).events)
+        return { events: [...events], params: Context.get(context, Model).params }
+      }))
+      const losses = (events: Parameters<typeof stepEvents>[0]) => stepEvents(events).map((e) => e.loss)
+      assert.deepStrictEqual(losses(profiled.events), losses(plain.events))
+      assert.strictEqual(losses(plain.events).length, 12)
+      for (const [name, tensor] of profiled.params) assert.deepStrictEqual(tensor.data, plain.params[name]!.data, name)
+      for (const method of ["matmul", "attention", "attentionBackward", "adamw"] as const) {
+        assert.isAbove(calls.get(method) ?? 0, 0, method)
+      }
+    }))
 
   it("gives a call that touches no parameter to its neighbour: before it going forward, after it going back", () => {
     const w0 = new Float32Array(1)
