@@ -87,7 +87,9 @@ const step = Command.make(
       args.profile
         ? handlers.benchStepProfile({ ...args, json: Option.getOrUndefined(json) })
         : handlers.benchStep({ ...args, json: Option.getOrUndefined(json) }))
-).pipe(Command.withDescription("One full training step (forward, backward, clipping, AdamW) per backend"))
+).pipe(Command.withDescription(
+  "One full training step (forward, backward, clipping, AdamW) per backend; --profile: where its time goes on cpu"
+))
 
 const save = Command.make(
   "save",
