@@ -2,6 +2,12 @@
  * continuum's public API: configuration, the run's services and layers, resume policies and the
  * planner, checkpoints, and the resume test kit.
  */
+export {
+  type KernelMethod,
+  type OnKernelCall,
+  profiledCpuKernelsLayer,
+  profiledKernels
+} from "./bench/profiledKernels.ts"
 export { CheckpointStore } from "./checkpoint/CheckpointStore.ts"
 export { processSignalsLayer } from "./cli/signals.ts"
 export { ConfigError } from "./config/ConfigError.ts"

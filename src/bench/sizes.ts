@@ -3,7 +3,9 @@ export const modelSizes = {
   /** The reference model: ≈0.13 M parameters, 1.6 MB per checkpoint. */
   default: {},
   /** Wider and deeper: ≈1.1 M parameters, 13 MB per checkpoint. */
-  mid: { dim: 128, layers: 6, heads: 4, ffnDim: 352 }
+  mid: { dim: 128, layers: 6, heads: 4, ffnDim: 352 },
+  /** As wide as mid, 4 layers over twice the window (T=128): ≈0.8 M parameters. */
+  "mid-t128": { dim: 128, layers: 4, heads: 4, ffnDim: 352, seqLen: 128 }
 } as const
 
 export type ModelSize = keyof typeof modelSizes

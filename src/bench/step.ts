@@ -7,6 +7,7 @@ import { makeLlama } from "../model/llama.ts"
 import type { LlamaConfig } from "../model/model.ts"
 import { adamw } from "../optim/adamw.ts"
 import { clipGradNorm } from "../optim/clip.ts"
+import type { NamedTensors } from "../tensor/namedTensors.ts"
 import type { OnProgress } from "../tensor/progress.ts"
 import { bits32 } from "../tensor/rng.ts"
 import { type ModelSize, modelSizes } from "./sizes.ts"
@@ -39,6 +40,44 @@ export interface StepTiming {
 /** The reference model changed to the given size. */
 export const benchModel = (size: ModelSize): LlamaConfig => ({ ...referenceModel, ...modelSizes[size] })
 
+/** One training step of a model, split where the profile and the timings split it. */
+export interface ReferenceStep {
+  /** Forward and backward: the loss of the batch, its gradients written into the step's buffers. */
+  readonly forwardBackward: (kernels: KernelsShape) => number
+  /** Global-norm clipping of the gradients, then AdamW on the parameters. */
+  readonly clipAndUpdate: (kernels: KernelsShape) => void
+  /** Tokens in the batch. */
+  readonly tokens: number
+  /** The parameters and the buffers their gradients are written into, by name. */
+  readonly params: NamedTensors
+  readonly grads: NamedTensors
+}
+
+/**
+ * The model initialised from seed 0, with its gradients, AdamW state and a fixed batch of
+ * `referenceBatch` rows of pseudo-random tokens.
+ */
+export const prepareReferenceStep = (config: LlamaConfig): ReferenceStep => {
+  const model = makeLlama(config)
+  const params = model.init(0)
+  const grads = zerosFor(model.params)
+  const rule = adamw({ lr: 3e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 })
+  const state = rule.init(params)
+  const n = referenceBatch * config.seqLen
+  const ids = Int32Array.from({ length: n }, (_, i) => bits32(1, 0, i) % config.vocabSize)
+  const targets = Int32Array.from({ length: n }, (_, i) => bits32(1, 1, i) % config.vocabSize)
+  return {
+    forwardBackward: (kernels) => model.lossAndGrad(kernels, params, ids, targets, referenceBatch, 1 / n, grads) / n,
+    clipAndUpdate: (kernels) => {
+      clipGradNorm(kernels, grads, 1)
+      rule.update(kernels, params, grads, 3e-3, state, model.params)
+    },
+    tokens: n,
+    params,
+    grads
+  }
+}
+
 /**
  * One full training step of the model — forward, backward, global-norm clipping and AdamW — timed
  * on the given kernels; the median after `warmup` untimed steps.
@@ -50,23 +89,15 @@ export const timeReferenceStep = (
   warmup: number,
   config: LlamaConfig
 ): StepTiming => {
-  const model = makeLlama(config)
-  const params = model.init(0)
-  const grads = zerosFor(model.params)
-  const rule = adamw({ lr: 3e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 })
-  const state = rule.init(params)
-  const n = referenceBatch * config.seqLen
-  const ids = Int32Array.from({ length: n }, (_, i) => bits32(1, 0, i) % config.vocabSize)
-  const targets = Int32Array.from({ length: n }, (_, i) => bits32(1, 1, i) % config.vocabSize)
+  const step = prepareReferenceStep(config)
   const forwardBackward: Array<number> = []
   const update: Array<number> = []
   let loss = 0
   const latency = timeSync((phase) => {
     const t0 = performance.now()
-    loss = model.lossAndGrad(kernels, params, ids, targets, referenceBatch, 1 / n, grads) / n
+    loss = step.forwardBackward(kernels)
     const t1 = performance.now()
-    clipGradNorm(kernels, grads, 1)
-    rule.update(kernels, params, grads, 3e-3, state, model.params)
+    step.clipAndUpdate(kernels)
     const t2 = performance.now()
     if (phase === "run") {
       forwardBackward.push(t1 - t0)
@@ -81,7 +112,7 @@ export const timeReferenceStep = (
     msPerStep: ms,
     msForwardBackward: median(forwardBackward),
     msClipAndUpdate: median(update),
-    tokensPerSec: n / (ms / 1000),
+    tokensPerSec: step.tokens / (ms / 1000),
     steps,
     finalLoss: loss
   }

@@ -60,6 +60,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   VocabSizeMismatch: ExitCode.rejected,
   // Another live process trains in the run directory: refused before anything was touched.
   RunDirLocked: ExitCode.rejected,
+  BenchJsonTargetInvalid: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
   CliBenchFailed: ExitCode.failed,
   CheckpointCorrupt: ExitCode.failed,

@@ -32,7 +32,9 @@ const countFlag = (name: string, description: string, min: number, fallback: num
   )
 
 const sizeFlag = Flag.Literals("size", modelSizeNames).pipe(
-  Flag.withDescription("Model size: the reference model, or a wider and deeper one"),
+  Flag.withDescription(
+    "Model size: the reference model, a wider and deeper one (mid), or mid-t128 (d128, 4 layers, T=128)"
+  ),
   Flag.withDefault("default")
 )
 
@@ -68,13 +70,26 @@ const matmul = Command.make(
 const step = Command.make(
   "step",
   {
-    steps: Flag.Int("steps").pipe(Flag.withDescription("Timed steps"), Flag.withDefault(30)),
-    warmup: Flag.Int("warmup").pipe(Flag.withDescription("Untimed steps first"), Flag.withDefault(5)),
+    steps: countFlag("steps", "Timed steps", 1, 30),
+    warmup: countFlag("warmup", "Untimed steps first", 0, 5),
     cpuOnly: Flag.Boolean("cpu-only").pipe(Flag.withDescription("Skip the gpu.js modes"), Flag.withDefault(false)),
-    size: sizeFlag
+    size: sizeFlag,
+    profile: Flag.Boolean("profile").pipe(
+      Flag.withDescription(
+        "On the cpu backend only: the time per kernel family and per layer, and outside the kernels"
+      ),
+      Flag.withDefault(false)
+    ),
+    json: Flag.String("json").pipe(Flag.withDescription("Also write the results to this JSON file"), Flag.optional)
   },
-  (args) => whenRun(loadHandlers, (handlers) => handlers.benchStep(args))
-).pipe(Command.withDescription("One full training step (forward, backward, clipping, AdamW) per backend"))
+  ({ json, ...args }) =>
+    whenRun(loadHandlers, (handlers) =>
+      args.profile
+        ? handlers.benchStepProfile({ ...args, json: Option.getOrUndefined(json) })
+        : handlers.benchStep({ ...args, json: Option.getOrUndefined(json) }))
+).pipe(Command.withDescription(
+  "One full training step (forward, backward, clipping, AdamW) per backend; --profile: where its time goes on cpu"
+))
 
 const save = Command.make(
   "save",

@@ -1,11 +1,13 @@
 import { Console, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { checkJsonTarget } from "../../bench/jsonTarget.ts"
 import { formatKernelBench, type KernelBenchOptions, type KernelBenchRow, runKernelBench } from "../../bench/kernels.ts"
 import { runMatmulBench } from "../../bench/matmul.ts"
 import { runSaveBench, type SaveBenchOptions, SaveModesDiverged } from "../../bench/save.ts"
 import type { ModelSize } from "../../bench/sizes.ts"
 import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
+import { formatStepProfile, runStepProfile } from "../../bench/stepProfile.ts"
 import { gpujsModes } from "../../kernels/gpujs/index.ts"
 import { makeTaskProgress, type TaskProgress } from "../progress.ts"
 
@@ -87,10 +89,17 @@ export const benchMatmul = (dtype: "f32" | "f64") =>
 
 /** `continuum bench step`. */
 export const benchStep = (
-  args: { readonly cpuOnly: boolean; readonly size: ModelSize; readonly steps: number; readonly warmup: number }
+  args: {
+    readonly cpuOnly: boolean
+    readonly size: ModelSize
+    readonly steps: number
+    readonly warmup: number
+    readonly json: string | undefined
+  }
 ) =>
   Effect.gen(function*() {
-    const { cpuOnly, size, steps, warmup } = args
+    const { cpuOnly, json, size, steps, warmup } = args
+    yield* checkJsonTarget(json)
     const rows = yield* withProgress((progress) =>
       runStepBench({
         modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"],
@@ -112,6 +121,21 @@ export const benchStep = (
       "tokens/s": Math.round(r.tokensPerSec),
       steps: r.steps
     }])))
+    if (json !== undefined) fs.writeFileSync(json, JSON.stringify({ model: m, batch: referenceBatch, rows }, null, 2))
+  })
+
+/** `continuum bench step --profile`: the step on the cpu backend, per kernel family and per layer. */
+export const benchStepProfile = (
+  args: { readonly size: ModelSize; readonly steps: number; readonly warmup: number; readonly json: string | undefined }
+) =>
+  Effect.gen(function*() {
+    yield* checkJsonTarget(args.json)
+    yield* Console.error(
+      `profiling the ${args.size} model: ${args.warmup} warm-up and ${args.steps} timed steps, twice`
+    )
+    const profile = runStepProfile({ model: benchModel(args.size), steps: args.steps, warmup: args.warmup })
+    yield* Console.log(formatStepProfile(profile))
+    if (args.json !== undefined) fs.writeFileSync(args.json, JSON.stringify(profile, null, 2))
   })
 
 /** `continuum bench save`. */
