@@ -20,11 +20,12 @@ import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
  */
 export const makeCpuKernels = (): KernelsShape => {
   const gemm = makeGemm()
+  const wasmMatmul = makeWasmMatmul()
   return {
     backend: "cpu",
     // float32 matmul runs in WebAssembly SIMD; everything else (and float64) in TypeScript
     mode: "typescript+wasm-simd",
-    matmul: makeMatmul(gemm, makeWasmMatmul()),
+    matmul: makeMatmul(gemm, wasmMatmul),
     add,
     mul,
     scale,
@@ -34,8 +35,8 @@ export const makeCpuKernels = (): KernelsShape => {
     rmsnorm,
     rmsnormBackward,
     rope: makeRope(),
-    attention: makeAttention(gemm),
-    attentionBackward: makeAttentionBackward(gemm),
+    attention: makeAttention(gemm, wasmMatmul),
+    attentionBackward: makeAttentionBackward(gemm, wasmMatmul),
     embedding,
     embeddingBackward,
     crossEntropy,
