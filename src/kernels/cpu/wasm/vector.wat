@@ -1,0 +1,247 @@
+;; Single-precision elementwise and row kernels with WebAssembly SIMD (f32x4), compiled to
+;; vectorWasm.generated.ts by scripts/build-wasm.ts. The TypeScript side (vectorWasm.ts) copies
+;; the operands into this module's memory at 16-byte aligned offsets, each padded to a whole
+;; number of f32x4 vectors, calls one function and copies the results back. Because every
+;; operand is padded, the elementwise loops run over whole vectors and never need a scalar tail
+;; (padding lanes compute garbage that is never copied out). Row kernels require the row length
+;; to be a multiple of 4 (the caller falls back to TypeScript otherwise).
+;;
+;; All pointers are byte offsets; n counts floats. Reductions (sums of squares, dot products and
+;; the softmax denominator) accumulate in f64x2 lanes, so they are as accurate as the float64
+;; sums of the TypeScript kernels up to the order of addition.
+;;
+;; exp has no SIMD instruction: $exp4 is the Cephes expf method (range reduction by n·ln2 with a
+;; two-part ln2, a degree-6 polynomial on |r| ≤ ln2/2, scaling by 2ⁿ through the exponent bits),
+;; accurate to a few units in the last place for x in [-87.3, 88.3]; inputs are clamped to that
+;; range so 2ⁿ stays a normal float (exp(-87.3) ≈ 1.2e-38 stands in for anything smaller and
+;; exp(88.3) ≈ 2.2e38 for anything larger).
+(module
+  (memory (export "memory") 1)
+
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x
+      (f32x4.min
+        (f32x4.max (local.get $x) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3))
+        (v128.const f32x4 88.3 88.3 88.3 88.3)))
+    (local.set $n
+      (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r
+      (f32x4.sub
+        (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+        (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    ;; 1 + r + p·r²
+    (local.set $p
+      (f32x4.add
+        (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+        (v128.const f32x4 1 1 1 1)))
+    ;; · 2ⁿ, n in [-126, 127]
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+
+  ;; Sum of the two f64 lanes.
+  (func $hsum2 (param $v v128) (result f64)
+    (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v))))
+
+  ;; The two high f32 lanes of v as f64x2.
+  (func $promoteHigh (param $v v128) (result v128)
+    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+
+  ;; out = a + b over n floats (rounded up to whole vectors)
+  (func (export "add") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $l
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.add (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
+
+  ;; out = a ⊙ b
+  (func (export "mul") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $l
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $i))) (v128.load (i32.add (local.get $b) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
+
+  ;; out = x / (1 + exp(-x))
+  (func (export "silu") (param $x i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $end i32) (local $v v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $l
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.div (local.get $v)
+          (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $v))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
+
+  ;; g = dy·s·(1 + x·(1 − s)) with s = σ(x); dx = g, or dx += g when acc
+  (func (export "siluBackward") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32) (param $acc i32)
+    (local $i i32) (local $end i32) (local $v v128) (local $s v128) (local $g v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (loop $l
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (local.set $s
+        (f32x4.div (v128.const f32x4 1 1 1 1)
+          (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $v))))))
+      (local.set $g
+        (f32x4.mul
+          (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i))) (local.get $s))
+          (f32x4.add (v128.const f32x4 1 1 1 1)
+            (f32x4.mul (local.get $v) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s))))))
+      (if (local.get $acc)
+        (then (local.set $g (f32x4.add (v128.load (i32.add (local.get $dx) (local.get $i))) (local.get $g)))))
+      (v128.store (i32.add (local.get $dx) (local.get $i)) (local.get $g))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
+
+  ;; RMSNorm over rows of dim floats (dim a multiple of 4): r = 1/√(mean(x²) + eps) (sum in f64),
+  ;; rstd[row] = r, out = x·r ⊙ w.
+  (func (export "rmsnorm") (param $x i32) (param $w i32) (param $out i32) (param $rstd i32)
+                           (param $rows i32) (param $dim i32) (param $eps f64)
+    (local $row i32) (local $o i32) (local $j i32) (local $rowBytes i32)
+    (local $v v128) (local $acc v128) (local $r f32) (local $rv v128)
+    (local.set $rowBytes (i32.shl (local.get $dim) (i32.const 2)))
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $dim))) (then (return)))
+    (loop $rowLoop
+      (local.set $o (i32.mul (local.get $row) (local.get $rowBytes)))
+      (local.set $acc (v128.const f64x2 0 0))
+      (local.set $j (i32.const 0))
+      (loop $sq
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $v (f32x4.mul (local.get $v) (local.get $v)))
+        (local.set $acc
+          (f64x2.add (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (local.get $v))) (call $promoteHigh (local.get $v))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $sq (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $r
+        (f32.demote_f64
+          (f64.div (f64.const 1)
+            (f64.sqrt (f64.add (f64.div (call $hsum2 (local.get $acc)) (f64.convert_i32_u (local.get $dim))) (local.get $eps))))))
+      (f32.store (i32.add (local.get $rstd) (i32.shl (local.get $row) (i32.const 2))) (local.get $r))
+      (local.set $rv (f32x4.splat (local.get $r)))
+      (local.set $j (i32.const 0))
+      (loop $scale
+        (v128.store (i32.add (local.get $out) (i32.add (local.get $o) (local.get $j)))
+          (f32x4.mul
+            (f32x4.mul (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))) (local.get $rv))
+            (v128.load (i32.add (local.get $w) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $scale (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
+
+  ;; With g = w ⊙ dy: dx = r·g − x·r³·(g·x)/dim (dot in f64), dx overwritten or added to when acc;
+  ;; dw += dy ⊙ x·r, rows in order.
+  (func (export "rmsnormBackward") (param $x i32) (param $w i32) (param $rstd i32) (param $dy i32)
+                                   (param $dx i32) (param $dw i32) (param $rows i32) (param $dim i32) (param $acc i32)
+    (local $row i32) (local $o i32) (local $j i32) (local $rowBytes i32)
+    (local $v v128) (local $dot v128) (local $r f64) (local $rv v128) (local $cv v128)
+    (local $xv v128) (local $dyv v128) (local $g v128)
+    (local.set $rowBytes (i32.shl (local.get $dim) (i32.const 2)))
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $dim))) (then (return)))
+    (loop $rowLoop
+      (local.set $o (i32.mul (local.get $row) (local.get $rowBytes)))
+      (local.set $r (f64.promote_f32 (f32.load (i32.add (local.get $rstd) (i32.shl (local.get $row) (i32.const 2))))))
+      (local.set $dot (v128.const f64x2 0 0))
+      (local.set $j (i32.const 0))
+      (loop $d
+        (local.set $v
+          (f32x4.mul
+            (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $j)))
+              (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
+            (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j))))))
+        (local.set $dot
+          (f64x2.add (f64x2.add (local.get $dot) (f64x2.promote_low_f32x4 (local.get $v))) (call $promoteHigh (local.get $v))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $d (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $cv
+        (f32x4.splat
+          (f32.demote_f64
+            (f64.div
+              (f64.mul (f64.mul (f64.mul (local.get $r) (local.get $r)) (local.get $r)) (call $hsum2 (local.get $dot)))
+              (f64.convert_i32_u (local.get $dim))))))
+      (local.set $rv (f32x4.splat (f32.demote_f64 (local.get $r))))
+      (local.set $j (i32.const 0))
+      (loop $e
+        (local.set $xv (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $dyv (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $g
+          (f32x4.sub
+            (f32x4.mul (f32x4.mul (local.get $rv) (v128.load (i32.add (local.get $w) (local.get $j)))) (local.get $dyv))
+            (f32x4.mul (local.get $cv) (local.get $xv))))
+        (if (local.get $acc)
+          (then (local.set $g (f32x4.add (v128.load (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j)))) (local.get $g)))))
+        (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j))) (local.get $g))
+        (v128.store (i32.add (local.get $dw) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $dw) (local.get $j)))
+            (f32x4.mul (f32x4.mul (local.get $dyv) (local.get $xv)) (local.get $rv))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $e (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
+
+  ;; Softmax cross-entropy rows (vocab a multiple of 4): per row, the maximum and the f64 sum of
+  ;; exp(x − max) go to stats[2·row] and stats[2·row + 1] (f64), and dLogits = exp(x − max)·gradScale/sum.
+  ;; The caller forms the loss from the stats and subtracts gradScale at each target.
+  (func (export "softmaxRows") (param $logits i32) (param $dLogits i32) (param $stats i32)
+                               (param $rows i32) (param $vocab i32) (param $gradScale f64)
+    (local $row i32) (local $o i32) (local $j i32) (local $rowBytes i32)
+    (local $mv v128) (local $max f32) (local $maxv v128) (local $e v128) (local $sum v128) (local $s f64) (local $sv v128)
+    (local.set $rowBytes (i32.shl (local.get $vocab) (i32.const 2)))
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $vocab))) (then (return)))
+    (loop $rowLoop
+      (local.set $o (i32.mul (local.get $row) (local.get $rowBytes)))
+      (local.set $mv (v128.const f32x4 -inf -inf -inf -inf))
+      (local.set $j (i32.const 0))
+      (loop $m
+        (local.set $mv (f32x4.max (local.get $mv) (v128.load (i32.add (local.get $logits) (i32.add (local.get $o) (local.get $j))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $m (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $max
+        (f32.max
+          (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+          (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
+      (local.set $maxv (f32x4.splat (local.get $max)))
+      (local.set $sum (v128.const f64x2 0 0))
+      (local.set $j (i32.const 0))
+      (loop $x
+        (local.set $e
+          (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $logits) (i32.add (local.get $o) (local.get $j)))) (local.get $maxv))))
+        (v128.store (i32.add (local.get $dLogits) (i32.add (local.get $o) (local.get $j))) (local.get $e))
+        (local.set $sum
+          (f64x2.add (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $e))) (call $promoteHigh (local.get $e))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $x (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $s (call $hsum2 (local.get $sum)))
+      (f64.store (i32.add (local.get $stats) (i32.shl (local.get $row) (i32.const 4))) (f64.promote_f32 (local.get $max)))
+      (f64.store offset=8 (i32.add (local.get $stats) (i32.shl (local.get $row) (i32.const 4))) (local.get $s))
+      (local.set $sv (f32x4.splat (f32.demote_f64 (f64.div (local.get $gradScale) (local.get $s)))))
+      (local.set $j (i32.const 0))
+      (loop $sc
+        (v128.store (i32.add (local.get $dLogits) (i32.add (local.get $o) (local.get $j)))
+          (f32x4.mul (v128.load (i32.add (local.get $dLogits) (i32.add (local.get $o) (local.get $j)))) (local.get $sv)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $sc (i32.lt_u (local.get $j) (local.get $rowBytes))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
+)
