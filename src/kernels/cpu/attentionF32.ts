@@ -39,14 +39,21 @@ const ensure = (s: Scratch, T: number, hd: number): void => {
   if (s.ds.length < T * T) s.ds = new Float32Array(T * T)
 }
 
+// Plain loops rather than subarray + set: rows are short (hd floats) and a view per row costs
+// more than the copy.
+
 /** Copies the T rows of hd floats at `src[head + t·stride]` into `dst[t·hd]`. */
 const gather = (src: Float32Array, head: number, stride: number, dst: Float32Array, T: number, hd: number): void => {
-  for (let t = 0; t < T; t++) dst.set(src.subarray(head + t * stride, head + t * stride + hd), t * hd)
+  for (let t = 0, i = 0; t < T; t++) {
+    for (let j = 0, o = head + t * stride; j < hd; j++) dst[i++] = src[o + j]
+  }
 }
 
 /** The inverse of gather: `dst[head + t·stride …] = src[t·hd …]`. */
 const scatter = (src: Float32Array, dst: Float32Array, head: number, stride: number, T: number, hd: number): void => {
-  for (let t = 0; t < T; t++) dst.set(src.subarray(t * hd, t * hd + hd), head + t * stride)
+  for (let t = 0, i = 0; t < T; t++) {
+    for (let j = 0, o = head + t * stride; j < hd; j++) dst[o + j] = src[i++]
+  }
 }
 
 /** Row-wise causal softmax of the raw scores in place (same arithmetic as the TypeScript kernel). */
