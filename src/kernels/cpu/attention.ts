@@ -4,6 +4,7 @@ import type { KernelsShape } from "../KernelsShape.ts"
 import { makeAttentionBackwardF32, makeAttentionF32 } from "./attentionF32.ts"
 import type { Gemm } from "./gemm.ts"
 import { type WasmMatmul, wasmMatmulFits } from "./wasm/matmulWasm.ts"
+import type { WasmVector } from "./wasm/vectorWasm.ts"
 
 /*
  * q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
@@ -34,8 +35,8 @@ const wasmFits = (T: number, hd: number): boolean => wasmMatmulFits(T, Math.max(
  * Causal attention: float32 tensors run through the WebAssembly matmul (attentionF32.ts), anything
  * else (the float64 of gradient checks) through `gemm` (which holds the packing scratch).
  */
-export const makeAttention = (gemm: Gemm, wasm: WasmMatmul): KernelsShape["attention"] => {
-  const f32 = makeAttentionF32(wasm)
+export const makeAttention = (gemm: Gemm, wasm: WasmMatmul, vector: WasmVector): KernelsShape["attention"] => {
+  const f32 = makeAttentionF32(wasm, vector)
   return (q, k, v, probs, out, B, T, H, hd) => {
     check.attention(q, k, v, probs, out, B, T, H, hd)
     if (
@@ -93,9 +94,13 @@ const attentionGemm = (
  * With `dP = dOut·vᵀ` and the softmax backward `dS = P ⊙ (dP − rowsum(P ⊙ dP))`:
  * `dv = Pᵀ·dOut`, `dq = dS·k/√hd`, `dk = dSᵀ·q/√hd`. Overwrites dq, dk and dv.
  */
-export const makeAttentionBackward = (gemm: Gemm, wasm: WasmMatmul): KernelsShape["attentionBackward"] => {
+export const makeAttentionBackward = (
+  gemm: Gemm,
+  wasm: WasmMatmul,
+  vector: WasmVector
+): KernelsShape["attentionBackward"] => {
   let dsScratch = new Float64Array(64 * 64)
-  const f32 = makeAttentionBackwardF32(wasm)
+  const f32 = makeAttentionBackwardF32(wasm, vector)
   return (q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) => {
     check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
     if (

@@ -1,4 +1,5 @@
 import type { WasmMatmul } from "./wasm/matmulWasm.ts"
+import { type WasmVector, wasmVectorFits } from "./wasm/vectorWasm.ts"
 
 /*
  * Float32 causal attention on the WebAssembly SIMD matmul. The wasm kernel takes dense operands,
@@ -6,17 +7,20 @@ import type { WasmMatmul } from "./wasm/matmulWasm.ts"
  * contiguous scratch matrix and results are scattered back: O(T·hd) copies per head against
  * O(T²·hd) arithmetic. The products are dense T×T ones (the wasm kernel has no triangular mode);
  * above the diagonal the probabilities and dS are exactly zero, so the extra terms add zeros and
- * the SIMD speed more than pays for the doubled work at these sizes.
+ * the SIMD speed more than pays for the doubled work at these sizes. The causal softmax and its
+ * backward run on the vector module over all heads at once (one call each, T a multiple of 4),
+ * else row by row in TypeScript.
  */
 
-/** Per-instance scratch, grown on demand: three head matrices, two results and the T×T dS. */
+/** Per-instance scratch, grown on demand: three head matrices, two results and every head's dS. */
 interface Scratch {
   qh: Float32Array
   kh: Float32Array
   vh: Float32Array
   r1: Float32Array
   r2: Float32Array
-  ds: Float32Array
+  /** dP then dS of every head, [B, H, T, T]. */
+  dsAll: Float32Array
 }
 
 const makeScratch = (): Scratch => ({
@@ -25,7 +29,7 @@ const makeScratch = (): Scratch => ({
   vh: new Float32Array(0),
   r1: new Float32Array(0),
   r2: new Float32Array(0),
-  ds: new Float32Array(0)
+  dsAll: new Float32Array(0)
 })
 
 const ensure = (s: Scratch, T: number, hd: number): void => {
@@ -36,7 +40,6 @@ const ensure = (s: Scratch, T: number, hd: number): void => {
     s.r1 = new Float32Array(T * hd)
     s.r2 = new Float32Array(T * hd)
   }
-  if (s.ds.length < T * T) s.ds = new Float32Array(T * T)
 }
 
 // Plain loops rather than subarray + set: rows are short (hd floats) and a view per row costs
@@ -77,6 +80,19 @@ const causalSoftmax = (probs: Float32Array, pOff: number, T: number, scale: numb
   }
 }
 
+/** The backward of causalSoftmax over `rows` rows of T, in place on ds (which holds dP on entry). */
+const causalSoftmaxBackward = (probs: Float32Array, ds: Float32Array, rows: number, T: number, scale: number): void => {
+  for (let r = 0; r < rows; r++) {
+    const i = r % T
+    const o = r * T
+    let rowDot = 0
+    for (let j = 0; j <= i; j++) rowDot += probs[o + j] * ds[o + j]
+    for (let j = 0; j <= i; j++) ds[o + j] = probs[o + j] * (ds[o + j] - rowDot) * scale
+    // dS must be exactly zero above the diagonal: the dense products read all of it.
+    for (let j = i + 1; j < T; j++) ds[o + j] = 0
+  }
+}
+
 export type AttentionF32 = (
   q: Float32Array,
   k: Float32Array,
@@ -104,24 +120,35 @@ export type AttentionBackwardF32 = (
   hd: number
 ) => void
 
+/** Whether the vector module takes the softmax of B·H·T rows of T scores. */
+const vectorSoftmax = (rows: number, T: number): boolean => T % 4 === 0 && wasmVectorFits(rows * T, rows * T)
+
 /** Float32 attention forward through `wasm`; arguments already checked by the caller. */
-export const makeAttentionF32 = (wasm: WasmMatmul): AttentionF32 => {
+export const makeAttentionF32 = (wasm: WasmMatmul, vector: WasmVector): AttentionF32 => {
   const s = makeScratch()
   return (q, k, v, probs, out, B, T, H, hd) => {
     ensure(s, T, hd)
     const stride = H * hd
     const scale = 1 / Math.sqrt(hd)
+    const rows = B * H * T
+    const onVector = vectorSoftmax(rows, T)
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const head = b * T * stride + h * hd
         const pOff = (b * H + h) * T * T
-        const p = probs.subarray(pOff, pOff + T * T)
         gather(q, head, stride, s.qh, T, hd)
         gather(k, head, stride, s.kh, T, hd)
+        wasm(s.qh, s.kh, probs.subarray(pOff, pOff + T * T), T, T, hd, false, true, false)
+        if (!onVector) causalSoftmax(probs, pOff, T, scale)
+      }
+    }
+    if (onVector) vector.causalSoftmax(probs, rows, T, scale)
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const head = b * T * stride + h * hd
+        const pOff = (b * H + h) * T * T
         gather(v, head, stride, s.vh, T, hd)
-        wasm(s.qh, s.kh, p, T, T, hd, false, true, false)
-        causalSoftmax(probs, pOff, T, scale)
-        wasm(p, s.vh, s.r1, T, hd, T, false, false, false)
+        wasm(probs.subarray(pOff, pOff + T * T), s.vh, s.r1, T, hd, T, false, false, false)
         scatter(s.r1, out, head, stride, T, hd)
       }
     }
@@ -132,39 +159,38 @@ export const makeAttentionF32 = (wasm: WasmMatmul): AttentionF32 => {
  * Float32 attention backward through `wasm`: `dv = Pᵀ·dOut`, `dP = dOut·vᵀ`,
  * `dS = P ⊙ (dP − rowsum(P ⊙ dP))/√hd`, `dq = dS·k`, `dk = dSᵀ·q`. Overwrites dq, dk, dv.
  */
-export const makeAttentionBackwardF32 = (wasm: WasmMatmul): AttentionBackwardF32 => {
+export const makeAttentionBackwardF32 = (wasm: WasmMatmul, vector: WasmVector): AttentionBackwardF32 => {
   const s = makeScratch()
   return (q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) => {
     ensure(s, T, hd)
     const stride = H * hd
     const scale = 1 / Math.sqrt(hd)
-    const ds = s.ds
-    const dsView = ds.subarray(0, T * T)
+    const rows = B * H * T
+    if (s.dsAll.length < rows * T) s.dsAll = new Float32Array(rows * T)
+    const ds = s.dsAll
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const head = b * T * stride + h * hd
         const pOff = (b * H + h) * T * T
-        const p = probs.subarray(pOff, pOff + T * T)
-        // qh holds dOut's head first, then q's once dP is formed.
         gather(dOut, head, stride, s.qh, T, hd)
         gather(v, head, stride, s.vh, T, hd)
-        wasm(p, s.qh, s.r1, T, hd, T, true, false, false)
+        wasm(probs.subarray(pOff, pOff + T * T), s.qh, s.r1, T, hd, T, true, false, false)
         scatter(s.r1, dv, head, stride, T, hd)
-        wasm(s.qh, s.vh, dsView, T, T, hd, false, true, false)
-        for (let i = 0; i < T; i++) {
-          const row = i * T
-          const pRow = pOff + i * T
-          let rowDot = 0
-          for (let j = 0; j <= i; j++) rowDot += probs[pRow + j] * ds[row + j]
-          for (let j = 0; j <= i; j++) ds[row + j] = probs[pRow + j] * (ds[row + j] - rowDot) * scale
-          // dS must be exactly zero above the diagonal: the dense products below read all of it.
-          for (let j = i + 1; j < T; j++) ds[row + j] = 0
-        }
+        wasm(s.qh, s.vh, ds.subarray(pOff, pOff + T * T), T, T, hd, false, true, false)
+      }
+    }
+    if (vectorSoftmax(rows, T)) vector.causalSoftmaxBackward(probs, ds, rows, T, scale)
+    else causalSoftmaxBackward(probs, ds, rows, T, scale)
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const head = b * T * stride + h * hd
+        const pOff = (b * H + h) * T * T
+        const dsHead = ds.subarray(pOff, pOff + T * T)
         gather(k, head, stride, s.kh, T, hd)
         gather(q, head, stride, s.qh, T, hd)
-        wasm(dsView, s.kh, s.r1, T, hd, T, false, false, false)
+        wasm(dsHead, s.kh, s.r1, T, hd, T, false, false, false)
         scatter(s.r1, dq, head, stride, T, hd)
-        wasm(dsView, s.qh, s.r2, T, hd, T, true, false, false)
+        wasm(dsHead, s.qh, s.r2, T, hd, T, true, false, false)
         scatter(s.r2, dk, head, stride, T, hd)
       }
     }

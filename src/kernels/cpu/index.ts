@@ -9,6 +9,7 @@ import { makeRope } from "./rope.ts"
 import { adamw, sgd, sumSquares } from "./update.ts"
 import { makeVectorKernels } from "./vectorKernels.ts"
 import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
+import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
  * A new instance of the reference backend. Float32 matmul, attention's products, add, mul, SiLU,
@@ -23,7 +24,8 @@ import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
 export const makeCpuKernels = (): KernelsShape => {
   const gemm = makeGemm()
   const wasmMatmul = makeWasmMatmul()
-  const vector = makeVectorKernels()
+  const wasmVector = makeWasmVector()
+  const vector = makeVectorKernels(wasmVector)
   return {
     backend: "cpu",
     mode: "typescript+wasm-simd",
@@ -37,8 +39,8 @@ export const makeCpuKernels = (): KernelsShape => {
     rmsnorm: vector.rmsnorm,
     rmsnormBackward: vector.rmsnormBackward,
     rope: makeRope(),
-    attention: makeAttention(gemm, wasmMatmul),
-    attentionBackward: makeAttentionBackward(gemm, wasmMatmul),
+    attention: makeAttention(gemm, wasmMatmul, wasmVector),
+    attentionBackward: makeAttentionBackward(gemm, wasmMatmul, wasmVector),
     embedding,
     embeddingBackward,
     crossEntropy: vector.crossEntropy,

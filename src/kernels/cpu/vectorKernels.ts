@@ -3,7 +3,7 @@ import type { KernelsShape } from "../KernelsShape.ts"
 import { add, mul, silu, siluBackward } from "./elementwise.ts"
 import { crossEntropy } from "./loss.ts"
 import { rmsnorm, rmsnormBackward } from "./norm.ts"
-import { makeWasmVector, wasmVectorFits } from "./wasm/vectorWasm.ts"
+import { makeWasmVector, type WasmVector, wasmVectorFits } from "./wasm/vectorWasm.ts"
 
 type VectorKernels = Pick<
   KernelsShape,
@@ -18,8 +18,7 @@ const f32 = (x: unknown): x is Float32Array => x instanceof Float32Array
  * of gradient checks) on the TypeScript kernels, which stay the reference. Row kernels need rows
  * of a multiple of 4 floats for the SIMD loops and fall back to TypeScript otherwise.
  */
-export const makeVectorKernels = (): VectorKernels => {
-  const wasm = makeWasmVector()
+export const makeVectorKernels = (wasm: WasmVector = makeWasmVector()): VectorKernels => {
   return {
     add: (a, b, out) => {
       check.add(a, b, out)

@@ -244,4 +244,124 @@
         (br_if $sc (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
+  ;; Causal softmax of attention scores in place: `rows` rows of T floats (T a multiple of 4), row
+  ;; r being query i = r mod T, whose keys j ≤ i are live: p_j = exp(s_j·scale − max)/Σ (sum in
+  ;; f64), and p_j = 0 for j > i. Lanes past the diagonal are masked out of max, exp and sum.
+  (func (export "causalSoftmax") (param $s i32) (param $rows i32) (param $T i32) (param $scale f32)
+    (local $row i32) (local $i i32) (local $o i32) (local $j i32) (local $live i32) (local $rowBytes i32)
+    (local $mask v128) (local $iv v128) (local $idx v128) (local $scv v128) (local $mv v128) (local $maxv v128)
+    (local $e v128) (local $sum v128) (local $inv v128)
+    (local.set $rowBytes (i32.shl (local.get $T) (i32.const 2)))
+    (local.set $scv (f32x4.splat (local.get $scale)))
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $T))) (then (return)))
+    (loop $rowLoop
+      (local.set $i (i32.rem_u (local.get $row) (local.get $T)))
+      (local.set $o (i32.add (local.get $s) (i32.mul (local.get $row) (local.get $rowBytes))))
+      ;; bytes of the vectors holding live entries: ⌈(i + 1)/4⌉·16
+      (local.set $live (i32.shl (i32.and (i32.add (local.get $i) (i32.const 4)) (i32.const -4)) (i32.const 2)))
+      (local.set $iv (i32x4.splat (local.get $i)))
+      (local.set $mv (v128.const f32x4 -inf -inf -inf -inf))
+      (local.set $idx (v128.const i32x4 0 1 2 3))
+      (local.set $j (i32.const 0))
+      (loop $m
+        (local.set $mask (i32x4.le_s (local.get $idx) (local.get $iv)))
+        (local.set $mv
+          (f32x4.max (local.get $mv)
+            (v128.bitselect
+              (f32x4.mul (v128.load (i32.add (local.get $o) (local.get $j))) (local.get $scv))
+              (v128.const f32x4 -inf -inf -inf -inf)
+              (local.get $mask))))
+        (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $m (i32.lt_u (local.get $j) (local.get $live))))
+      (local.set $maxv
+        (f32x4.splat
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+            (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv))))))
+      (local.set $sum (v128.const f64x2 0 0))
+      (local.set $idx (v128.const i32x4 0 1 2 3))
+      (local.set $j (i32.const 0))
+      (loop $x
+        (local.set $mask (i32x4.le_s (local.get $idx) (local.get $iv)))
+        (local.set $e
+          (v128.and (local.get $mask)
+            (call $exp4
+              (f32x4.sub (f32x4.mul (v128.load (i32.add (local.get $o) (local.get $j))) (local.get $scv)) (local.get $maxv)))))
+        (v128.store (i32.add (local.get $o) (local.get $j)) (local.get $e))
+        (local.set $sum
+          (f64x2.add (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $e))) (call $promoteHigh (local.get $e))))
+        (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $x (i32.lt_u (local.get $j) (local.get $live))))
+      (local.set $inv (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1) (call $hsum2 (local.get $sum))))))
+      (local.set $j (i32.const 0))
+      (loop $n
+        (v128.store (i32.add (local.get $o) (local.get $j))
+          (f32x4.mul (v128.load (i32.add (local.get $o) (local.get $j))) (local.get $inv)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $n (i32.lt_u (local.get $j) (local.get $live))))
+      ;; whole vectors past the diagonal
+      (local.set $j (local.get $live))
+      (block $done
+        (loop $z
+          (br_if $done (i32.ge_u (local.get $j) (local.get $rowBytes)))
+          (v128.store (i32.add (local.get $o) (local.get $j)) (v128.const i32x4 0 0 0 0))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $z)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
+
+  ;; The backward of causalSoftmax, in place on dp: with the stored probabilities p,
+  ;; dS_j = p_j·(dP_j − Σ_k p_k·dP_k)·scale for j ≤ i (dot in f64) and 0 for j > i.
+  (func (export "causalSoftmaxBackward") (param $p i32) (param $dp i32) (param $rows i32) (param $T i32) (param $scale f32)
+    (local $row i32) (local $i i32) (local $o i32) (local $j i32) (local $live i32) (local $rowBytes i32)
+    (local $mask v128) (local $iv v128) (local $idx v128) (local $scv v128) (local $v v128) (local $dot v128) (local $dotv v128)
+    (local.set $rowBytes (i32.shl (local.get $T) (i32.const 2)))
+    (local.set $scv (f32x4.splat (local.get $scale)))
+    (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $T))) (then (return)))
+    (loop $rowLoop
+      (local.set $i (i32.rem_u (local.get $row) (local.get $T)))
+      (local.set $o (i32.mul (local.get $row) (local.get $rowBytes)))
+      (local.set $live (i32.shl (i32.and (i32.add (local.get $i) (i32.const 4)) (i32.const -4)) (i32.const 2)))
+      (local.set $iv (i32x4.splat (local.get $i)))
+      (local.set $dot (v128.const f64x2 0 0))
+      (local.set $idx (v128.const i32x4 0 1 2 3))
+      (local.set $j (i32.const 0))
+      (loop $d
+        (local.set $mask (i32x4.le_s (local.get $idx) (local.get $iv)))
+        (local.set $v
+          (v128.and (local.get $mask)
+            (f32x4.mul
+              (v128.load (i32.add (local.get $p) (i32.add (local.get $o) (local.get $j))))
+              (v128.load (i32.add (local.get $dp) (i32.add (local.get $o) (local.get $j)))))))
+        (local.set $dot
+          (f64x2.add (f64x2.add (local.get $dot) (f64x2.promote_low_f32x4 (local.get $v))) (call $promoteHigh (local.get $v))))
+        (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $d (i32.lt_u (local.get $j) (local.get $live))))
+      (local.set $dotv (f32x4.splat (f32.demote_f64 (call $hsum2 (local.get $dot)))))
+      (local.set $idx (v128.const i32x4 0 1 2 3))
+      (local.set $j (i32.const 0))
+      (loop $g
+        (local.set $mask (i32x4.le_s (local.get $idx) (local.get $iv)))
+        (v128.store (i32.add (local.get $dp) (i32.add (local.get $o) (local.get $j)))
+          (v128.and (local.get $mask)
+            (f32x4.mul
+              (f32x4.mul
+                (v128.load (i32.add (local.get $p) (i32.add (local.get $o) (local.get $j))))
+                (f32x4.sub (v128.load (i32.add (local.get $dp) (i32.add (local.get $o) (local.get $j)))) (local.get $dotv)))
+              (local.get $scv))))
+        (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $g (i32.lt_u (local.get $j) (local.get $live))))
+      (local.set $j (local.get $live))
+      (block $done
+        (loop $z
+          (br_if $done (i32.ge_u (local.get $j) (local.get $rowBytes)))
+          (v128.store (i32.add (local.get $dp) (i32.add (local.get $o) (local.get $j))) (v128.const i32x4 0 0 0 0))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $z)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
 )

@@ -29,6 +29,8 @@ interface VectorExports {
     dim: number,
     acc: number
   ) => void
+  readonly causalSoftmax: (s: Ptr, rows: number, T: number, scale: number) => void
+  readonly causalSoftmaxBackward: (p: Ptr, dp: Ptr, rows: number, T: number, scale: number) => void
   readonly softmaxRows: (logits: Ptr, dLogits: Ptr, stats: Ptr, rows: number, vocab: number, gradScale: number) => void
 }
 
@@ -69,6 +71,13 @@ export interface WasmVector {
     dim: number,
     accumulate: boolean
   ): void
+  /**
+   * Attention's causal softmax in place over `rows` rows of T scores (T a multiple of 4; row r is
+   * query r mod T): `p = softmax(s·scale)` over keys j ≤ i, 0 above the diagonal.
+   */
+  causalSoftmax(scores: Float32Array, rows: number, T: number, scale: number): void
+  /** Its backward, in place on dp: `dS = p ⊙ (dP − rowsum(p ⊙ dP))·scale`, 0 above the diagonal. */
+  causalSoftmaxBackward(p: Float32Array, dp: Float32Array, rows: number, T: number, scale: number): void
   /** vocab a multiple of 4; targets already checked. Returns the float64 sum of row losses. */
   crossEntropy(
     logits: Float32Array,
@@ -151,6 +160,21 @@ export const makeWasmVector = (): WasmVector => {
       k.rmsnormBackward(px * 4, pw * 4, pr * 4, pdy * 4, pdx * 4, pdw * 4, rows, dim, accumulate ? 1 : 0)
       take(pdx, n, dx)
       take(pdw, dim, dw)
+    },
+    causalSoftmax: (scores, rows, T, scale) => {
+      const n = rows * T
+      const [ps] = layout(n)
+      put(scores, n, ps)
+      k.causalSoftmax(ps * 4, rows, T, scale)
+      take(ps, n, scores)
+    },
+    causalSoftmaxBackward: (p, dp, rows, T, scale) => {
+      const n = rows * T
+      const [pp, pd] = layout(n, n)
+      put(p, n, pp)
+      put(dp, n, pd)
+      k.causalSoftmaxBackward(pp * 4, pd * 4, rows, T, scale)
+      take(pd, n, dp)
     },
     crossEntropy: (logits, targets, dLogits, rows, vocab, gradScale) => {
       const n = rows * vocab
