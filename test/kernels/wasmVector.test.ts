@@ -18,9 +18,13 @@ import { uniform } from "../../src/tensor/rng.ts"
  *   |x| ≈ 87 exp is clamped, so tiny outputs (|silu| < 1e-30) are compared absolutely.
  * - siluBackward: 1 + x(1 − σ) crosses zero near x ≈ −1.28, so the error is bounded relative to
  *   the size of its terms, |dy|·σ·(1 + |x|(1 − σ)), not to the result.
- * - RMSNorm and its backward, cross-entropy: reductions. Sums are accumulated in float64 lanes
- *   (only the order differs), products are rounded in float32, so the bound is relative 1e-5 of
- *   the sum of the magnitudes of the terms (the scale of any summation's rounding error).
+ * - RMSNorm and its backward compute in float64 like the TypeScript kernel (so that activations
+ *   whose squares overflow float32 behave as in the reference); only the order of the row sums
+ *   differs, so each result is the float64 value rounded once: relative 2⁻²³, plus 1e-12 of the
+ *   terms' magnitudes for results that cancel; dw, accumulated over rows in float32, to one
+ *   rounding per row.
+ * - cross-entropy: a reduction of float32 exps, summed in float64 lanes: relative 1e-5 of the
+ *   entry (the exp's error), and the loss to 1e-5 per row.
  */
 
 const k = makeCpuKernels()
@@ -40,6 +44,7 @@ const assertWithin = (what: string, got: ArrayLike<number>, want: ArrayLike<numb
   }
 }
 
+const r0 = (rstd: Float32Array): number => Math.max(...rstd)
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x))
 
 describe("wasm SIMD vector kernels (float32) against the TypeScript kernels", () => {
@@ -113,8 +118,8 @@ describe("wasm SIMD vector kernels (float32) against the TypeScript kernels", ()
           const wantOut = new Float64Array(n)
           const wantR = new Float64Array(rows)
           tsNorm.rmsnorm(f64(x), f64(w), wantOut, wantR, rows, dim, 1e-5)
-          assertWithin("rstd", rstd, wantR, (i) => 1e-5 * wantR[i])
-          assertWithin("rmsnorm", out, wantOut, (i) => 1e-5 * Math.abs(wantOut[i]) + 1e-30)
+          assertWithin("rstd", rstd, wantR, (i) => 2 ** -23 * wantR[i])
+          assertWithin("rmsnorm", out, wantOut, (i) => 2 ** -23 * Math.abs(wantOut[i]) + 1e-30)
 
           // The backward reads rstd as stored, so both sides start from the float32 rstd.
           const dy = f32(n, seed + 2)
@@ -132,12 +137,13 @@ describe("wasm SIMD vector kernels (float32) against the TypeScript kernels", ()
             let dot = 0
             for (let j = 0; j < dim; j++) dot += Math.abs(w[j] * dy[row * dim + j] * x[row * dim + j])
             const terms = Math.abs(r * w[i % dim] * dy[i]) + (r ** 3 * dot / dim) * Math.abs(x[i])
-            return 1e-5 * terms + (accumulate ? 2 ** -23 * Math.abs(dx0[i]) : 0)
+            return 2 ** -23 * Math.abs(wantDx[i]) + 1e-12 * (terms + Math.abs(dx0[i])) + 1e-30
           })
           assertWithin("rmsnormBackward dw", dw, wantDw, (j) => {
             let terms = Math.abs(dw0[j])
             for (let row = 0; row < rows; row++) terms += Math.abs(dy[row * dim + j] * x[row * dim + j] * rstd[row])
-            return 1e-5 * terms
+            // dw is rounded to float32 after each row, as the float32 TypeScript kernel does
+            return (rows + 1) * 2 ** -24 * terms + 1e-30
           })
         }
       ),
@@ -175,6 +181,33 @@ describe("wasm SIMD vector kernels (float32) against the TypeScript kernels", ()
       ),
       { numRuns: 100 }
     )
+  })
+
+  it("RMSNorm of activations whose squares overflow float32 stays finite, as in the reference", () => {
+    const [rows, dim] = [2, 8]
+    const x = f32(rows * dim, 60, 1e25, 1e30)
+    const w = f32(dim, 61)
+    const out = new Float32Array(rows * dim)
+    const rstd = new Float32Array(rows)
+    k.rmsnorm(x, w, out, rstd, rows, dim, 1e-5)
+    const wantOut = new Float32Array(rows * dim)
+    tsNorm.rmsnorm(x, w, wantOut, new Float32Array(rows), rows, dim, 1e-5)
+    assertWithin("rmsnorm", out, wantOut, (i) => 2 ** -23 * Math.abs(wantOut[i]))
+    const dy = f32(rows * dim, 62, 1e20, 1e25)
+    const dx = new Float32Array(rows * dim)
+    const dw = new Float32Array(dim)
+    k.rmsnormBackward(x, w, rstd, dy, dx, dw, rows, dim, false)
+    const wantDx = new Float32Array(rows * dim)
+    const wantDw = new Float32Array(dim)
+    tsNorm.rmsnormBackward(x, w, rstd, dy, wantDx, wantDw, rows, dim, false)
+    assert.isTrue([...dx, ...dw].every(Number.isFinite))
+    assertWithin(
+      "dx",
+      dx,
+      wantDx,
+      (i) => 2 ** -22 * Math.abs(wantDx[i]) + 1e-6 * Math.abs(r0(rstd) * w[i % dim] * dy[i])
+    )
+    assertWithin("dw", dw, wantDw, (j) => 2 ** -22 * Math.abs(wantDw[j]))
   })
 
   it("float64 operands and rows that are not a multiple of 4 floats run the TypeScript kernels, bit for bit", () => {

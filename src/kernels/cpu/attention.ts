@@ -7,6 +7,7 @@ import { type WasmMatmul, wasmMatmulFits } from "./wasm/matmulWasm.ts"
 import type { WasmVector } from "./wasm/vectorWasm.ts"
 
 /*
+ * The TypeScript path (float64, gradient checks; float32 goes to attentionF32.ts).
  * q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
  * (b·T·H + h)·hd with row stride H·hd, so every product below runs through the strided gemm
  * without gathering heads. probs is [B, H, T, T], one contiguous T×T matrix per head.
@@ -50,6 +51,7 @@ export const makeAttention = (gemm: Gemm, wasm: WasmMatmul, vector: WasmVector):
   }
 }
 
+/** Causal attention through the strided TypeScript gemm, float64 or float32 alike. */
 const attentionGemm = (
   gemm: Gemm,
   q: FloatArray,

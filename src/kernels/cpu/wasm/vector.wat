@@ -114,12 +114,19 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
 
-  ;; RMSNorm over rows of dim floats (dim a multiple of 4): r = 1/√(mean(x²) + eps) (sum in f64),
-  ;; rstd[row] = r, out = x·r ⊙ w.
+  ;; f32x4 from two f64x2 (lo lanes first), each rounded to float32.
+  (func $demote4 (param $lo v128) (param $hi v128) (result v128)
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+
+  ;; RMSNorm over rows of dim floats (dim a multiple of 4), all arithmetic in f64 as in the
+  ;; TypeScript kernel (only the order of the sum of squares differs), so that huge activations of
+  ;; a diverging run overflow, or not, where the reference does: r = 1/√(mean(x²) + eps),
+  ;; rstd[row] = r, out = (x·r)·w.
   (func (export "rmsnorm") (param $x i32) (param $w i32) (param $out i32) (param $rstd i32)
                            (param $rows i32) (param $dim i32) (param $eps f64)
     (local $row i32) (local $o i32) (local $j i32) (local $rowBytes i32)
-    (local $v v128) (local $acc v128) (local $r f32) (local $rv v128)
+    (local $v v128) (local $wv v128) (local $lo v128) (local $hi v128) (local $acc v128) (local $r f64) (local $rv v128)
     (local.set $rowBytes (i32.shl (local.get $dim) (i32.const 2)))
     (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $dim))) (then (return)))
     (loop $rowLoop
@@ -128,35 +135,41 @@
       (local.set $j (i32.const 0))
       (loop $sq
         (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
-        (local.set $v (f32x4.mul (local.get $v) (local.get $v)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (call $promoteHigh (local.get $v)))
         (local.set $acc
-          (f64x2.add (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (local.get $v))) (call $promoteHigh (local.get $v))))
+          (f64x2.add
+            (f64x2.add (local.get $acc) (f64x2.mul (local.get $lo) (local.get $lo)))
+            (f64x2.mul (local.get $hi) (local.get $hi))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $sq (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $r
-        (f32.demote_f64
-          (f64.div (f64.const 1)
-            (f64.sqrt (f64.add (f64.div (call $hsum2 (local.get $acc)) (f64.convert_i32_u (local.get $dim))) (local.get $eps))))))
-      (f32.store (i32.add (local.get $rstd) (i32.shl (local.get $row) (i32.const 2))) (local.get $r))
-      (local.set $rv (f32x4.splat (local.get $r)))
+        (f64.div (f64.const 1)
+          (f64.sqrt (f64.add (f64.div (call $hsum2 (local.get $acc)) (f64.convert_i32_u (local.get $dim))) (local.get $eps)))))
+      (f32.store (i32.add (local.get $rstd) (i32.shl (local.get $row) (i32.const 2))) (f32.demote_f64 (local.get $r)))
+      (local.set $rv (f64x2.splat (local.get $r)))
       (local.set $j (i32.const 0))
       (loop $scale
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $wv (v128.load (i32.add (local.get $w) (local.get $j))))
         (v128.store (i32.add (local.get $out) (i32.add (local.get $o) (local.get $j)))
-          (f32x4.mul
-            (f32x4.mul (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))) (local.get $rv))
-            (v128.load (i32.add (local.get $w) (local.get $j)))))
+          (call $demote4
+            (f64x2.mul (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $rv)) (f64x2.promote_low_f32x4 (local.get $wv)))
+            (f64x2.mul (f64x2.mul (call $promoteHigh (local.get $v)) (local.get $rv)) (call $promoteHigh (local.get $wv)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $scale (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
 
-  ;; With g = w ⊙ dy: dx = r·g − x·r³·(g·x)/dim (dot in f64), dx overwritten or added to when acc;
-  ;; dw += dy ⊙ x·r, rows in order.
+  ;; With g = w ⊙ dy: dx = (r·w)·dy − c·x with c = r³·(Σ (w·dy)·x)/dim, dx overwritten or added to
+  ;; when acc; dw += (dy·x)·r, rows in order. In f64 like the forward, each result rounded once.
   (func (export "rmsnormBackward") (param $x i32) (param $w i32) (param $rstd i32) (param $dy i32)
                                    (param $dx i32) (param $dw i32) (param $rows i32) (param $dim i32) (param $acc i32)
     (local $row i32) (local $o i32) (local $j i32) (local $rowBytes i32)
-    (local $v v128) (local $dot v128) (local $r f64) (local $rv v128) (local $cv v128)
-    (local $xv v128) (local $dyv v128) (local $g v128)
+    (local $dot v128) (local $r f64) (local $rv v128) (local $cv v128)
+    (local $x4 v128) (local $dy4 v128) (local $w4 v128) (local $dx4 v128) (local $dw4 v128)
+    (local $xl v128) (local $xh v128) (local $dyl v128) (local $dyh v128) (local $wl v128) (local $wh v128)
+    (local $gl v128) (local $gh v128)
     (local.set $rowBytes (i32.shl (local.get $dim) (i32.const 2)))
     (if (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $dim))) (then (return)))
     (loop $rowLoop
@@ -165,36 +178,52 @@
       (local.set $dot (v128.const f64x2 0 0))
       (local.set $j (i32.const 0))
       (loop $d
-        (local.set $v
-          (f32x4.mul
-            (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $j)))
-              (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
-            (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j))))))
+        (local.set $w4 (v128.load (i32.add (local.get $w) (local.get $j))))
+        (local.set $dy4 (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $x4 (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
         (local.set $dot
-          (f64x2.add (f64x2.add (local.get $dot) (f64x2.promote_low_f32x4 (local.get $v))) (call $promoteHigh (local.get $v))))
+          (f64x2.add
+            (f64x2.add (local.get $dot)
+              (f64x2.mul
+                (f64x2.mul (f64x2.promote_low_f32x4 (local.get $w4)) (f64x2.promote_low_f32x4 (local.get $dy4)))
+                (f64x2.promote_low_f32x4 (local.get $x4))))
+            (f64x2.mul
+              (f64x2.mul (call $promoteHigh (local.get $w4)) (call $promoteHigh (local.get $dy4)))
+              (call $promoteHigh (local.get $x4)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $d (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $cv
-        (f32x4.splat
-          (f32.demote_f64
-            (f64.div
-              (f64.mul (f64.mul (f64.mul (local.get $r) (local.get $r)) (local.get $r)) (call $hsum2 (local.get $dot)))
-              (f64.convert_i32_u (local.get $dim))))))
-      (local.set $rv (f32x4.splat (f32.demote_f64 (local.get $r))))
+        (f64x2.splat
+          (f64.div
+            (f64.mul (f64.mul (f64.mul (local.get $r) (local.get $r)) (local.get $r)) (call $hsum2 (local.get $dot)))
+            (f64.convert_i32_u (local.get $dim)))))
+      (local.set $rv (f64x2.splat (local.get $r)))
       (local.set $j (i32.const 0))
       (loop $e
-        (local.set $xv (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
-        (local.set $dyv (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
-        (local.set $g
-          (f32x4.sub
-            (f32x4.mul (f32x4.mul (local.get $rv) (v128.load (i32.add (local.get $w) (local.get $j)))) (local.get $dyv))
-            (f32x4.mul (local.get $cv) (local.get $xv))))
+        (local.set $x4 (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $dy4 (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
+        (local.set $w4 (v128.load (i32.add (local.get $w) (local.get $j))))
+        (local.set $xl (f64x2.promote_low_f32x4 (local.get $x4)))
+        (local.set $xh (call $promoteHigh (local.get $x4)))
+        (local.set $dyl (f64x2.promote_low_f32x4 (local.get $dy4)))
+        (local.set $dyh (call $promoteHigh (local.get $dy4)))
+        (local.set $wl (f64x2.promote_low_f32x4 (local.get $w4)))
+        (local.set $wh (call $promoteHigh (local.get $w4)))
+        (local.set $gl
+          (f64x2.sub (f64x2.mul (f64x2.mul (local.get $rv) (local.get $wl)) (local.get $dyl)) (f64x2.mul (local.get $cv) (local.get $xl))))
+        (local.set $gh
+          (f64x2.sub (f64x2.mul (f64x2.mul (local.get $rv) (local.get $wh)) (local.get $dyh)) (f64x2.mul (local.get $cv) (local.get $xh))))
         (if (local.get $acc)
-          (then (local.set $g (f32x4.add (v128.load (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j)))) (local.get $g)))))
-        (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j))) (local.get $g))
+          (then
+            (local.set $dx4 (v128.load (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j)))))
+            (local.set $gl (f64x2.add (f64x2.promote_low_f32x4 (local.get $dx4)) (local.get $gl)))
+            (local.set $gh (f64x2.add (call $promoteHigh (local.get $dx4)) (local.get $gh)))))
+        (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j))) (call $demote4 (local.get $gl) (local.get $gh)))
+        (local.set $dw4 (v128.load (i32.add (local.get $dw) (local.get $j))))
         (v128.store (i32.add (local.get $dw) (local.get $j))
-          (f32x4.add (v128.load (i32.add (local.get $dw) (local.get $j)))
-            (f32x4.mul (f32x4.mul (local.get $dyv) (local.get $xv)) (local.get $rv))))
+          (call $demote4
+            (f64x2.add (f64x2.promote_low_f32x4 (local.get $dw4)) (f64x2.mul (f64x2.mul (local.get $dyl) (local.get $xl)) (local.get $rv)))
+            (f64x2.add (call $promoteHigh (local.get $dw4)) (f64x2.mul (f64x2.mul (local.get $dyh) (local.get $xh)) (local.get $rv)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $e (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
