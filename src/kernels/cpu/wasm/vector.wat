@@ -8,7 +8,10 @@
 ;;
 ;; All pointers are byte offsets; n counts floats. Reductions (sums of squares, dot products and
 ;; the softmax denominator) accumulate in f64x2 lanes, so they are as accurate as the float64
-;; sums of the TypeScript kernels up to the order of addition.
+;; sums of the TypeScript kernels up to the order of addition. Small helpers are written out at
+;; each use (high lanes promoted by a shuffle, two f64x2 demoted and joined by one): Node 20's V8
+;; does not inline wasm calls, and a call per vector measurably slowed the step (≈2%). $exp4
+;; stays a function: it is long enough for the call not to matter as much.
 ;;
 ;; exp has no SIMD instruction: $exp4 is the Cephes expf method (range reduction by n·ln2 with a
 ;; two-part ln2, a degree-6 polynomial on |r| ≤ ln2/2, scaling by 2ⁿ through the exponent bits),
@@ -53,10 +56,6 @@
   ;; Sum of the two f64 lanes.
   (func $hsum2 (param $v v128) (result f64)
     (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v))))
-
-  ;; The two high f32 lanes of v as f64x2.
-  (func $promoteHigh (param $v v128) (result v128)
-    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
 
   ;; out = a + b over n floats (rounded up to whole vectors)
   (func (export "add") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
@@ -114,11 +113,6 @@
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
 
-  ;; f32x4 from two f64x2 (lo lanes first), each rounded to float32.
-  (func $demote4 (param $lo v128) (param $hi v128) (result v128)
-    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-      (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
-
   ;; RMSNorm over rows of dim floats (dim a multiple of 4), all arithmetic in f64 as in the
   ;; TypeScript kernel (only the order of the sum of squares differs), so that huge activations of
   ;; a diverging run overflow, or not, where the reference does: r = 1/√(mean(x²) + eps),
@@ -136,7 +130,7 @@
       (loop $sq
         (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
         (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
-        (local.set $hi (call $promoteHigh (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
         (local.set $acc
           (f64x2.add
             (f64x2.add (local.get $acc) (f64x2.mul (local.get $lo) (local.get $lo)))
@@ -153,9 +147,7 @@
         (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $o) (local.get $j)))))
         (local.set $wv (v128.load (i32.add (local.get $w) (local.get $j))))
         (v128.store (i32.add (local.get $out) (i32.add (local.get $o) (local.get $j)))
-          (call $demote4
-            (f64x2.mul (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $rv)) (f64x2.promote_low_f32x4 (local.get $wv)))
-            (f64x2.mul (f64x2.mul (call $promoteHigh (local.get $v)) (local.get $rv)) (call $promoteHigh (local.get $wv)))))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (local.get $rv)) (f64x2.promote_low_f32x4 (local.get $wv)))) (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.mul (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $rv)) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $wv) (local.get $wv)))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $scale (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
@@ -188,8 +180,8 @@
                 (f64x2.mul (f64x2.promote_low_f32x4 (local.get $w4)) (f64x2.promote_low_f32x4 (local.get $dy4)))
                 (f64x2.promote_low_f32x4 (local.get $x4))))
             (f64x2.mul
-              (f64x2.mul (call $promoteHigh (local.get $w4)) (call $promoteHigh (local.get $dy4)))
-              (call $promoteHigh (local.get $x4)))))
+              (f64x2.mul (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w4) (local.get $w4))) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dy4) (local.get $dy4))))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x4) (local.get $x4))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $d (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $cv
@@ -204,11 +196,11 @@
         (local.set $dy4 (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
         (local.set $w4 (v128.load (i32.add (local.get $w) (local.get $j))))
         (local.set $xl (f64x2.promote_low_f32x4 (local.get $x4)))
-        (local.set $xh (call $promoteHigh (local.get $x4)))
+        (local.set $xh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x4) (local.get $x4))))
         (local.set $dyl (f64x2.promote_low_f32x4 (local.get $dy4)))
-        (local.set $dyh (call $promoteHigh (local.get $dy4)))
+        (local.set $dyh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dy4) (local.get $dy4))))
         (local.set $wl (f64x2.promote_low_f32x4 (local.get $w4)))
-        (local.set $wh (call $promoteHigh (local.get $w4)))
+        (local.set $wh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w4) (local.get $w4))))
         (local.set $gl
           (f64x2.sub (f64x2.mul (f64x2.mul (local.get $rv) (local.get $wl)) (local.get $dyl)) (f64x2.mul (local.get $cv) (local.get $xl))))
         (local.set $gh
@@ -217,13 +209,11 @@
           (then
             (local.set $dx4 (v128.load (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j)))))
             (local.set $gl (f64x2.add (f64x2.promote_low_f32x4 (local.get $dx4)) (local.get $gl)))
-            (local.set $gh (f64x2.add (call $promoteHigh (local.get $dx4)) (local.get $gh)))))
-        (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j))) (call $demote4 (local.get $gl) (local.get $gh)))
+            (local.set $gh (f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dx4) (local.get $dx4))) (local.get $gh)))))
+        (v128.store (i32.add (local.get $dx) (i32.add (local.get $o) (local.get $j))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $gl)) (f32x4.demote_f64x2_zero (local.get $gh))))
         (local.set $dw4 (v128.load (i32.add (local.get $dw) (local.get $j))))
         (v128.store (i32.add (local.get $dw) (local.get $j))
-          (call $demote4
-            (f64x2.add (f64x2.promote_low_f32x4 (local.get $dw4)) (f64x2.mul (f64x2.mul (local.get $dyl) (local.get $xl)) (local.get $rv)))
-            (f64x2.add (call $promoteHigh (local.get $dw4)) (f64x2.mul (f64x2.mul (local.get $dyh) (local.get $xh)) (local.get $rv)))))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (f64x2.add (f64x2.promote_low_f32x4 (local.get $dw4)) (f64x2.mul (f64x2.mul (local.get $dyl) (local.get $xl)) (local.get $rv)))) (f32x4.demote_f64x2_zero (f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dw4) (local.get $dw4))) (f64x2.mul (f64x2.mul (local.get $dyh) (local.get $xh)) (local.get $rv))))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $e (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
@@ -258,7 +248,7 @@
           (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $logits) (i32.add (local.get $o) (local.get $j)))) (local.get $maxv))))
         (v128.store (i32.add (local.get $dLogits) (i32.add (local.get $o) (local.get $j))) (local.get $e))
         (local.set $sum
-          (f64x2.add (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $e))) (call $promoteHigh (local.get $e))))
+          (f64x2.add (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $e))) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $x (i32.lt_u (local.get $j) (local.get $rowBytes))))
       (local.set $s (call $hsum2 (local.get $sum)))
@@ -319,7 +309,7 @@
               (f32x4.sub (f32x4.mul (v128.load (i32.add (local.get $o) (local.get $j))) (local.get $scv)) (local.get $maxv)))))
         (v128.store (i32.add (local.get $o) (local.get $j)) (local.get $e))
         (local.set $sum
-          (f64x2.add (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $e))) (call $promoteHigh (local.get $e))))
+          (f64x2.add (f64x2.add (local.get $sum) (f64x2.promote_low_f32x4 (local.get $e))) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
         (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $x (i32.lt_u (local.get $j) (local.get $live))))
@@ -365,7 +355,7 @@
               (v128.load (i32.add (local.get $p) (i32.add (local.get $o) (local.get $j))))
               (v128.load (i32.add (local.get $dp) (i32.add (local.get $o) (local.get $j)))))))
         (local.set $dot
-          (f64x2.add (f64x2.add (local.get $dot) (f64x2.promote_low_f32x4 (local.get $v))) (call $promoteHigh (local.get $v))))
+          (f64x2.add (f64x2.add (local.get $dot) (f64x2.promote_low_f32x4 (local.get $v))) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
         (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br_if $d (i32.lt_u (local.get $j) (local.get $live))))
