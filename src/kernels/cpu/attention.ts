@@ -1,8 +1,13 @@
+import type { FloatArray } from "../../tensor/tensor.ts"
 import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
+import { makeAttentionBackwardF32, makeAttentionF32 } from "./attentionF32.ts"
 import type { Gemm } from "./gemm.ts"
+import { type WasmMatmul, wasmMatmulFits } from "./wasm/matmulWasm.ts"
+import type { WasmVector } from "./wasm/vectorWasm.ts"
 
 /*
+ * The TypeScript path (float64, gradient checks; float32 goes to attentionF32.ts).
  * q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
  * (b·T·H + h)·hd with row stride H·hd, so every product below runs through the strided gemm
  * without gathering heads. probs is [B, H, T, T], one contiguous T×T matrix per head.
@@ -24,9 +29,41 @@ const forEachHead = (
   }
 }
 
-/** Causal attention through `gemm` (which holds the packing scratch). */
-export const makeAttention = (gemm: Gemm): KernelsShape["attention"] => (q, k, v, probs, out, B, T, H, hd) => {
-  check.attention(q, k, v, probs, out, B, T, H, hd)
+/** Whether the float32 WebAssembly path can take attention of these sizes (its largest product is T×T×T or T×T×hd). */
+const wasmFits = (T: number, hd: number): boolean => wasmMatmulFits(T, Math.max(T, hd), Math.max(T, hd))
+
+/**
+ * Causal attention: float32 tensors run through the WebAssembly matmul (attentionF32.ts), anything
+ * else (the float64 of gradient checks) through `gemm` (which holds the packing scratch).
+ */
+export const makeAttention = (gemm: Gemm, wasm: WasmMatmul, vector: WasmVector): KernelsShape["attention"] => {
+  const f32 = makeAttentionF32(wasm, vector)
+  return (q, k, v, probs, out, B, T, H, hd) => {
+    check.attention(q, k, v, probs, out, B, T, H, hd)
+    if (
+      q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array &&
+      probs instanceof Float32Array && out instanceof Float32Array && wasmFits(T, hd)
+    ) {
+      f32(q, k, v, probs, out, B, T, H, hd)
+      return
+    }
+    attentionGemm(gemm, q, k, v, probs, out, B, T, H, hd)
+  }
+}
+
+/** Causal attention through the strided TypeScript gemm, float64 or float32 alike. */
+const attentionGemm = (
+  gemm: Gemm,
+  q: FloatArray,
+  k: FloatArray,
+  v: FloatArray,
+  probs: FloatArray,
+  out: FloatArray,
+  B: number,
+  T: number,
+  H: number,
+  hd: number
+): void => {
   const stride = H * hd
   const scale = 1 / Math.sqrt(hd)
   forEachHead(B, T, H, hd, (head, pOff) => {
@@ -59,10 +96,23 @@ export const makeAttention = (gemm: Gemm): KernelsShape["attention"] => (q, k, v
  * With `dP = dOut·vᵀ` and the softmax backward `dS = P ⊙ (dP − rowsum(P ⊙ dP))`:
  * `dv = Pᵀ·dOut`, `dq = dS·k/√hd`, `dk = dSᵀ·q/√hd`. Overwrites dq, dk and dv.
  */
-export const makeAttentionBackward = (gemm: Gemm): KernelsShape["attentionBackward"] => {
+export const makeAttentionBackward = (
+  gemm: Gemm,
+  wasm: WasmMatmul,
+  vector: WasmVector
+): KernelsShape["attentionBackward"] => {
   let dsScratch = new Float64Array(64 * 64)
+  const f32 = makeAttentionBackwardF32(wasm, vector)
   return (q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) => {
     check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+    if (
+      q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array &&
+      probs instanceof Float32Array && dOut instanceof Float32Array && dq instanceof Float32Array &&
+      dk instanceof Float32Array && dv instanceof Float32Array && wasmFits(T, hd)
+    ) {
+      f32(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+      return
+    }
     if (dsScratch.length < T * T) dsScratch = new Float64Array(T * T)
     const ds = dsScratch
     const stride = H * hd

@@ -1,44 +1,49 @@
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeAttention, makeAttentionBackward } from "./attention.ts"
-import { add, addInPlace, mul, scale, silu, siluBackward } from "./elementwise.ts"
+import { addInPlace, scale } from "./elementwise.ts"
 import { embedding, embeddingBackward } from "./embedding.ts"
 import { makeGemm } from "./gemm.ts"
-import { crossEntropy, softmax } from "./loss.ts"
+import { softmax } from "./loss.ts"
 import { makeMatmul } from "./matmul.ts"
-import { rmsnorm, rmsnormBackward } from "./norm.ts"
 import { makeRope } from "./rope.ts"
 import { adamw, sgd, sumSquares } from "./update.ts"
+import { makeVectorKernels } from "./vectorKernels.ts"
 import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
+import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
- * A new instance of the reference backend: plain TypeScript over typed arrays, float32 or
- * float64 alike. Every kernel is deterministic (fixed summation order, no threads).
+ * A new instance of the reference backend. Float32 matmul, attention's products, add, mul, SiLU,
+ * RMSNorm and cross-entropy run in WebAssembly SIMD; the rest, and every float64 call (gradient
+ * checks), in TypeScript over typed arrays. Every kernel is deterministic (fixed summation order,
+ * no threads).
  *
  * The instance owns all its working memory: gemm's packing panels, attention's dS buffer, the
- * RoPE tables and the WebAssembly module with its memory. Nothing is shared between instances,
+ * RoPE tables and the WebAssembly modules with their memories. Nothing is shared between instances,
  * so each thread (or rank) makes its own; calls on one instance must not overlap.
  */
 export const makeCpuKernels = (): KernelsShape => {
   const gemm = makeGemm()
+  const wasmMatmul = makeWasmMatmul()
+  const wasmVector = makeWasmVector()
+  const vector = makeVectorKernels(wasmVector)
   return {
     backend: "cpu",
-    // float32 matmul runs in WebAssembly SIMD; everything else (and float64) in TypeScript
     mode: "typescript+wasm-simd",
-    matmul: makeMatmul(gemm, makeWasmMatmul()),
-    add,
-    mul,
+    matmul: makeMatmul(gemm, wasmMatmul),
+    add: vector.add,
+    mul: vector.mul,
     scale,
     addInPlace,
-    silu,
-    siluBackward,
-    rmsnorm,
-    rmsnormBackward,
+    silu: vector.silu,
+    siluBackward: vector.siluBackward,
+    rmsnorm: vector.rmsnorm,
+    rmsnormBackward: vector.rmsnormBackward,
     rope: makeRope(),
-    attention: makeAttention(gemm),
-    attentionBackward: makeAttentionBackward(gemm),
+    attention: makeAttention(gemm, wasmMatmul, wasmVector),
+    attentionBackward: makeAttentionBackward(gemm, wasmMatmul, wasmVector),
     embedding,
     embeddingBackward,
-    crossEntropy,
+    crossEntropy: vector.crossEntropy,
     softmax,
     sumSquares,
     adamw,

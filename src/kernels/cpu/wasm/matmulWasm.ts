@@ -1,4 +1,5 @@
 import { leading } from "../../leading.ts"
+import { ensureBytes, instantiate } from "./instance.ts"
 import { matmulWasmBase64 } from "./matmulWasm.generated.ts"
 
 /**
@@ -10,15 +11,6 @@ import { matmulWasmBase64 } from "./matmulWasm.generated.ts"
  * longer than their sizes).
  */
 
-/** The part of the WebAssembly JavaScript API used here (the project's `lib` does not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer
-  grow(pages: number): number
-}
-interface WasmApi {
-  readonly Module: new(bytes: Uint8Array) => object
-  readonly Instance: new(module: object, imports: object) => { readonly exports: Record<string, unknown> }
-}
 type MatmulExport = (
   a: number,
   b: number,
@@ -41,13 +33,6 @@ const KC = 256
 const PAGE = 65536
 /** Largest working set handed to the kernel: byte offsets must stay below 2³¹ as i32 arguments. */
 const MAX_BYTES = 2 ** 31 - PAGE
-
-const decodeBase64 = (text: string): Uint8Array => {
-  const raw = atob(text)
-  const bytes = new Uint8Array(raw.length)
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i)
-  return bytes
-}
 
 /** Float offsets rounded up to 16 bytes, so SIMD loads and stores are aligned. */
 const align4 = (floats: number): number => (floats + 3) & ~3
@@ -84,10 +69,8 @@ export type WasmMatmul = (
  * The module is compiled and instantiated here, synchronously (the binary is under 2 KB).
  */
 export const makeWasmMatmul = (): WasmMatmul => {
-  const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
-  const instance = new api.Instance(new api.Module(decodeBase64(matmulWasmBase64)), {})
-  const memory = instance.exports.memory as WasmMemory
-  const kernel = instance.exports.matmul as MatmulExport
+  const { exports, memory } = instantiate(matmulWasmBase64)
+  const kernel = exports.matmul as MatmulExport
   let heap = new Float32Array(memory.buffer)
   return (a, b, c, m, n, k, transA, transB, accumulate) => {
     if (m === 0 || n === 0) return
@@ -104,10 +87,7 @@ export const makeWasmMatmul = (): WasmMatmul => {
     const paAt = cAt + align4(mpad * npad)
     const pbAt = paAt + align4(kc * MR)
     const bytes = (pbAt + kc * npad) * 4
-    if (memory.buffer.byteLength < bytes) {
-      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE))
-      heap = new Float32Array(memory.buffer)
-    }
+    if (ensureBytes(memory, bytes)) heap = new Float32Array(memory.buffer)
     heap.set(leading(a, m * k), aAt)
     heap.set(leading(b, k * n), bAt)
     if (accumulate) heap.set(leading(c, m * n), cAt)

@@ -1,0 +1,196 @@
+import { leading } from "../../leading.ts"
+import { ensureBytes, instantiate } from "./instance.ts"
+import { vectorWasmBase64 } from "./vectorWasm.generated.ts"
+
+/**
+ * Float32 elementwise and row kernels on the WebAssembly SIMD module of vector.wat (see there
+ * for the methods and accuracy). Each call copies its operands into the module's memory at
+ * 16-byte aligned offsets, runs one export and copies the results back: O(n) copies against
+ * O(n) arithmetic, but the arithmetic (exp above all) costs several times the copies. The
+ * memory is grown on demand and reused. Callers check lengths (`checks.ts`), that row lengths
+ * are multiples of 4 where required, and `wasmVectorFits`.
+ */
+
+type Ptr = number
+interface VectorExports {
+  readonly add: (a: Ptr, b: Ptr, out: Ptr, n: number) => void
+  readonly mul: (a: Ptr, b: Ptr, out: Ptr, n: number) => void
+  readonly silu: (x: Ptr, out: Ptr, n: number) => void
+  readonly siluBackward: (x: Ptr, dy: Ptr, dx: Ptr, n: number, acc: number) => void
+  readonly rmsnorm: (x: Ptr, w: Ptr, out: Ptr, rstd: Ptr, rows: number, dim: number, eps: number) => void
+  readonly rmsnormBackward: (
+    x: Ptr,
+    w: Ptr,
+    rstd: Ptr,
+    dy: Ptr,
+    dx: Ptr,
+    dw: Ptr,
+    rows: number,
+    dim: number,
+    acc: number
+  ) => void
+  readonly causalSoftmax: (s: Ptr, rows: number, T: number, scale: number) => void
+  readonly causalSoftmaxBackward: (p: Ptr, dp: Ptr, rows: number, T: number, scale: number) => void
+  readonly softmaxRows: (logits: Ptr, dLogits: Ptr, stats: Ptr, rows: number, vocab: number, gradScale: number) => void
+}
+
+/** Largest working set handed to the module: byte offsets must stay below 2³¹ as i32 arguments. */
+const MAX_BYTES = 2 ** 31 - 65536
+
+/** Floats rounded up to whole 16-byte vectors. */
+const padded = (floats: number): number => (floats + 3) & ~3
+
+/** Whether operands of these float counts fit the module's 32-bit addressing. */
+export const wasmVectorFits = (...floats: ReadonlyArray<number>): boolean =>
+  floats.reduce((sum, n) => sum + padded(n), 0) * 4 <= MAX_BYTES
+
+export interface WasmVector {
+  add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
+  mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
+  silu(x: Float32Array, out: Float32Array, n: number): void
+  siluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, accumulate: boolean): void
+  /** dim a multiple of 4. */
+  rmsnorm(
+    x: Float32Array,
+    w: Float32Array,
+    out: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    dim: number,
+    eps: number
+  ): void
+  /** dim a multiple of 4. */
+  rmsnormBackward(
+    x: Float32Array,
+    w: Float32Array,
+    rstd: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dw: Float32Array,
+    rows: number,
+    dim: number,
+    accumulate: boolean
+  ): void
+  /**
+   * Attention's causal softmax in place over `rows` rows of T scores (T a multiple of 4; row r is
+   * query r mod T): `p = softmax(s·scale)` over keys j ≤ i, 0 above the diagonal.
+   */
+  causalSoftmax(scores: Float32Array, rows: number, T: number, scale: number): void
+  /** Its backward, in place on dp: `dS = p ⊙ (dP − rowsum(p ⊙ dP))·scale`, 0 above the diagonal. */
+  causalSoftmaxBackward(p: Float32Array, dp: Float32Array, rows: number, T: number, scale: number): void
+  /** vocab a multiple of 4; targets already checked. Returns the float64 sum of row losses. */
+  crossEntropy(
+    logits: Float32Array,
+    targets: Int32Array,
+    dLogits: Float32Array,
+    rows: number,
+    vocab: number,
+    gradScale: number
+  ): number
+}
+
+/** A vector-kernel instance with its own module memory. */
+export const makeWasmVector = (): WasmVector => {
+  const { exports, memory } = instantiate(vectorWasmBase64)
+  const k = exports as unknown as VectorExports
+  let heap = new Float32Array(memory.buffer)
+  let heap64 = new Float64Array(memory.buffer)
+  const offsets: Array<number> = []
+  /** Lays out operands of these float counts back to back (padded to vectors); offsets in floats. */
+  const layout = (...floats: ReadonlyArray<number>): ReadonlyArray<number> => {
+    offsets.length = 0
+    let at = 0
+    for (const n of floats) {
+      offsets.push(at)
+      at += padded(n)
+    }
+    if (ensureBytes(memory, at * 4)) {
+      heap = new Float32Array(memory.buffer)
+      heap64 = new Float64Array(memory.buffer)
+    }
+    return offsets
+  }
+  const put = (x: Float32Array, n: number, at: number): void => heap.set(leading(x, n), at)
+  const take = (at: number, n: number, into: Float32Array): void => into.set(heap.subarray(at, at + n))
+
+  const binary = (op: VectorExports["add"]) => (a: Float32Array, b: Float32Array, out: Float32Array, n: number) => {
+    const [pa, pb] = layout(n, n)
+    put(a, n, pa)
+    put(b, n, pb)
+    op(pa * 4, pb * 4, pa * 4, n)
+    take(pa, n, out)
+  }
+
+  return {
+    add: binary(k.add),
+    mul: binary(k.mul),
+    silu: (x, out, n) => {
+      const [px] = layout(n)
+      put(x, n, px)
+      k.silu(px * 4, px * 4, n)
+      take(px, n, out)
+    },
+    siluBackward: (x, dy, dx, n, accumulate) => {
+      const [px, pdy, pdx] = layout(n, n, accumulate ? n : 0)
+      put(x, n, px)
+      put(dy, n, pdy)
+      // Without accumulation the result overwrites x's copy, which is read before it is written.
+      const out = accumulate ? pdx : px
+      if (accumulate) put(dx, n, pdx)
+      k.siluBackward(px * 4, pdy * 4, out * 4, n, accumulate ? 1 : 0)
+      take(out, n, dx)
+    },
+    rmsnorm: (x, w, out, rstd, rows, dim, eps) => {
+      const [px, pw, pout, pr] = layout(rows * dim, dim, rows * dim, rows)
+      put(x, rows * dim, px)
+      put(w, dim, pw)
+      k.rmsnorm(px * 4, pw * 4, pout * 4, pr * 4, rows, dim, eps)
+      take(pout, rows * dim, out)
+      take(pr, rows, rstd)
+    },
+    rmsnormBackward: (x, w, rstd, dy, dx, dw, rows, dim, accumulate) => {
+      const n = rows * dim
+      const [px, pw, pr, pdy, pdx, pdw] = layout(n, dim, rows, n, n, dim)
+      put(x, n, px)
+      put(w, dim, pw)
+      put(rstd, rows, pr)
+      put(dy, n, pdy)
+      if (accumulate) put(dx, n, pdx)
+      put(dw, dim, pdw)
+      k.rmsnormBackward(px * 4, pw * 4, pr * 4, pdy * 4, pdx * 4, pdw * 4, rows, dim, accumulate ? 1 : 0)
+      take(pdx, n, dx)
+      take(pdw, dim, dw)
+    },
+    causalSoftmax: (scores, rows, T, scale) => {
+      const n = rows * T
+      const [ps] = layout(n)
+      put(scores, n, ps)
+      k.causalSoftmax(ps * 4, rows, T, scale)
+      take(ps, n, scores)
+    },
+    causalSoftmaxBackward: (p, dp, rows, T, scale) => {
+      const n = rows * T
+      const [pp, pd] = layout(n, n)
+      put(p, n, pp)
+      put(dp, n, pd)
+      k.causalSoftmaxBackward(pp * 4, pd * 4, rows, T, scale)
+      take(pd, n, dp)
+    },
+    crossEntropy: (logits, targets, dLogits, rows, vocab, gradScale) => {
+      const n = rows * vocab
+      // stats holds (max, sum) per row as float64: 4 floats a row, 16-byte aligned.
+      const [pl, pd, ps] = layout(n, n, 4 * rows)
+      put(logits, n, pl)
+      k.softmaxRows(pl * 4, pd * 4, ps * 4, rows, vocab, gradScale)
+      take(pd, n, dLogits)
+      const stats = ps / 2
+      let total = 0
+      for (let r = 0; r < rows; r++) {
+        const t = targets[r]
+        total += heap64[stats + 2 * r] + Math.log(heap64[stats + 2 * r + 1]) - logits[r * vocab + t]
+        dLogits[r * vocab + t] -= gradScale
+      }
+      return total
+    }
+  }
+}
