@@ -30,13 +30,25 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
   const { port } = await server.run()
   const endpoint = `http://127.0.0.1:${port}`
   const saved = { ...process.env }
-  Object.assign(process.env, CREDENTIALS, { AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: endpoint })
+  Object.assign(process.env, CREDENTIALS, {
+    AWS_REGION: "us-east-1",
+    AWS_ENDPOINT_URL: endpoint,
+    // The SDK warns on every start under node < 22; the CLI output under test stays clean.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
+  })
   delete process.env["AWS_PROFILE"]
   return {
     endpoint,
     directory,
     stop: async () => {
-      for (const key of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL"]) {
+      for (
+        const key of [
+          ...Object.keys(CREDENTIALS),
+          "AWS_REGION",
+          "AWS_ENDPOINT_URL",
+          "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"
+        ]
+      ) {
         if (saved[key] === undefined) delete process.env[key]
         else process.env[key] = saved[key]
       }
