@@ -89,6 +89,6 @@ export class CheckpointStoreUnavailable
   })
 {
   override get message(): string {
-    return `checkpoint.location ${this.location} cannot be used: ${this.detail}`
+    return `checkpoints at ${this.location} cannot be used: ${this.detail}`
   }
 }

@@ -91,11 +91,20 @@ describe("train with checkpoint.location in an S3-compatible bucket", () => {
       Effect.scoped(Effect.flatMap(makeObjectStoreCheckpointStore(location), (store) => store.verify(12)))
     )
     assert.deepStrictEqual(report.problems.map((p) => [p.file, p.reason]), [["model.safetensors", "HashMismatch"]])
+    const inspected = await runCli(["inspect", "--verify", `${location}/step-00000012`])
+    assert.strictEqual(inspected.code, 1, inspected.stdout)
+    assert.match(
+      `${inspected.stdout}${inspected.stderr}`,
+      /model\.safetensors.*HashMismatch|HashMismatch.*model\.safetensors/
+    )
+    const intact = await runCli(["inspect", "--verify", `${location}/step-00000008`])
+    assert.strictEqual(intact.code, 0, intact.stderr)
 
     const second = freshRun()
     const resumed = await train(second.config, location, "--resume", "auto")
     assert.strictEqual(resumed.code, 0, resumed.stderr)
     assert.include(`${resumed.stdout}${resumed.stderr}`, "step-00000012")
+    assert.include(resumed.stderr, `checkpoint step 12 → ${location}/step-00000012`)
     const referenceDir = await referenceRun()
     assert.deepStrictEqual(after(8, stepLines(second.runDir)), after(8, stepLines(referenceDir)))
 
