@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from "vitest"
 import { makeObjectStoreCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { type ObjectServer, startObjectServer } from "../support/objectServer.ts"
-import { bitsOf, snapshotAt } from "./fixtures.ts"
+import { bitsOf, randomTensor, snapshotAt } from "./fixtures.ts"
 
 const BUCKET = "checkpoints"
 let server: ObjectServer
@@ -141,6 +141,19 @@ describe("CheckpointStore in an S3-compatible bucket", () => {
       const keys = yield* Effect.promise(() => keysUnder(prefixOf(location)))
       assert.isFalse(keys.some((k) => k.startsWith("step-00000008/")), keys.join(", "))
       assert.strictEqual(Option.getOrThrow((yield* reopened.latestValid).latest).step, 4)
+    })))
+
+  it.effect("a tensor file larger than one part goes up in parts and loads back bit for bit", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const location = freshLocation()
+      const store = yield* open(location)
+      // 2.5M floats: 10 MB, above the 8 MiB part size, so the upload is multipart.
+      const big = randomTensor([2500, 1000], 5, 1)
+      const snapshot = snapshotAt(4)
+      yield* store.save({ ...snapshot, tensors: { ...snapshot.tensors, model: { ...snapshot.tensors.model, big } } })
+      const loaded = yield* store.load(4, { components: ["model"] })
+      sameBits(loaded.tensors.model, { ...snapshot.tensors.model, big })
+      assert.isAbove(loaded.manifest.components.model.bytes, 8 * 1024 * 1024)
     })))
 
   it.effect("a missing bucket is refused when the store opens", () =>
