@@ -125,4 +125,14 @@ describe("train with checkpoint.location in an S3-compatible bucket", () => {
     assert.include(lines[0], "no-such-bucket")
     assert.isFalse(fs.existsSync(metricsFile(run.runDir)), "no step ran")
   })
+
+  it("a location with a .. segment is refused with the configuration, exit 2", async () => {
+    const run = freshRun()
+    const refused = await train(run.config, `s3://${BUCKET}/runs/../other`)
+    assert.strictEqual(refused.code, 2, refused.stderr)
+    const lines = `${refused.stdout}${refused.stderr}`.trim().split("\n")
+    assert.strictEqual(lines.length, 1, lines.join("\n"))
+    assert.include(lines[0], "checkpoint.location")
+    assert.include(lines[0], "..")
+  })
 })
