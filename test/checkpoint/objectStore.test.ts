@@ -156,6 +156,22 @@ describe("CheckpointStore in an S3-compatible bucket", () => {
       assert.isAbove(loaded.manifest.components.model.bytes, 8 * 1024 * 1024)
     })))
 
+  it.effect("a save while the server is down fails with an I/O error; committed checkpoints stay whole", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const location = freshLocation()
+      const store = yield* open(location)
+      yield* store.save(snapshotAt(4))
+      yield* Effect.promise(() => server.pause())
+      const failed = yield* Effect.flip(store.save(snapshotAt(8))).pipe(
+        Effect.ensuring(Effect.promise(() => server.resume()))
+      )
+      assert.strictEqual(failed._tag, "CheckpointIoError")
+      assert.include(failed.message, `${location}/step-00000008`)
+      const reopened = yield* open(location)
+      assert.deepStrictEqual((yield* reopened.list).map((l) => l.step), [4])
+      assert.deepStrictEqual((yield* reopened.verify(4)).problems, [])
+    })))
+
   it.effect("a missing bucket is refused when the store opens", () =>
     Effect.scoped(Effect.gen(function*() {
       const error = yield* Effect.flip(open("s3://no-such-bucket/run"))

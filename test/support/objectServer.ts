@@ -12,6 +12,10 @@ export interface ObjectServer {
   readonly endpoint: string
   /** The directory s3rver keeps its buckets in (objects are files under `<bucket>/`). */
   readonly directory: string
+  /** Stops serving (requests are refused) while keeping what is stored. */
+  readonly pause: () => Promise<void>
+  /** Serves the same objects again, on the same port. */
+  readonly resume: () => Promise<void>
   readonly stop: () => Promise<void>
 }
 
@@ -20,14 +24,17 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVE
 
 export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise<ObjectServer> => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "continuum-s3-"))
-  const server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: buckets.map((name) => ({ name }))
-  })
+  const serve = (port: number) =>
+    new S3rver({
+      address: "127.0.0.1",
+      port,
+      silent: true,
+      directory,
+      configureBuckets: buckets.map((name) => ({ name }))
+    })
+  let server = serve(0)
   const { port } = await server.run()
+  let running = true
   const endpoint = `http://127.0.0.1:${port}`
   const saved = { ...process.env }
   Object.assign(process.env, CREDENTIALS, {
@@ -40,6 +47,15 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
   return {
     endpoint,
     directory,
+    pause: async () => {
+      await server.close()
+      running = false
+    },
+    resume: async () => {
+      server = serve(port)
+      await server.run()
+      running = true
+    },
     stop: async () => {
       for (
         const key of [
@@ -52,7 +68,7 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
         if (saved[key] === undefined) delete process.env[key]
         else process.env[key] = saved[key]
       }
-      await server.close()
+      if (running) await server.close()
       fs.rmSync(directory, { recursive: true, force: true })
     }
   }
