@@ -11,7 +11,9 @@
  * This module ties the jobs together — reading (readCheckpoint.ts, scan.ts), preparing and
  * publishing saves (prepareSnapshot.ts, publish.ts) and removal (cleanup.ts) — and decides what
  * runs under the store's lock and what runs in the background. Where the bytes go is the disk's
- * business (disk.ts): the file system through a writer thread, or memory.
+ * business (disk.ts): the file system through a writer thread, or memory. An S3-compatible bucket
+ * (objectDisk.ts) shares the read side and publishes with its manifest as the commit
+ * (objectPublish.ts), since it cannot rename.
  */
 import { Context, Effect, Fiber, FileSystem, Layer, Option, Ref, Scope, Semaphore } from "effect"
 import { parseObjectLocation } from "../config/objectLocation.ts"
@@ -49,7 +51,7 @@ export type * from "./storeTypes.ts"
 export type { CheckpointWriter } from "./writer.ts"
 
 export interface CheckpointStoreShape {
-  /** `<runDir>/checkpoints`. */
+  /** `<runDir>/checkpoints`, or `s3://bucket/prefix` for an object store. */
   readonly location: string
   /** Saves atomically and returns once the checkpoint is durable. Replaces an existing step. */
   readonly save: (snapshot: CheckpointSnapshot) => Effect.Effect<CheckpointRef, SaveError>

@@ -199,6 +199,7 @@ export const makeObjectDisk = (client: S3Client, location: ObjectLocation): Obje
         }).done()
       }),
 
-    remove: (path) => call("remove", path, () => client.send(new DeleteObjectCommand({ Bucket, Key: keyOf(path) })))
+    remove: (path) =>
+      call("remove", path, () => client.send(new DeleteObjectCommand({ Bucket, Key: keyOf(path) }))).pipe(Effect.asVoid)
   }
 }
