@@ -11,20 +11,25 @@
  * This module ties the jobs together — reading (readCheckpoint.ts, scan.ts), preparing and
  * publishing saves (prepareSnapshot.ts, publish.ts) and removal (cleanup.ts) — and decides what
  * runs under the store's lock and what runs in the background. Where the bytes go is the disk's
- * business (disk.ts): the file system through a writer thread, or memory.
+ * business (disk.ts): the file system through a writer thread, or memory. An S3-compatible bucket
+ * (objectDisk.ts) shares the read side and publishes with its manifest as the commit
+ * (objectPublish.ts), since it cannot rename.
  */
 import { Context, Effect, Fiber, FileSystem, Layer, Option, Ref, Scope, Semaphore } from "effect"
+import { parseObjectLocation } from "../config/objectLocation.ts"
 import { cleanTemp as cleanTempIn, removeStep, retainCheckpoints } from "./cleanup.ts"
-import { type CheckpointDisk, makeMemoryDisk } from "./disk.ts"
-import type { CheckpointIoError, CheckpointNotFound } from "./errors.ts"
+import { type CheckpointDisk, fileSystemDisk, makeMemoryDisk } from "./disk.ts"
+import { type CheckpointIoError, type CheckpointNotFound, CheckpointStoreUnavailable } from "./errors.ts"
 import { checkpointsDir } from "./layout.ts"
 import type { ComponentName } from "./manifest.ts"
+import { checkBucket, makeObjectDisk, makeS3Client, type ObjectDisk } from "./objectDisk.ts"
+import { objectWriter } from "./objectPublish.ts"
 import { type PreparedSave, prepareSnapshot } from "./prepareSnapshot.ts"
 import { publishCheckpoint } from "./publish.ts"
 import { loadCheckpoint, readManifest, verifyCheckpoint } from "./readCheckpoint.ts"
 import type { RetentionOptions } from "./retention.ts"
 import { findLatestValid, listCheckpoints } from "./scan.ts"
-import type { StoreContext } from "./storeContext.ts"
+import type { ReadContext, StoreContext } from "./storeContext.ts"
 import type {
   CheckpointListing,
   CheckpointRef,
@@ -39,12 +44,14 @@ import type {
   VerifyOptions,
   VerifyReport
 } from "./storeTypes.ts"
+import type { CheckpointWriter } from "./writer.ts"
 import { makeWriterThreadDisk } from "./writerThreadDisk.ts"
 
 export type * from "./storeTypes.ts"
+export type { CheckpointWriter } from "./writer.ts"
 
 export interface CheckpointStoreShape {
-  /** `<runDir>/checkpoints`. */
+  /** `<runDir>/checkpoints`, or `s3://bucket/prefix` for an object store. */
   readonly location: string
   /** Saves atomically and returns once the checkpoint is durable. Replaces an existing step. */
   readonly save: (snapshot: CheckpointSnapshot) => Effect.Effect<CheckpointRef, SaveError>
@@ -78,16 +85,31 @@ export interface CheckpointStoreShape {
   readonly cleanTemp: Effect.Effect<CleanReport, CheckpointIoError>
 }
 
+/** The write side of a disk that renames: the publish protocol of publish.ts. */
+const diskWriter = (context: StoreContext): CheckpointWriter => ({
+  publish: (prepared) => publishCheckpoint(context, prepared),
+  remove: (step) => removeStep(context, step),
+  cleanTemp: cleanTempIn(context)
+})
+
 /** Builds the store over a storage backend; the layers below supply one. */
-export const makeCheckpointStore = Effect.fnUntraced(function*(
+export const makeCheckpointStore = (
   disk: CheckpointDisk,
   runDir: string,
   options: { readonly cleanOnStart?: boolean } = {}
-): Effect.fn.Return<CheckpointStoreShape, CheckpointIoError, Scope.Scope> {
+): Effect.Effect<CheckpointStoreShape, CheckpointIoError, Scope.Scope> => {
   const context: StoreContext = { disk, root: checkpointsDir(runDir), written: new Set<number>() }
+  return makeStoreOver(context, diskWriter(context), options)
+}
 
+/** Builds the store over a read context and the matching write side. */
+export const makeStoreOver = Effect.fnUntraced(function*(
+  context: ReadContext,
+  writer: CheckpointWriter,
+  options: { readonly cleanOnStart?: boolean } = {}
+): Effect.fn.Return<CheckpointStoreShape, CheckpointIoError, Scope.Scope> {
   const write = (prepared: PreparedSave) =>
-    publishCheckpoint(context, prepared).pipe(Effect.tap((ref) => Effect.sync(() => context.written.add(ref.step))))
+    writer.publish(prepared).pipe(Effect.tap((ref) => Effect.sync(() => context.written.add(ref.step))))
 
   // ---- background saves ------------------------------------------------------------------
 
@@ -137,12 +159,12 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
 
   // ---- removal ---------------------------------------------------------------------------
 
-  const deleteStep = (step: number) => lock.withPermit(Effect.andThen(settle, removeStep(context, step)))
+  const deleteStep = (step: number) => lock.withPermit(Effect.andThen(settle, writer.remove(step)))
 
   const retain = (retention: RetentionOptions) =>
-    lock.withPermit(Effect.andThen(settle, retainCheckpoints(context, retention)))
+    lock.withPermit(Effect.andThen(settle, retainCheckpoints(context, retention, writer.remove)))
 
-  const cleanTemp = cleanTempIn(context)
+  const cleanTemp = writer.cleanTemp
 
   // A store opened only to read another run's checkpoints must not touch that run's saves.
   if (options.cleanOnStart !== false) yield* cleanTemp
@@ -163,6 +185,41 @@ export const makeCheckpointStore = Effect.fnUntraced(function*(
   }
 })
 
+/**
+ * A store over the object-store location `s3://bucket/prefix`. The bucket is checked first
+ * (HeadBucket): a missing bucket or refused credentials fail here, before any step.
+ */
+export const makeObjectStoreCheckpointStore = (
+  location: string,
+  options: { readonly cleanOnStart?: boolean } = {}
+): Effect.Effect<CheckpointStoreShape, CheckpointStoreUnavailable | CheckpointIoError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const parsed = parseObjectLocation(location)
+    if (typeof parsed === "string") return yield* new CheckpointStoreUnavailable({ location, detail: parsed })
+    const client = yield* Effect.acquireRelease(Effect.sync(makeS3Client), (c) => Effect.sync(() => c.destroy()))
+    yield* checkBucket(client, parsed)
+    const disk = makeObjectDisk(client, parsed)
+    const context: StoreContext<ObjectDisk> = { disk, root: disk.root, written: new Set<number>() }
+    return yield* makeStoreOver(context, objectWriter(context), options)
+  })
+
+/**
+ * The store a run's configuration names: `checkpoint.location` when set (an object store), else
+ * `<runDir>/checkpoints` on the file system.
+ */
+export const openCheckpointStore = (
+  runDir: string,
+  location: string | undefined,
+  options: { readonly cleanOnStart?: boolean } = {}
+): Effect.Effect<
+  CheckpointStoreShape,
+  CheckpointStoreUnavailable | CheckpointIoError,
+  Scope.Scope | FileSystem.FileSystem
+> =>
+  location === undefined
+    ? Effect.flatMap(FileSystem.FileSystem, (fs) => makeCheckpointStore(fileSystemDisk(fs), runDir, options))
+    : makeObjectStoreCheckpointStore(location, options)
+
 export class CheckpointStore
   extends Context.Service<CheckpointStore, CheckpointStoreShape>()("continuum/CheckpointStore")
 {
@@ -180,6 +237,12 @@ export class CheckpointStore
         return yield* makeCheckpointStore(disk, runDir)
       })
     )
+
+  /** Checkpoints in an S3-compatible bucket, `s3://bucket/prefix` (see objectPublish.ts). */
+  static readonly layerObjectStore = (
+    location: string
+  ): Layer.Layer<CheckpointStore, CheckpointStoreUnavailable | CheckpointIoError> =>
+    Layer.effect(CheckpointStore, makeObjectStoreCheckpointStore(location))
 
   /** Checkpoints on a given storage backend (e.g. a memory disk a test inspects or damages). */
   static readonly layerDisk = (disk: CheckpointDisk, runDir: string): Layer.Layer<CheckpointStore, CheckpointIoError> =>

@@ -9,7 +9,7 @@ import { parseReplacedDirName, REPLACED_PREFIX, stepDirName, TEMP_PREFIX } from 
 import { verifyCheckpoint } from "./readCheckpoint.ts"
 import { latestToKeep, planRetention, type RetentionCandidate, type RetentionOptions } from "./retention.ts"
 import { listCheckpoints } from "./scan.ts"
-import { randomId, stepLocation, type StoreContext } from "./storeContext.ts"
+import { randomId, type ReadContext, stepLocation, type StoreContext } from "./storeContext.ts"
 import type { CleanReport, RetainReport } from "./storeTypes.ts"
 
 export const removeStep = (
@@ -30,8 +30,9 @@ export const removeStep = (
 
 /** Deletes what the retention rules do not keep (see `planRetention`). */
 export const retainCheckpoints = (
-  context: StoreContext,
-  options: RetentionOptions
+  context: ReadContext,
+  options: RetentionOptions,
+  remove: (step: number) => Effect.Effect<void, CheckpointNotFound | CheckpointIoError>
 ): Effect.Effect<RetainReport, CheckpointIoError> =>
   Effect.gen(function*() {
     // Verify newest first only until enough valid checkpoints are found; older ones are
@@ -59,7 +60,7 @@ export const retainCheckpoints = (
     }
     const plan = planRetention(candidates, options)
     for (const step of plan.remove) {
-      yield* removeStep(context, step).pipe(Effect.catchTag("CheckpointNotFound", () => Effect.void))
+      yield* remove(step).pipe(Effect.catchTag("CheckpointNotFound", () => Effect.void))
     }
     return { kept: plan.keep, deleted: plan.remove } satisfies RetainReport
   })

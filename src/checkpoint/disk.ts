@@ -18,7 +18,8 @@ export interface FileToWrite {
   readonly bytes: Uint8Array
 }
 
-export interface CheckpointDisk {
+/** The read side of a storage backend: all that listing, verifying and loading need. */
+export interface CheckpointReader {
   /** Names of the subdirectories of `dir`; empty when `dir` does not exist. */
   readonly listDirectories: (dir: string) => Effect.Effect<ReadonlyArray<string>, CheckpointIoError>
   /** Kind and size of the entry at `path` (symbolic links not followed), or undefined when absent. */
@@ -26,6 +27,10 @@ export interface CheckpointDisk {
     path: string
   ) => Effect.Effect<{ readonly kind: EntryKind; readonly size: number } | undefined, CheckpointIoError>
   readonly readFile: (path: string) => Effect.Effect<Uint8Array, CheckpointIoError>
+}
+
+/** A backend that can also publish by rename: the file system and memory. */
+export interface CheckpointDisk extends CheckpointReader {
   /**
    * Creates `dir` (and its missing parents), then creates each file in it (none may exist),
    * writes it and flushes it and the directory to stable storage. Returns each file's sha256 (hex),

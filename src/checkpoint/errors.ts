@@ -76,3 +76,19 @@ export class InvalidSnapshot extends Schema.TaggedError<InvalidSnapshot>()("Inva
 }
 
 export type CheckpointError = CheckpointIoError | CheckpointNotFound | CheckpointCorrupt | InvalidSnapshot
+
+/**
+ * The object store a run's checkpoints are to go to cannot be used: the bucket is missing, the
+ * credentials are refused, or the server cannot be reached. Raised when the store opens, before
+ * any step.
+ */
+export class CheckpointStoreUnavailable
+  extends Schema.TaggedError<CheckpointStoreUnavailable>()("CheckpointStoreUnavailable", {
+    location: Schema.String,
+    detail: Schema.String
+  })
+{
+  override get message(): string {
+    return `checkpoints at ${this.location} cannot be used: ${this.detail}`
+  }
+}

@@ -18,6 +18,13 @@ export const componentFileName = (component: ComponentName): string => `${compon
 
 export const checkpointsDir = (runDir: string): string => NodePath.join(runDir, CHECKPOINTS_DIR)
 
+/**
+ * `dir/name` for a local path or an object-store URL (`s3://bucket/prefix`): a URL is joined with
+ * one slash, as `NodePath.join` would fold its `//` away.
+ */
+export const joinLocation = (dir: string, name: string): string =>
+  /^[a-z][a-z0-9+.-]*:\/\//.test(dir) ? `${dir.replace(/\/+$/, "")}/${name}` : NodePath.join(dir, name)
+
 /** `step-00000300`: zero-padded to 8 digits so names sort like steps; wider steps keep all digits. */
 export const stepDirName = (step: number): string => `step-${String(step).padStart(8, "0")}`
 

@@ -38,6 +38,15 @@ const moveIntoPlace = (
     yield* disk.removeDirectory(displaced)
   }).pipe(Effect.uninterruptible)
 
+/** The manifest of a save whose tensor files were written with the given sha256 hashes (in order). */
+export const manifestContentFor = (prepared: PreparedSave, hashes: ReadonlyArray<string>): ManifestContent => {
+  const components: Partial<Record<ComponentName, ComponentFile>> = {}
+  prepared.files.forEach(({ component, bytes }, i) => {
+    components[component] = { ...prepared.manifest.components[component], bytes: bytes.length, sha256: hashes[i]! }
+  })
+  return { ...prepared.manifest, components: components as ManifestContent["components"] }
+}
+
 /** Writes the tensor files, then the manifest sealed with their sizes and hashes, then publishes. */
 export const publishCheckpoint = (
   context: StoreContext,
@@ -52,14 +61,7 @@ export const publishCheckpoint = (
         temp,
         prepared.files.map(({ file, bytes }) => ({ name: file, bytes }))
       )
-      const components: Partial<Record<ComponentName, ComponentFile>> = {}
-      prepared.files.forEach(({ component, bytes }, i) => {
-        components[component] = { ...prepared.manifest.components[component], bytes: bytes.length, sha256: hashes[i]! }
-      })
-      const content: ManifestContent = {
-        ...prepared.manifest,
-        components: components as ManifestContent["components"]
-      }
+      const content = manifestContentFor(prepared, hashes)
       yield* disk.writeFilesDurable(temp, [{ name: MANIFEST_FILE, bytes: yield* encodeSnapshotManifest(content) }])
       yield* moveIntoPlace(context, prepared.step, temp, id)
       return sealManifest(content)

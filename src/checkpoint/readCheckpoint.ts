@@ -4,7 +4,6 @@
  * trusted before that.
  */
 import { Effect, Option, Result } from "effect"
-import * as NodePath from "node:path"
 import type { OnProgress } from "../tensor/progress.ts"
 import { sameShape, shapeString, type Tensor } from "../tensor/tensor.ts"
 import {
@@ -14,11 +13,11 @@ import {
   type CheckpointProblem,
   type CorruptionReason
 } from "./errors.ts"
-import { stepDirName } from "./layout.ts"
+import { joinLocation, stepDirName } from "./layout.ts"
 import { type ComponentName, componentNames, decodeManifest, MANIFEST_FILE, MAX_MANIFEST_BYTES } from "./manifest.ts"
 import { decodeSafetensors, readSafetensorsHeader, type SafetensorsHeader } from "./safetensors.ts"
 import { sha256Hex, sha256HexReporting } from "./sha256.ts"
-import { stepLocation, type StoreContext } from "./storeContext.ts"
+import { type ReadContext, stepLocation } from "./storeContext.ts"
 import type {
   CheckpointRef,
   LoadedCheckpoint,
@@ -28,12 +27,12 @@ import type {
   VerifyReport
 } from "./storeTypes.ts"
 
-const corrupt = (context: StoreContext, step: number, file: string, reason: CorruptionReason, detail: string) =>
+const corrupt = (context: ReadContext, step: number, file: string, reason: CorruptionReason, detail: string) =>
   new CheckpointCorrupt({ step, location: stepLocation(context, step), file, reason, detail })
 
 /** Reads a file that must be a regular file of `expectedBytes` (checked before reading). */
 const readChecked = (
-  context: StoreContext,
+  context: ReadContext,
   step: number,
   file: string,
   maxBytes: number,
@@ -41,7 +40,7 @@ const readChecked = (
 ): Effect.Effect<Uint8Array, CheckpointCorrupt> =>
   Effect.gen(function*() {
     const { disk } = context
-    const path = NodePath.join(stepLocation(context, step), file)
+    const path = joinLocation(stepLocation(context, step), file)
     const info = yield* disk.stat(path).pipe(
       Effect.mapError((e) => corrupt(context, step, file, "Unreadable", e.message))
     )
@@ -84,14 +83,14 @@ const readChecked = (
   })
 
 /** Reads and validates a step's manifest; no tensor file is touched. */
-export const readManifest = (context: StoreContext, step: number): Effect.Effect<CheckpointRef, ReadError> =>
+export const readManifest = (context: ReadContext, step: number): Effect.Effect<CheckpointRef, ReadError> =>
   Effect.gen(function*() {
     const location = stepLocation(context, step)
     context.written.delete(step)
     const info = yield* context.disk.stat(location)
     if (info === undefined || info.kind !== "Directory") return yield* new CheckpointNotFound({ step, location })
     const bytes = yield* readChecked(context, step, MANIFEST_FILE, MAX_MANIFEST_BYTES)
-    const manifest = yield* decodeManifest(bytes, NodePath.join(location, MANIFEST_FILE)).pipe(
+    const manifest = yield* decodeManifest(bytes, joinLocation(location, MANIFEST_FILE)).pipe(
       Effect.mapError((e) =>
         e.reason === "DigestMismatch" || e.reason === "MissingDigest"
           ? corrupt(context, step, MANIFEST_FILE, "HashMismatch", e.detail)
@@ -132,7 +131,7 @@ const tensorListMismatch = (
 
 /** Reads one tensor file and checks size, hash and header; decodes the tensors when asked. */
 const readComponent = (
-  context: StoreContext,
+  context: ReadContext,
   ref: CheckpointRef,
   component: ComponentName,
   decode: boolean,
@@ -155,7 +154,7 @@ const readComponent = (
         `sha256 is ${hash}; the manifest says ${entry.sha256}`
       )
     }
-    const options = { file: NodePath.join(ref.location, entry.file) }
+    const options = { file: joinLocation(ref.location, entry.file) }
     const header = readSafetensorsHeader(bytes, options)
     if (Result.isFailure(header)) {
       return yield* corrupt(context, ref.step, entry.file, "InvalidTensors", header.failure.message)
@@ -182,7 +181,7 @@ const asProblem = (error: CheckpointCorrupt): CheckpointProblem => ({
 
 /** Checks every file of a checkpoint and reports all problems found. */
 export const verifyCheckpoint = (
-  context: StoreContext,
+  context: ReadContext,
   step: number,
   options?: VerifyOptions
 ): Effect.Effect<VerifyReport, CheckpointNotFound | CheckpointIoError> =>
@@ -206,7 +205,7 @@ export const verifyCheckpoint = (
 
 /** Loads the requested components, verifying size, sha256 and content of every file read. */
 export const loadCheckpoint = <C extends ComponentName = ComponentName>(
-  context: StoreContext,
+  context: ReadContext,
   step: number,
   options?: LoadOptions<C>
 ): Effect.Effect<LoadedCheckpoint<C>, ReadError> =>

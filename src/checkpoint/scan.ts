@@ -3,17 +3,16 @@
  * verifies. Temporary and displaced directories never count.
  */
 import { Effect, Option } from "effect"
-import * as NodePath from "node:path"
 import type { CheckpointIoError } from "./errors.ts"
-import { parseStepDirName } from "./layout.ts"
+import { joinLocation, parseStepDirName } from "./layout.ts"
 import { MANIFEST_FILE } from "./manifest.ts"
 import { verifyCheckpoint } from "./readCheckpoint.ts"
-import { stepLocation, type StoreContext } from "./storeContext.ts"
+import { type ReadContext, stepLocation } from "./storeContext.ts"
 import type { CheckpointListing, LatestValid, VerifyReport } from "./storeTypes.ts"
 
 /** Step directories, newest first. */
 export const listCheckpoints = (
-  context: StoreContext
+  context: ReadContext
 ): Effect.Effect<ReadonlyArray<CheckpointListing>, CheckpointIoError> =>
   Effect.gen(function*() {
     const names = yield* context.disk.listDirectories(context.root)
@@ -22,14 +21,14 @@ export const listCheckpoints = (
       const step = parseStepDirName(name)
       if (step === undefined) continue
       const location = stepLocation(context, step)
-      const manifest = yield* context.disk.stat(NodePath.join(location, MANIFEST_FILE))
+      const manifest = yield* context.disk.stat(joinLocation(location, MANIFEST_FILE))
       listings.push({ step, location, hasManifest: manifest !== undefined })
     }
     return listings.sort((a, b) => b.step - a.step)
   })
 
 /** Verifies newest first and stops at the first checkpoint that verifies. */
-export const findLatestValid = (context: StoreContext): Effect.Effect<LatestValid, CheckpointIoError> =>
+export const findLatestValid = (context: ReadContext): Effect.Effect<LatestValid, CheckpointIoError> =>
   Effect.gen(function*() {
     const skipped: Array<VerifyReport> = []
     for (const { step, location } of yield* listCheckpoints(context)) {

@@ -3,13 +3,12 @@
  * record of the checkpoints it wrote itself.
  */
 import { randomBytes } from "node:crypto"
-import * as NodePath from "node:path"
-import type { CheckpointDisk } from "./disk.ts"
-import { stepDirName } from "./layout.ts"
+import type { CheckpointDisk, CheckpointReader } from "./disk.ts"
+import { joinLocation, stepDirName } from "./layout.ts"
 
-export interface StoreContext {
-  readonly disk: CheckpointDisk
-  /** `<runDir>/checkpoints`. */
+export interface StoreContext<Disk extends CheckpointReader = CheckpointDisk> {
+  readonly disk: Disk
+  /** `<runDir>/checkpoints`, or an object-store URL (`s3://bucket/prefix`). */
   readonly root: string
   /**
    * Steps this store has itself written and published. Retention trusts these without hashing
@@ -20,8 +19,11 @@ export interface StoreContext {
 }
 
 /** The directory of one step's checkpoint. */
-export const stepLocation = (context: StoreContext, step: number): string =>
-  NodePath.join(context.root, stepDirName(step))
+export const stepLocation = (context: StoreContext<CheckpointReader>, step: number): string =>
+  joinLocation(context.root, stepDirName(step))
 
 /** A suffix that keeps the names of concurrent temporary directories apart. */
 export const randomId = (): string => randomBytes(6).toString("hex")
+
+/** What the read side (listing, verifying, loading) works on: any backend that can be read. */
+export type ReadContext = StoreContext<CheckpointReader>

@@ -60,6 +60,8 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   VocabSizeMismatch: ExitCode.rejected,
   // Another live process trains in the run directory: refused before anything was touched.
   RunDirLocked: ExitCode.rejected,
+  // checkpoint.location's bucket is missing or refused: checked when the store opens, before any step.
+  CheckpointStoreUnavailable: ExitCode.rejected,
   BenchJsonTargetInvalid: ExitCode.rejected,
   SaveModesDiverged: ExitCode.failed,
   CliBenchFailed: ExitCode.failed,

@@ -1,5 +1,6 @@
 import { Effect, Schema, SchemaTransformation } from "effect"
 import { headsSplitDim, microBatchesFillGlobal, scheduleFitsRun, tokenCountsStayExact } from "./consistency.ts"
+import { ObjectLocationString } from "./objectLocation.ts"
 import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, ProperFraction, Size } from "./primitives.ts"
 import { ScheduleConfig } from "./scheduleConfig.ts"
 
@@ -107,7 +108,12 @@ export const CheckpointConfig = Schema.Struct({
   keepLatest: PositiveInt.pipe(withDefault(3)),
   /** Also keep every n-th step forever; 0 keeps none beyond the latest. */
   keepEvery: NonNegativeInt.pipe(withDefault(0)),
-  async: Schema.Boolean.pipe(withDefault(true))
+  async: Schema.Boolean.pipe(withDefault(true)),
+  /**
+   * Where checkpoints go: `s3://bucket/prefix` (an S3-compatible object store) instead of
+   * `<runDir>/checkpoints`. Metrics and the run lock stay in the run directory.
+   */
+  location: Schema.optionalKey(ObjectLocationString)
 })
 export type CheckpointConfig = typeof CheckpointConfig.Type
 

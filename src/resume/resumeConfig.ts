@@ -12,11 +12,11 @@
  */
 import { Effect, FileSystem, Option, Result } from "effect"
 import * as NodePath from "node:path"
-import { type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../checkpoint/disk.ts"
+import { type CheckpointStoreShape, openCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
 import { decodeRunConfig, defaultRunConfig, mergeEncoded, statedConfig } from "../config/loadConfig.ts"
+import { parseObjectLocation } from "../config/objectLocation.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { decodeStoredConfig } from "./changes.ts"
 
@@ -46,27 +46,35 @@ const soundConfig = (store: CheckpointStoreShape, step: number) =>
     return Option.some({ location, manifest: manifest.value })
   })
 
-const readOnlyStore = (runDir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false })
-  })
+const readOnlyStore = (runDir: string, location?: string) =>
+  openCheckpointStore(runDir, location, { cleanOnStart: false })
 
 /** The checkpoint whose configuration a resume is based on, if any (see the module comment). */
-const baseCheckpoint = (from: string | undefined, runDir: string) =>
+const baseCheckpoint = (from: string | undefined, runDir: string, location: string | undefined) =>
   Effect.scoped(Effect.gen(function*() {
     if (from !== undefined) {
       const located = locateCheckpointDir(NodePath.resolve(from))
       if (located === undefined) return Option.none()
       return yield* soundConfig(yield* readOnlyStore(located.runDir), located.step)
     }
-    const store = yield* readOnlyStore(runDir)
+    const store = yield* readOnlyStore(runDir, location)
     for (const { step } of yield* store.list) {
       const sound = yield* soundConfig(store, step)
       if (Option.isSome(sound)) return sound
     }
     return Option.none()
   }))
+
+/**
+ * `checkpoint.location` as stated, when it is a valid one: where the base checkpoint is looked
+ * for. The run directory is never taken from a checkpoint, and neither is where checkpoints live.
+ */
+const statedLocation = (stated: Record<string, unknown>): string | undefined => {
+  const section = stated["checkpoint"]
+  if (section === null || typeof section !== "object") return undefined
+  const location = (section as Record<string, unknown>)["location"]
+  return typeof location === "string" && typeof parseObjectLocation(location) !== "string" ? location : undefined
+}
 
 /** The run's configuration: the stated changes over the checkpoint's own, or over the reference. */
 export const resolveConfig = (request: ConfigRequest) =>
@@ -78,7 +86,9 @@ export const resolveConfig = (request: ConfigRequest) =>
     }
     const runDir = stated.runDir ?? defaultRunConfig().runDir
     const base = typeof runDir === "string"
-      ? yield* baseCheckpoint(request.from, runDir).pipe(Effect.orElseSucceed(() => Option.none()))
+      ? yield* baseCheckpoint(request.from, runDir, statedLocation(stated)).pipe(
+        Effect.orElseSucceed(() => Option.none())
+      )
       : Option.none()
     if (Option.isNone(base)) return { config: yield* decodeRunConfig(stated), base: undefined } satisfies ResolvedConfig
     const merged = { ...mergeEncoded(base.value.manifest.config, stated), runDir }

@@ -1,5 +1,5 @@
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
-import { CheckpointStore, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import { CheckpointStore, openCheckpointStore } from "../checkpoint/CheckpointStore.ts"
 import { fileSystemDisk } from "../checkpoint/disk.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
 import { readBoundedText } from "../config/boundedRead.ts"
@@ -87,8 +87,7 @@ const auto = (from: string | undefined): StartLayer<PlannedStartError | Checkpoi
  */
 export const completedStep = (config: RunConfig) =>
   Effect.scoped(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const store = yield* makeCheckpointStore(fileSystemDisk(fs), config.runDir, { cleanOnStart: false })
+    const store = yield* openCheckpointStore(config.runDir, config.checkpoint.location, { cleanOnStart: false })
     const newest = yield* newestSound(store, config)
     return Option.isSome(newest) && newest.value >= config.steps ? newest.value : undefined
   }))

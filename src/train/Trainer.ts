@@ -1,8 +1,7 @@
 import { Context, Effect, Layer, Option, Ref, Stream } from "effect"
-import * as path from "node:path"
 import { CheckpointStore, type SaveError } from "../checkpoint/CheckpointStore.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
-import { stepDirName } from "../checkpoint/layout.ts"
+import { joinLocation, stepDirName } from "../checkpoint/layout.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { Start, type StartShape } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
@@ -90,7 +89,7 @@ const makeTrainer = Effect.gen(function*() {
       return {
         _tag: "Checkpoint",
         step: state.step,
-        path: path.join(store.location, stepDirName(state.step))
+        path: joinLocation(store.location, stepDirName(state.step))
       } satisfies CheckpointEvent
     })
 

@@ -1,8 +1,7 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, FileSystem, Layer } from "effect"
-import { CheckpointStore, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../checkpoint/disk.ts"
-import type { CheckpointIoError } from "../checkpoint/errors.ts"
+import { CheckpointStore, openCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import type { CheckpointIoError, CheckpointStoreUnavailable } from "../checkpoint/errors.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { Start } from "../config/Start.ts"
@@ -31,7 +30,7 @@ export const dataLayerFor = (config: RunConfig) =>
  * Components of a run that code may replace, each with the errors its layer may fail with.
  * Anything left out is built from the configuration: the data from `data.source`, the kernels
  * from `kernels.backend`, the schedule from `schedule` (or from a resume plan), checkpoints under
- * `<runDir>/checkpoints`, the lock on `<runDir>/.lock`.
+ * `<runDir>/checkpoints` (or `checkpoint.location`), the lock on `<runDir>/.lock`.
  */
 export interface RunParts<
   EStart = never,
@@ -74,32 +73,38 @@ export const runStartLayer = <EStart = never, EData = never, ECheckpoints = neve
     Layer.provideMerge(Layer.mergeAll(
       RunSettings.layer(config),
       orDefault(parts.data, () => dataLayerFor(config)),
-      orDefault(parts.checkpoints, () => CheckpointStore.layerFileSystem(config.runDir))
+      orDefault(parts.checkpoints, () => checkpointsLayerFor(config))
     )),
     Layer.provideMerge(NodeFileSystem.layer)
   )
+
+/**
+ * The checkpoints a configuration names: in the bucket of `checkpoint.location` when set, else
+ * under `<runDir>/checkpoints`.
+ */
+export const checkpointsLayerFor = (
+  config: RunConfig
+): Layer.Layer<CheckpointStore, CheckpointStoreUnavailable | CheckpointIoError, FileSystem.FileSystem> =>
+  config.checkpoint.location === undefined
+    ? CheckpointStore.layerFileSystem(config.runDir)
+    : CheckpointStore.layerObjectStore(config.checkpoint.location)
 
 /**
  * The run's checkpoints opened for reading only: leftovers of interrupted saves are not cleaned,
  * since they may be the save in progress of a run training in the same directory right now.
  */
 export const readOnlyCheckpoints = (
-  runDir: string
-): Layer.Layer<CheckpointStore, CheckpointIoError, FileSystem.FileSystem> =>
-  Layer.effect(
-    CheckpointStore,
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false })
-    })
-  )
+  runDir: string,
+  location?: string
+): Layer.Layer<CheckpointStore, CheckpointStoreUnavailable | CheckpointIoError, FileSystem.FileSystem> =>
+  Layer.effect(CheckpointStore, openCheckpointStore(runDir, location, { cleanOnStart: false }))
 
 /**
  * The start of a run as `train` would plan it, for commands that only print or check the plan:
  * no lock is taken and nothing in the run directory is written or cleaned.
  */
 export const plannedOnlyLayer = <EStart = never>(config: RunConfig, start: StartLayer<EStart>) =>
-  runStartLayer(config, start, { checkpoints: readOnlyCheckpoints(config.runDir) })
+  runStartLayer(config, start, { checkpoints: readOnlyCheckpoints(config.runDir, config.checkpoint.location) })
 
 /**
  * A complete run: one layer per component, composed. Model, optimizer and scheduler read the

@@ -82,7 +82,8 @@ describe("fingerprints", () => {
       every: fc.nat(500),
       keepLatest: fc.integer({ min: 1, max: 9 }),
       keepEvery: fc.nat(100),
-      async: fc.boolean()
+      async: fc.boolean(),
+      location: fc.constantFrom("s3://bucket/run", "s3://other-bucket/a/b")
     })
   })
 
