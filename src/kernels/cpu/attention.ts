@@ -2,6 +2,7 @@ import type { FloatArray } from "../../tensor/tensor.ts"
 import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeAttentionBackwardF32, makeAttentionF32 } from "./attentionF32.ts"
+import { causalSoftmax } from "./causalSoftmax.ts"
 import type { Gemm } from "./gemm.ts"
 import { type WasmMatmul, wasmMatmulFits } from "./wasm/matmulWasm.ts"
 import type { WasmVector } from "./wasm/vectorWasm.ts"
@@ -69,23 +70,7 @@ const attentionGemm = (
   forEachHead(B, T, H, hd, (head, pOff) => {
     // Raw scores q_i·k_j on and below the diagonal.
     gemm(q, head, stride, false, k, head, stride, true, probs, pOff, T, T, T, hd, false, "lowerC")
-    for (let i = 0; i < T; i++) {
-      const row = pOff + i * T
-      let max = -Infinity
-      for (let j = 0; j <= i; j++) {
-        const s = probs[row + j] * scale
-        if (s > max) max = s
-      }
-      let sum = 0
-      for (let j = 0; j <= i; j++) {
-        const e = Math.exp(probs[row + j] * scale - max)
-        probs[row + j] = e
-        sum += e
-      }
-      const inv = 1 / sum
-      for (let j = 0; j <= i; j++) probs[row + j] *= inv
-      for (let j = i + 1; j < T; j++) probs[row + j] = 0
-    }
+    causalSoftmax(probs, pOff, T, scale)
     // out = P·v from the stored probabilities, so backward differentiates exactly this.
     gemm(probs, pOff, T, false, v, head, stride, false, out, head, stride, T, hd, T, false, "lowerA")
   })

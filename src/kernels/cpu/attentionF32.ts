@@ -1,3 +1,4 @@
+import { causalSoftmax } from "./causalSoftmax.ts"
 import type { WasmMatmul } from "./wasm/matmulWasm.ts"
 import { type WasmVector, wasmVectorFits } from "./wasm/vectorWasm.ts"
 
@@ -56,27 +57,6 @@ const gather = (src: Float32Array, head: number, stride: number, dst: Float32Arr
 const scatter = (src: Float32Array, dst: Float32Array, head: number, stride: number, T: number, hd: number): void => {
   for (let t = 0, i = 0; t < T; t++) {
     for (let j = 0, o = head + t * stride; j < hd; j++) dst[o + j] = src[i++]
-  }
-}
-
-/** Row-wise causal softmax of the raw scores in place (same arithmetic as the TypeScript kernel). */
-const causalSoftmax = (probs: Float32Array, pOff: number, T: number, scale: number): void => {
-  for (let i = 0; i < T; i++) {
-    const row = pOff + i * T
-    let max = -Infinity
-    for (let j = 0; j <= i; j++) {
-      const s = probs[row + j] * scale
-      if (s > max) max = s
-    }
-    let sum = 0
-    for (let j = 0; j <= i; j++) {
-      const e = Math.exp(probs[row + j] * scale - max)
-      probs[row + j] = e
-      sum += e
-    }
-    const inv = 1 / sum
-    for (let j = 0; j <= i; j++) probs[row + j] *= inv
-    for (let j = i + 1; j < T; j++) probs[row + j] = 0
   }
 }
 
