@@ -49,6 +49,17 @@ export const tinyConfigJson = (runDir: string, overrides: Record<string, unknown
     checkpoint: { every: 4, keepLatest: 10, async: false }
   }, overrides)
 
+/** The tiny run's model and batch as `--set` values, for tests that run `bin/continuum` without a config file. */
+export const TINY_MODEL_SETS: ReadonlyArray<string> = [
+  "model.dim=16",
+  "model.layers=1",
+  "model.heads=2",
+  "model.ffnDim=32",
+  "model.seqLen=16",
+  "batch.global=4",
+  "batch.micro=2"
+]
+
 export interface RunResult {
   readonly events: ReadonlyArray<TrainEvent>
   readonly params: Record<string, Tensor>

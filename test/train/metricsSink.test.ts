@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { lineText, metricsFile, type MetricsLine } from "../../src/train/metricsLine.ts"
 import { keptHistory, MAX_HISTORY_BYTES, MetricsError, MetricsSink } from "../../src/train/MetricsSink.ts"
 import { repoRoot } from "../support/processes.ts"
-import { tempDir } from "../support/tinyRun.ts"
+import { tempDir, TINY_MODEL_SETS } from "../support/tinyRun.ts"
 
 const stepLine = (step: number): MetricsLine => ({
   step,
@@ -194,13 +194,7 @@ describe("MetricsSink.layerFileSystem on disk", () => {
       const sets = [
         `runDir=${runDir}`,
         "steps=4",
-        "model.dim=16",
-        "model.layers=1",
-        "model.heads=2",
-        "model.ffnDim=32",
-        "model.seqLen=16",
-        "batch.global=4",
-        "batch.micro=2",
+        ...TINY_MODEL_SETS,
         "schedule.warmupSteps=1",
         "eval.every=2",
         "eval.batches=1"

@@ -16,7 +16,7 @@ import { firstNonFinite } from "../../src/train/finite.ts"
 import { metricsFile, readMetrics } from "../../src/train/metricsLine.ts"
 import { checkpointDirs, withStore } from "../support/checkpoints.ts"
 import { repoRoot } from "../support/processes.ts"
-import { tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
+import { tempDir, TINY_MODEL_SETS, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
 const tensor = (values: ReadonlyArray<number>): Tensor => ({ shape: [values.length], data: Float32Array.from(values) })
 
@@ -26,13 +26,7 @@ const train = (runDir: string, ...more: Array<string>) => {
     `runDir=${runDir}`,
     "steps=12",
     "seed=3",
-    "model.dim=16",
-    "model.layers=1",
-    "model.heads=2",
-    "model.ffnDim=32",
-    "model.seqLen=16",
-    "batch.global=4",
-    "batch.micro=2",
+    ...TINY_MODEL_SETS,
     "schedule.warmupSteps=0",
     "eval.every=0",
     "eval.batches=1"

@@ -15,7 +15,7 @@ import { checkpointDirs, withStore } from "../support/checkpoints.ts"
 import { assertSameTensors } from "../support/compare.ts"
 import { evalLines, stepLines } from "../support/metrics.ts"
 import { type Exit, exited, spawnNode, trainingChildArgs } from "../support/processes.ts"
-import { type RunResult, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
+import { type RunResult, tempDir, TINY_MODEL_SETS, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
 const STEPS = 40
 /** The step after which the signal is sent; the run must stop soon after, well before the end. */
@@ -95,13 +95,7 @@ describe("graceful stop on signals", () => {
         `runDir=${runDir}`,
         `steps=${STEPS}`,
         "seed=3",
-        "model.dim=16",
-        "model.layers=1",
-        "model.heads=2",
-        "model.ffnDim=32",
-        "model.seqLen=16",
-        "batch.global=4",
-        "batch.micro=2",
+        ...TINY_MODEL_SETS,
         "schedule.warmupSteps=3",
         "eval.every=10",
         "eval.batches=1",
