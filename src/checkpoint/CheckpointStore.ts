@@ -29,7 +29,7 @@ import { publishCheckpoint } from "./publish.ts"
 import { loadCheckpoint, readManifest, verifyCheckpoint } from "./readCheckpoint.ts"
 import type { RetentionOptions } from "./retention.ts"
 import { findLatestValid, listCheckpoints } from "./scan.ts"
-import type { ReadContext, StoreContext } from "./storeContext.ts"
+import { type ReadContext, stepLocation, type StoreContext } from "./storeContext.ts"
 import type {
   CheckpointListing,
   CheckpointRef,
@@ -53,6 +53,8 @@ export type { CheckpointWriter } from "./writer.ts"
 export interface CheckpointStoreShape {
   /** `<runDir>/checkpoints`, or `s3://bucket/prefix` for an object store. */
   readonly location: string
+  /** Where the checkpoint of `step` is (or would be) stored. */
+  readonly stepLocation: (step: number) => string
   /** Saves atomically and returns once the checkpoint is durable. Replaces an existing step. */
   readonly save: (snapshot: CheckpointSnapshot) => Effect.Effect<CheckpointRef, SaveError>
   /**
@@ -171,6 +173,7 @@ export const makeStoreOver = Effect.fnUntraced(function*(
 
   return {
     location: context.root,
+    stepLocation: (step) => stepLocation(context, step),
     save,
     saveAsync,
     awaitPending,

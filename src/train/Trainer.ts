@@ -1,7 +1,6 @@
 import { Context, Effect, Layer, Option, Ref, Stream } from "effect"
 import { CheckpointStore, type SaveError } from "../checkpoint/CheckpointStore.ts"
 import type { CheckpointIoError } from "../checkpoint/errors.ts"
-import { joinLocation, stepDirName } from "../checkpoint/layout.ts"
 import { RunSettings } from "../config/RunSettings.ts"
 import { Start, type StartShape } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
@@ -89,7 +88,7 @@ const makeTrainer = Effect.gen(function*() {
       return {
         _tag: "Checkpoint",
         step: state.step,
-        path: joinLocation(store.location, stepDirName(state.step))
+        path: store.stepLocation(state.step)
       } satisfies CheckpointEvent
     })
 
