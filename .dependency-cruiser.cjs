@@ -12,6 +12,7 @@ const layers = [
   ["kernels"],
   ["autograd", "model"],
   ["optim", "data"],
+  ["ranks"],
   ["checkpoint"],
   ["resume"],
   ["train"],

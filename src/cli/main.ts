@@ -77,6 +77,7 @@ const exitCodes: { readonly [Tag in CommandError["_tag"]]: ExitCode } = {
   NoValidCheckpoint: ExitCode.failed,
   NonFiniteLogits: ExitCode.failed,
   NonFiniteTraining: ExitCode.failed,
+  RankFailed: ExitCode.failed,
   NotByteLevel: ExitCode.failed,
   ReportError: ExitCode.failed,
   RunLockError: ExitCode.failed,

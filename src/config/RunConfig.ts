@@ -1,5 +1,11 @@
 import { Effect, Schema, SchemaTransformation } from "effect"
-import { headsSplitDim, microBatchesFillGlobal, scheduleFitsRun, tokenCountsStayExact } from "./consistency.ts"
+import {
+  headsSplitDim,
+  microDividesGlobal,
+  ranksWithinMicroBatches,
+  scheduleFitsRun,
+  tokenCountsStayExact
+} from "./consistency.ts"
 import { ObjectLocationString } from "./objectLocation.ts"
 import { NonNegativeFinite, NonNegativeInt, PositiveFinite, PositiveInt, ProperFraction, Size } from "./primitives.ts"
 import { ScheduleConfig } from "./scheduleConfig.ts"
@@ -36,41 +42,47 @@ export const DataConfig = Schema.Struct({
 })
 export type DataConfig = typeof DataConfig.Type
 
-/** The largest micro-batch the default picks: the reference run's, which bounds activation memory. */
+/** The largest micro-batch the default picks: it bounds activation memory. */
 export const MAX_DEFAULT_MICRO = 16
 
+/** The fewest micro-batches a step has by default, so that ranks have work to share. */
+export const MIN_DEFAULT_MICRO_BATCHES = 4
+
 /**
- * `μ` when `batch.micro` is not given: the largest divisor of `B/P` not above 16, so any global
- * batch that the ranks split evenly is valid on its own (`--set batch.global=4` gives μ = 4), and
- * every batch that was valid with the former fixed default of 16 keeps μ = 16 — and its trajectory.
+ * `μ` when `batch.micro` is not given: the largest divisor of B not above 16 that leaves at least 4
+ * micro-batches (μ = 4 for the reference B = 16), so that up to 4 ranks share every step. It depends
+ * on B alone, never on P or on the machine: `batch.dp = auto` may resolve to a different number of
+ * ranks on another machine, and the trajectory, which depends on (B, μ), must not move with it.
  */
-export const defaultMicroBatch = (global: number, dp: number): number => {
-  if (global % dp !== 0) return MAX_DEFAULT_MICRO // not a whole number per rank: the check names the fields
-  const perRank = global / dp
-  for (let micro = Math.min(MAX_DEFAULT_MICRO, perRank); micro > 1; micro--) {
-    if (perRank % micro === 0) return micro
+export const defaultMicroBatch = (global: number): number => {
+  const largest = Math.min(MAX_DEFAULT_MICRO, Math.floor(global / MIN_DEFAULT_MICRO_BATCHES))
+  for (let micro = largest; micro > 1; micro--) {
+    if (global % micro === 0) return micro
   }
   return 1
 }
 
+/** `batch.dp`: a number of ranks, or `auto` (one per core, at most one per micro-batch). */
+export const Ranks = Schema.Union([Size, Schema.Literal("auto")])
+
 const BatchFields = Schema.Struct({
   /** Samples per optimizer step (B). */
   global: Size.pipe(withDefault(16)),
-  /** Samples per micro-batch (μ); accumulation A = B / (μ·P). Default: `defaultMicroBatch`. */
+  /** Samples per micro-batch (μ, a divisor of B). Default: `defaultMicroBatch`. */
   micro: Schema.optionalKey(Size),
-  /** Data-parallel degree (P). */
-  dp: Size.pipe(withDefault(1))
+  /** Data-parallel ranks (P), worker threads that share each step's micro-batches. */
+  dp: Ranks.pipe(withDefault("auto"))
 })
 
-const BatchFieldsDecoded = Schema.Struct({ global: Size, micro: Size, dp: Size })
+const BatchFieldsDecoded = Schema.Struct({ global: Size, micro: Size, dp: Ranks })
 
 export const BatchConfig = BatchFields.pipe(
   Schema.decodeTo(
-    BatchFieldsDecoded.check(microBatchesFillGlobal),
+    BatchFieldsDecoded.check(microDividesGlobal, ranksWithinMicroBatches),
     SchemaTransformation.transform({
       decode: (batch) => ({
         global: batch.global,
-        micro: batch.micro ?? defaultMicroBatch(batch.global, batch.dp),
+        micro: batch.micro ?? defaultMicroBatch(batch.global),
         dp: batch.dp
       }),
       encode: (batch) => batch

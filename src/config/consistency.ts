@@ -19,15 +19,27 @@ export const headsSplitDim = Schema.makeFilter(
   }
 )
 
-/** `B = μ·A·P`: every rank accumulates the same whole number `A` of micro-batches per step. */
-export const microBatchesFillGlobal = Schema.makeFilter(
-  (batch: { readonly global: number; readonly micro: number; readonly dp: number }) =>
-    batch.global % (batch.micro * batch.dp) === 0
+/** `μ | B`: a step is a whole number of micro-batches. */
+export const microDividesGlobal = Schema.makeFilter(
+  (batch: { readonly global: number; readonly micro: number }) =>
+    batch.global % batch.micro === 0
       ? undefined
       : {
         path: ["global"],
-        issue: `must be a multiple of batch.micro × batch.dp = ${batch.micro} × ${batch.dp} (B = μ·A·P)`
+        issue: `must be a multiple of batch.micro = ${batch.micro} (a whole number of micro-batches)`
       }
+)
+
+/** A stated number of ranks has a micro-batch each: `P ≤ B/μ` (`auto` caps itself). */
+export const ranksWithinMicroBatches = Schema.makeFilter(
+  (batch: { readonly global: number; readonly micro: number; readonly dp: number | "auto" }) => {
+    const microBatches = Math.floor(batch.global / batch.micro)
+    return batch.dp === "auto" || batch.dp <= microBatches ? undefined : {
+      path: ["dp"],
+      issue: `must be at most the ${microBatches} micro-batches of a step (batch.global / batch.micro = ` +
+        `${batch.global} / ${batch.micro}), or auto`
+    }
+  }
 )
 
 /** The schedule fits the run's `steps` (see `runLengthProblem`). */

@@ -4,6 +4,7 @@
  * passes it in; every method is a pure function of its arguments and the configuration.
  */
 import { Context, Effect, FileSystem, Layer } from "effect"
+import { availableParallelism } from "node:os"
 import type { BatchConfig } from "../config/RunConfig.ts"
 import { type Batch, consecutiveWindows } from "./batch.ts"
 import type { DataLoaderError, DatasetTooSmall, DataSplitInvalid } from "./errors.ts"
@@ -23,6 +24,8 @@ export interface DataLoaderConfig {
   readonly seqLen: number
   readonly seed: number
   readonly batch: BatchConfig
+  /** Cores that `batch.dp = auto` spreads ranks over; default: the cores Node reports for this process. */
+  readonly cores?: number
 }
 
 export interface DataLoaderShape {
@@ -45,7 +48,7 @@ export interface DataLoaderShape {
   readonly epochOf: (g: number) => number
   /** Micro-batch j (0 ≤ j < global/micro) of the step starting at sample `cursor`. */
   readonly microBatch: (cursor: number, j: number) => Batch
-  /** The micro-batch indices rank r of `batch.dp` processes, in summation order. */
+  /** The micro-batch indices rank r of the step's P ranks processes, in the order it computes them. */
   readonly rankMicroBatches: (rank: number) => ReadonlyArray<number>
   /** Samples [cursor, cursor + count), whatever the geometry. */
   readonly batchAt: (cursor: number, count: number) => Batch
@@ -63,7 +66,7 @@ export const makeDataLoader = Effect.fnUntraced(function*(
   stream: TokenStream,
   config: Omit<DataLoaderConfig, "source">
 ): Effect.fn.Return<DataLoaderShape, DataSplitInvalid | DatasetTooSmall> {
-  const geometry = resolveGeometry(config.batch)
+  const geometry = resolveGeometry(config.batch, config.cores ?? availableParallelism())
   const split = yield* splitDataset(stream, { valFraction: config.valFraction, seqLen: config.seqLen })
   const sampler = makeSampler(config.seed, split.train)
   const fingerprint = datasetFingerprint(stream.tokens, split.params)

@@ -31,13 +31,20 @@ export interface ConfigSummary {
   readonly model: RunConfig["model"]
   readonly steps: number
   readonly seed: number
-  readonly batch: RunConfig["batch"] & { readonly accumulation: number }
+  readonly batch: RunConfig["batch"] & { readonly microBatches: number }
   readonly optimizer: RunConfig["optimizer"]
   readonly schedule: RunConfig["schedule"]
   readonly data: RunConfig["data"]
 }
 
 export interface StateSummary {
+  /** The geometry the checkpoint was written with: `dp` the ranks that ran, `accumulation` A. */
+  readonly geometry: {
+    readonly global: number
+    readonly micro: number
+    readonly dp: number
+    readonly accumulation: number
+  }
   readonly dataCursor: number
   readonly samplesSeen: number
   readonly tokensSeen: number

@@ -39,7 +39,7 @@ const configSummary = (encoded: unknown) =>
       model: c.model,
       steps: c.steps,
       seed: c.seed,
-      batch: { ...c.batch, accumulation: c.batch.global / (c.batch.micro * c.batch.dp) },
+      batch: { ...c.batch, microBatches: c.batch.global / c.batch.micro },
       optimizer: c.optimizer,
       schedule: c.schedule,
       data: c.data
@@ -52,7 +52,9 @@ const stateSummary = (manifest: Manifest): StateSummary | { readonly error: stri
   const decoded = decodeState(manifest.state)
   if (Result.isFailure(decoded)) return { error: decoded.failure.message }
   const s = decoded.success
+  const g = s.data.geometry
   return {
+    geometry: { ...g, accumulation: Math.ceil(g.global / g.micro / g.dp) },
     dataCursor: s.data.cursor,
     samplesSeen: s.samplesSeen,
     tokensSeen: s.tokensSeen,

@@ -58,7 +58,9 @@ const renderConfig = (config: ManifestReport["config"]): Array<string> => {
     `  training   ${
       plural(config.steps, "step")
     } · seed ${config.seed} · data ${config.data.source} (validation ${config.data.valFraction})`,
-    `  batch      ${b.global} samples/step = micro ${b.micro} × accumulation ${b.accumulation} × dp ${b.dp}`,
+    `  batch      ${b.global} samples/step = ${
+      plural(b.microBatches, "micro-batch", "micro-batches")
+    } of ${b.micro} · dp ${b.dp}`,
     `  optimizer  ${optimizer} · clip ${o.clipNorm}`,
     `  schedule   ${s.kind} · warm-up ${warmup}${decay} · floor ${s.kind === "constant" ? 1 : s.minLrFactor}×`
   ]
@@ -68,6 +70,9 @@ const renderState = (step: number, state: ManifestReport["state"]): Array<string
   if ("error" in state) return ["state", `  cannot be decoded: ${state.error}`]
   return [
     "state",
+    `  ranks      written by ${plural(state.geometry.dp, "rank")} · ${
+      plural(state.geometry.accumulation, "micro-batch", "micro-batches")
+    } per rank per step (micro ${state.geometry.micro})`,
     `  data       cursor ${count(state.dataCursor)} · samples seen ${count(state.samplesSeen)} · tokens seen ${
       count(state.tokensSeen)
     }`,

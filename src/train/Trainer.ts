@@ -8,12 +8,14 @@ import { Kernels } from "../kernels/Kernels.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { Scheduler } from "../optim/Scheduler.ts"
+import type { RankFailed } from "../ranks/errors.ts"
+import { startRanks } from "../ranks/Ranks.ts"
 import { NonFiniteTraining } from "./errors.ts"
 import type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./events.ts"
 import type { ResumeLine } from "./metricsLine.ts"
 import { type MetricsError, MetricsSink } from "./MetricsSink.ts"
 import { makeSnapshot } from "./snapshot.ts"
-import { evaluate, makeStepper } from "./stepper.ts"
+import { evaluate, inThisThread, makeStepper } from "./stepper.ts"
 import { StopSignal } from "./StopSignal.ts"
 
 /** Where the loop stands after `step` updates: the next batch's sample index, tokens consumed. */
@@ -50,7 +52,12 @@ const makeTrainer = Effect.gen(function*() {
   const { global } = data.geometry
   const evalBatchCount = Math.min(config.eval.batches, Math.floor(data.validationWindows / global))
   const validation = evalBatchCount > 0 ? yield* data.validationBatches(evalBatchCount, global) : []
-  const stepper = makeStepper({
+  // The cpu backend computes each update on worker-thread ranks; the gpujs backend drives one
+  // device from this thread, its P ranks taking their turns (the same sum in order of j).
+  const ranks = config.kernels.backend === "cpu"
+    ? yield* startRanks({ config, data, params, optimizer: optimizer.state })
+    : undefined
+  const step = ranks?.step ?? inThisThread(makeStepper({
     kernels,
     model,
     params,
@@ -58,7 +65,8 @@ const makeTrainer = Effect.gen(function*() {
     rule: optimizer.rule,
     optimizer: optimizer.state,
     clipNorm: config.optimizer.clipNorm
-  })
+  }))
+  const rankCount = data.geometry.dp
   const tokensPerStep = global * data.seqLen
   const retention = { keepLatest: config.checkpoint.keepLatest, keepEvery: config.checkpoint.keepEvery }
   const due = (every: number, step: number) => every > 0 && step % every === 0
@@ -121,7 +129,10 @@ const makeTrainer = Effect.gen(function*() {
       Effect.gen(function*() {
         const began = performance.now()
         const lr = scheduler.lr(state.step)
-        const outcome = stepper(state.cursor, lr)
+        const outcome = yield* step(state.cursor, lr, state.step + 1).pipe(
+          // Nothing of the failed update is recorded; the save in flight, if any, completes.
+          Effect.tapError(() => store.awaitPending)
+        )
         if (outcome._tag === "NonFinite") {
           // Nothing of this update is recorded or saved, and retention does not run: the save in
           // flight, if any, completes, and the newest checkpoint stays the last finite one.
@@ -142,7 +153,16 @@ const makeTrainer = Effect.gen(function*() {
         }
         const tokensPerSec = tokensPerStep / Math.max((performance.now() - began) / 1000, 1e-9)
         const stepped = yield* record(
-          { _tag: "Step", step: next.step, loss, lr, gradNorm, tokens: next.tokens, tokensPerSec } satisfies StepEvent
+          {
+            _tag: "Step",
+            step: next.step,
+            loss,
+            lr,
+            gradNorm,
+            tokens: next.tokens,
+            tokensPerSec,
+            ranks: rankCount
+          } satisfies StepEvent
         )
         // A step is one long synchronous computation, and the fiber would otherwise run many steps
         // before the scheduler yields: give the event loop a turn, so that a stop signal received
@@ -166,7 +186,7 @@ const makeTrainer = Effect.gen(function*() {
   return { events } satisfies TrainerShape
 })
 
-export type TrainError = MetricsError | SaveError | CheckpointIoError | NonFiniteTraining
+export type TrainError = MetricsError | SaveError | CheckpointIoError | NonFiniteTraining | RankFailed
 
 export interface TrainerShape {
   /** The run as a stream of events; pulling it trains. */

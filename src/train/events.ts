@@ -9,6 +9,8 @@ export interface StepEvent {
   /** Tokens consumed by all updates so far. */
   readonly tokens: number
   readonly tokensPerSec: number
+  /** P, the ranks that computed the update. */
+  readonly ranks: number
 }
 
 export interface EvalEvent {

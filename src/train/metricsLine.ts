@@ -4,7 +4,7 @@
  * `step` (the number of updates completed when the line was written):
  *
  * ```
- * {"step":12,"loss":3.1,"lr":0.0003,"gradNorm":0.8,"tokens":768,"tokensPerSec":5123}   an update
+ * {"step":12,"loss":3.1,"lr":0.0003,"gradNorm":0.8,"tokens":768,"tokensPerSec":5123,"ranks":2}   an update
  * {"step":12,"valLoss":3.2}                                                              an evaluation
  * {"step":8,"resume":"exact","schedule":"keep"}                                          a resume
  * ```
@@ -27,7 +27,9 @@ export const StepLine = Schema.Struct({
   lr: Measured,
   gradNorm: Measured,
   tokens: Step,
-  tokensPerSec: Measured
+  tokensPerSec: Measured,
+  /** The ranks that computed the update (absent from histories written before ranks were threads). */
+  ranks: Schema.optionalKey(Schema.Int)
 })
 export type StepLine = typeof StepLine.Type
 

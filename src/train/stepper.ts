@@ -1,10 +1,13 @@
+import { Effect } from "effect"
 import type { DataLoaderShape } from "../data/DataLoader.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import type { LanguageModel, Params } from "../model/model.ts"
 import { clipGradNorm } from "../optim/clip.ts"
 import type { OptimizerState, UpdateRule } from "../optim/optimizer.ts"
+import type { RankFailed } from "../ranks/errors.ts"
+import { firstNonFinite } from "../ranks/finite.ts"
+import type { StepOutcome } from "../ranks/outcome.ts"
 import { zeros } from "../tensor/tensor.ts"
-import { firstNonFinite } from "./finite.ts"
 
 export interface StepperParts {
   readonly kernels: KernelsShape
@@ -16,26 +19,6 @@ export interface StepperParts {
   /** 0 disables clipping. */
   readonly clipNorm: number
 }
-
-/** An update that was applied and left every parameter and optimizer state tensor finite. */
-export interface StepResult {
-  readonly _tag: "Updated"
-  readonly loss: number
-  readonly gradNorm: number
-}
-
-/**
- * An update that met a NaN or ±∞: in the loss or the gradient norm, before anything was applied,
- * or in a parameter or optimizer state tensor after the update (`applied`).
- */
-export interface NonFiniteStep {
-  readonly _tag: "NonFinite"
-  readonly quantity: string
-  readonly value: number
-  readonly applied: boolean
-}
-
-export type StepOutcome = StepResult | NonFiniteStep
 
 const zerosLike = (params: Params): Params => {
   const out: Params = new Map()
@@ -90,6 +73,12 @@ export const makeStepper = (parts: StepperParts) => {
     return { _tag: "Updated", loss, gradNorm }
   }
 }
+
+/** The single-thread stepper in the shape of the ranks' step. */
+export const inThisThread =
+  (stepper: (cursor: number, lr: number) => StepOutcome) =>
+  (cursor: number, lr: number, _update: number): Effect.Effect<StepOutcome, RankFailed> =>
+    Effect.sync(() => stepper(cursor, lr))
 
 /** Mean cross-entropy (nats/token) of the model over the given validation batches. */
 export const evaluate = (

@@ -84,7 +84,7 @@ describe("inspect a checkpoint", () => {
       const config = m.config as Exclude<ManifestReport["config"], { error: string }>
       assert.strictEqual(config.steps, 16)
       assert.deepInclude(config.model, { kind: "llama", dim: 16, layers: 1, heads: 2, ffnDim: 32, seqLen: 16 })
-      assert.deepStrictEqual(config.batch, { global: 4, micro: 2, dp: 1, accumulation: 2 })
+      assert.deepStrictEqual(config.batch, { global: 4, micro: 2, dp: 1, microBatches: 2 })
       const state = m.state as StateSummary
       assert.deepInclude(state, {
         dataCursor: 64,

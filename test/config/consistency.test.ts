@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import fc from "fast-check"
-import { decodeRunConfig } from "../../src/config/loadConfig.ts"
+import { decodeRunConfig, defaultRunConfig } from "../../src/config/loadConfig.ts"
 import { RunConfig } from "../../src/config/RunConfig.ts"
 import { warmupStepsOf } from "../../src/config/scheduleConfig.ts"
 import { ResolvedWsd } from "../../src/config/scheduleSpec.ts"
@@ -36,26 +36,39 @@ describe("model", () => {
 })
 
 describe("batch", () => {
-  it.effect("the global batch must be a multiple of micro × dp", () =>
+  it.effect("the global batch must be a whole number of micro-batches; P at most their number", () =>
     Effect.gen(function*() {
       yield* refuses(
         { batch: { global: 10, micro: 16 } },
-        "batch.global = 10: must be a multiple of batch.micro × batch.dp = 16 × 1 (B = μ·A·P)"
+        "batch.global = 10: must be a multiple of batch.micro = 16 (a whole number of micro-batches)"
       )
       yield* refuses(
-        { batch: { micro: 3, dp: 2 } },
-        "batch.global = 16: must be a multiple of batch.micro × batch.dp = 3 × 2 (B = μ·A·P)"
+        { batch: { global: 16, micro: 4, dp: 5 } },
+        "batch.dp = 5: must be at most the 4 micro-batches of a step (batch.global / batch.micro = 16 / 4), or auto"
       )
-      yield* accepts({ batch: { global: 16, micro: 4, dp: 2 } })
+      // P need not divide the micro-batches: a rank may get one fewer.
+      yield* accepts({ batch: { global: 16, micro: 4, dp: 3 } })
+      yield* accepts({ batch: { global: 16, micro: 2, dp: "auto" } })
+      const error = yield* Effect.flip(decodeRunConfig({ batch: { dp: "many" } }))
+      assert.include(error.message, "batch.dp")
     }))
 
-  it.effect("without batch.micro, μ is the largest divisor of B/P up to 16: any global batch alone is valid", () =>
+  it.effect("without batch.micro, μ is the largest divisor of B up to 16 leaving 4 micro-batches, whatever P", () =>
     Effect.gen(function*() {
-      for (const [global, dp, micro] of [[16, 1, 16], [32, 1, 16], [4, 1, 4], [10, 1, 10], [24, 1, 12], [40, 2, 10]]) {
+      for (
+        const [global, dp, micro] of [[16, 1, 4], [16, 3, 4], [64, 2, 16], [128, 1, 16], [4, 1, 1], [10, 1, 2], [
+          24,
+          "auto",
+          6
+        ], [7, 1, 1]] as const
+      ) {
         const config = yield* decodeRunConfig({ batch: { global, dp } })
         assert.deepStrictEqual(config.batch, { global, micro, dp }, `global ${global}, dp ${dp}`)
       }
     }))
+  it("the default is P = auto", () => {
+    assert.strictEqual(defaultRunConfig().batch.dp, "auto")
+  })
 })
 
 describe("schedule: its own fields", () => {
@@ -186,8 +199,9 @@ describe("a decoded configuration", () => {
         assert.strictEqual(model.params.length, config.model.kind === "llama" ? 12 : 3)
         // What makeLlama relies on: heads of equal, even size.
         if (config.model.kind === "llama") assert.strictEqual((config.model.dim / config.model.heads) % 2, 0)
-        const geometry = resolveGeometry(config.batch)
+        const geometry = resolveGeometry(config.batch, 2)
         assert.isTrue(Number.isInteger(geometry.accumulation) && geometry.accumulation >= 1)
+        assert.isTrue(geometry.dp >= 1 && geometry.dp <= geometry.microBatches)
         const schedule = resolveSchedule(config.schedule, config.optimizer.lr, config.steps)
         // The stored form's own rule (W + D ≤ N) holds for every resolution of a decoded configuration.
         assert.isTrue(Result.isSuccess(Schema.decodeUnknownResult(ResolvedWsd)(schedule)), JSON.stringify(schedule))

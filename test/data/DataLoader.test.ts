@@ -79,7 +79,7 @@ describe("DataLoader", () => {
     Effect.gen(function*() {
       const loader = yield* makeDataLoader(counting(1000), { ...base, batch: { global: 12, micro: 2, dp: 3 } })
       assert.strictEqual(loader.geometry.accumulation, 2)
-      assert.deepStrictEqual(loader.rankMicroBatches(1), [2, 3])
+      assert.deepStrictEqual(loader.rankMicroBatches(1), [1, 4])
     }))
 
   it.effect("microBatch j of a step is samples [cursor + jμ, cursor + (j+1)μ)", () =>

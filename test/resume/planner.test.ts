@@ -70,7 +70,7 @@ const checkpoint = (c: RunConfig, k: number, problems: CheckpointSource["problem
       source: c.data.source,
       seqLen: c.model.seqLen,
       seed: c.seed,
-      geometry: { global: B, micro: c.batch.micro, dp: c.batch.dp }
+      geometry: { global: B, micro: c.batch.micro, dp: c.batch.dp === "auto" ? 1 : c.batch.dp }
     },
     optimizer: {
       kind: c.optimizer.kind,
