@@ -28,12 +28,14 @@ const KILLS = 10
 /** A process that lives this many steps is killed whatever its trigger was. */
 const MAX_STEPS_PER_LIFE = 8
 const SEED = Number(process.env.CONTINUUM_CRASH_SEED ?? 20240611)
-const overrides = {
+/** The run with P ranks (worker threads); its trajectory is the same for every P. */
+const overridesWith = (dp: number) => ({
   steps: STEPS,
   eval: { every: 8, batches: 1 },
+  batch: { dp },
   // Retention must delete nothing here, so that any checkpoint that vanishes is a bug.
   checkpoint: { every: 2, async: true, keepLatest: 1000 }
-}
+})
 
 // ---- the kill plan -----------------------------------------------------------------------
 
@@ -78,7 +80,7 @@ interface Child {
   onStep?: (step: number) => void
 }
 
-const spawnChild = (runDir: string): Child => {
+const spawnChild = (runDir: string, overrides: Record<string, unknown>): Child => {
   const proc = spawnNode(trainingChildArgs(runDir, overrides, "auto"))
   const child: Child = {
     process: proc,
@@ -174,89 +176,99 @@ const killOnTrigger = (child: Child, trigger: Trigger, dir: string) =>
   })
 
 describe("crash safety", () => {
-  it("SIGKILL at random moments, resumed with auto each time, ends bit-identical to an uninterrupted run", async () => {
-    const dir = tempDir("continuum-crash-")
-    const runDir = path.join(dir, "run")
-    const ckDir = checkpointsDir(runDir)
-    // The directory exists from the start so that its changes can be watched from the first save.
-    fs.mkdirSync(ckDir, { recursive: true })
+  it.each([1, 2])(
+    "SIGKILL at random moments with P = %i, resumed with auto each time, ends bit-identical to an uninterrupted run",
+    async (dp) => {
+      const overrides = overridesWith(dp)
+      const dir = tempDir("continuum-crash-")
+      const runDir = path.join(dir, "run")
+      const ckDir = checkpointsDir(runDir)
+      // The directory exists from the start so that its changes can be watched from the first save.
+      fs.mkdirSync(ckDir, { recursive: true })
 
-    const completed = new Set<number>()
-    const log: Array<Record<string, unknown>> = []
-    let kills = 0
-    let midSave = 0
-    let finishedBy: string | undefined
+      const completed = new Set<number>()
+      const log: Array<Record<string, unknown>> = []
+      let kills = 0
+      let midSave = 0
+      let finishedBy: string | undefined
 
-    const report = () => {
-      console.log(
-        `crash test, seed ${SEED}: ${kills} kills (${midSave} during a save), completed by ${
-          finishedBy ?? "(not completed)"
-        }`
-      )
-      console.table(log)
-    }
-    // The kill log is printed even when an assertion below fails, so the case can be replayed.
-    try {
-      for (let attempt = 0; finishedBy === undefined; attempt++) {
-        assert.isBelow(attempt, KILLS + 3, "the run never completed")
-        const expectedStart = completed.size === 0 ? 0 : Math.max(...completed)
-        const leftoversBefore = new Set(checkpointDirs(ckDir).temporary)
-        const child = spawnChild(runDir)
-        const trigger = kills < KILLS ? planKill(kills) : undefined
-        const outcome = trigger === undefined ? false : await killOnTrigger(child, trigger, ckDir)
-        const { code, signal } = await child.exited
-        if (outcome === false) {
-          assert.strictEqual(code, 0, `attempt ${attempt} exited with ${code}/${signal}: ${child.stderr}`)
-          assert.isTrue(child.finished)
-          finishedBy = `attempt ${attempt} (${
-            trigger === undefined ? "no kill planned" : `finished before its ${trigger.kind} kill`
-          })`
-        } else {
-          kills += 1
-          // A save of this process was cut off (not a leftover an earlier kill left behind).
-          if (outcome.temporary.some((name) => name.startsWith(`${TEMP_PREFIX}step-`) && !leftoversBefore.has(name))) {
-            midSave += 1
-          }
-          for (const step of outcome.complete) completed.add(step)
-        }
-        log.push({
-          attempt,
-          trigger: trigger === undefined ? "none" : JSON.stringify(trigger),
-          from: child.startStep ?? "(not started)",
-          ...(outcome === false
-            ? { result: `exit ${code}` }
-            : {
-              firedBy: outcome.firedBy,
-              killedAfterStep: outcome.lastStep,
-              complete: outcome.complete.at(-1) ?? "none",
-              leftovers: outcome.temporary.join(" ")
-            })
-        })
-        // Whatever the kill interrupted, auto resumed from the newest checkpoint complete before it.
-        if (child.startStep !== undefined) {
-          assert.strictEqual(child.startStep, expectedStart, `attempt ${attempt} start step`)
-        }
-        // No checkpoint complete at any earlier kill has disappeared or stopped verifying.
-        const reports = await withStore(runDir, (store) => Effect.forEach([...completed], (step) => store.verify(step)))
-        for (const r of reports) assert.deepStrictEqual(r.problems, [], `step ${r.step} no longer verifies`)
-        // A completed run: nothing to do any more.
-        if (outcome !== false && outcome.complete.includes(STEPS)) finishedBy = `the final save before kill ${kills}`
+      const report = () => {
+        console.log(
+          `crash test, seed ${SEED}: ${kills} kills (${midSave} during a save), completed by ${
+            finishedBy ?? "(not completed)"
+          }`
+        )
+        console.table(log)
       }
-    } finally {
-      report()
+      // The kill log is printed even when an assertion below fails, so the case can be replayed.
+      try {
+        for (let attempt = 0; finishedBy === undefined; attempt++) {
+          assert.isBelow(attempt, KILLS + 3, "the run never completed")
+          const expectedStart = completed.size === 0 ? 0 : Math.max(...completed)
+          const leftoversBefore = new Set(checkpointDirs(ckDir).temporary)
+          const child = spawnChild(runDir, overrides)
+          const trigger = kills < KILLS ? planKill(kills) : undefined
+          const outcome = trigger === undefined ? false : await killOnTrigger(child, trigger, ckDir)
+          const { code, signal } = await child.exited
+          if (outcome === false) {
+            assert.strictEqual(code, 0, `attempt ${attempt} exited with ${code}/${signal}: ${child.stderr}`)
+            assert.isTrue(child.finished)
+            finishedBy = `attempt ${attempt} (${
+              trigger === undefined ? "no kill planned" : `finished before its ${trigger.kind} kill`
+            })`
+          } else {
+            kills += 1
+            // A save of this process was cut off (not a leftover an earlier kill left behind).
+            if (
+              outcome.temporary.some((name) => name.startsWith(`${TEMP_PREFIX}step-`) && !leftoversBefore.has(name))
+            ) {
+              midSave += 1
+            }
+            for (const step of outcome.complete) completed.add(step)
+          }
+          log.push({
+            attempt,
+            trigger: trigger === undefined ? "none" : JSON.stringify(trigger),
+            from: child.startStep ?? "(not started)",
+            ...(outcome === false
+              ? { result: `exit ${code}` }
+              : {
+                firedBy: outcome.firedBy,
+                killedAfterStep: outcome.lastStep,
+                complete: outcome.complete.at(-1) ?? "none",
+                leftovers: outcome.temporary.join(" ")
+              })
+          })
+          // Whatever the kill interrupted, auto resumed from the newest checkpoint complete before it.
+          if (child.startStep !== undefined) {
+            assert.strictEqual(child.startStep, expectedStart, `attempt ${attempt} start step`)
+          }
+          // No checkpoint complete at any earlier kill has disappeared or stopped verifying.
+          const reports = await withStore(
+            runDir,
+            (store) => Effect.forEach([...completed], (step) => store.verify(step))
+          )
+          for (const r of reports) assert.deepStrictEqual(r.problems, [], `step ${r.step} no longer verifies`)
+          // A completed run: nothing to do any more.
+          if (outcome !== false && outcome.complete.includes(STEPS)) finishedBy = `the final save before kill ${kills}`
+        }
+      } finally {
+        report()
+      }
+
+      assert.isAtLeast(kills, 8)
+      assert.isAtLeast(midSave, 1, "no kill landed while a save was being written")
+      // Leftovers of interrupted saves are cleaned when the next process opens the store.
+      if (!finishedBy.startsWith("the final save")) assert.deepStrictEqual(checkpointDirs(ckDir).temporary, [])
+
+      const reference = await Effect.runPromise(
+        // The reference runs on one rank: the kills, the resumes and the ranks all leave the trajectory alone.
+        Effect.flatMap(tinyConfig(path.join(dir, "reference"), overridesWith(1)), (config) => trainRun(config))
+      )
+      const final = await withStore(runDir, (store) => store.load(STEPS))
+      assertSameTensors(final.tensors.model, reference.params, "model")
+      assertSameTensors(final.tensors.optimizer, reference.optimizer, "optimizer")
+      assert.deepStrictEqual(trajectory(runDir), trajectory(path.join(dir, "reference")))
     }
-
-    assert.isAtLeast(kills, 8)
-    assert.isAtLeast(midSave, 1, "no kill landed while a save was being written")
-    // Leftovers of interrupted saves are cleaned when the next process opens the store.
-    if (!finishedBy.startsWith("the final save")) assert.deepStrictEqual(checkpointDirs(ckDir).temporary, [])
-
-    const reference = await Effect.runPromise(
-      Effect.flatMap(tinyConfig(path.join(dir, "reference"), overrides), (config) => trainRun(config))
-    )
-    const final = await withStore(runDir, (store) => store.load(STEPS))
-    assertSameTensors(final.tensors.model, reference.params, "model")
-    assertSameTensors(final.tensors.optimizer, reference.optimizer, "optimizer")
-    assert.deepStrictEqual(trajectory(runDir), trajectory(path.join(dir, "reference")))
-  })
+  )
 })
