@@ -16,6 +16,7 @@ import { abortRanks } from "./barrier.ts"
 import { RankFailed } from "./errors.ts"
 import type { StepOutcome } from "./outcome.ts"
 import { decodeReply, encodeRequest, type RankReply, type RankRequest, type Stepped } from "./protocol.ts"
+import type { RankPhases } from "./rankStep.ts"
 import {
   allocateShared,
   gradientBytes,
@@ -39,6 +40,8 @@ export interface RanksShape {
   readonly count: number
   /** Bytes of the gradient slots and the step gradient. */
   readonly gradientBytes: number
+  /** Where each rank's time went in the last update (for the benchmark). */
+  readonly lastPhases: () => ReadonlyArray<RankPhases>
   /** Update number `update` (1-based) from the samples at `cursor`, with learning rate `lr`. */
   readonly step: (cursor: number, lr: number, update: number) => Effect.Effect<StepOutcome, RankFailed>
 }
@@ -61,6 +64,8 @@ const rankModule = new URL(`./rankWorker${import.meta.url.endsWith(".ts") ? ".ts
 const spawnRankThread = () =>
   new Worker(new URL("./rankWorker.mjs", import.meta.url), { workerData: { entry: rankModule.href } })
 
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
 const startRank = (rank: number, ranks: number, control: Int32Array) =>
   Effect.gen(function*() {
     const platform = yield* WorkerPlatform
@@ -73,7 +78,10 @@ const startRank = (rank: number, ranks: number, control: Int32Array) =>
     const gone = (cause: Cause.Cause<unknown>) =>
       Effect.andThen(
         Effect.sync(() => abortRanks(control)),
-        Queue.offer(replies, { _tag: "Gone", rank, reason: Cause.pretty(cause).split("\n")[0]! } satisfies Gone)
+        Queue.offer(
+          replies,
+          { _tag: "Gone", rank, reason: `its thread ended: ${messageOf(Cause.squash(cause))}` } satisfies Gone
+        )
       )
     yield* worker.run((raw) => Effect.suspend(() => Queue.offer(replies, decodeReply(raw)))).pipe(
       Effect.catchCause(gone),
@@ -157,14 +165,18 @@ export const startRanks = (input: RanksInput): Effect.Effect<RanksShape, RankFai
 
     yield* exchange((rank) => ({ _tag: "Setup", rank, config, layout, buffers }), 0)
 
+    let lastPhases: ReadonlyArray<RankPhases> = []
     return {
       count: layout.ranks,
+      lastPhases: () => lastPhases,
       gradientBytes: gradientBytes(layout),
       step: (cursor, lr, update) =>
         Effect.gen(function*() {
           writeTokens(views, data, cursor)
           const replies = yield* exchange(() => ({ _tag: "Step", update, lr, optimizerStep: optimizer.step }), update)
-          const outcome = outcomeOf(layout, replies.filter((r): r is Stepped => r._tag === "Stepped"))
+          const stepped = replies.filter((r): r is Stepped => r._tag === "Stepped")
+          lastPhases = stepped.map((r) => r.phases)
+          const outcome = outcomeOf(layout, stepped)
           if (outcome._tag === "Updated" || outcome.applied) optimizer.step += 1
           return outcome
         })

@@ -60,8 +60,17 @@ export const Ready = Schema.TaggedStruct("Ready", { rank: Schema.Int })
 /** A NaN or ±∞ a rank found in a tensor it updated. */
 const NonFiniteTensor = Schema.Struct({ name: Schema.String, value: Schema.Number })
 
+/** Where the rank's time went, in milliseconds (see `RankPhases`). */
+const Phases = Schema.Struct({
+  compute: Schema.Number,
+  reduce: Schema.Number,
+  wait: Schema.Number,
+  update: Schema.Number
+})
+
 export const Stepped = Schema.TaggedStruct("Stepped", {
   rank: Schema.Int,
+  phases: Phases,
   loss: Schema.Number,
   gradNorm: Schema.Number,
   /** Whether the update was applied (it is not when the loss or the norm is not finite). */

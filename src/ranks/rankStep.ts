@@ -33,7 +33,20 @@ export interface RankParts {
   readonly clipNorm: number
 }
 
+/** Where a rank's time went in one update, in milliseconds. */
+export interface RankPhases {
+  /** Forward and backward passes of its micro-batches. */
+  readonly compute: number
+  /** Adding the rounds' gradients into its parameters' step gradient. */
+  readonly reduce: number
+  /** Waiting at barriers for the other ranks. */
+  readonly wait: number
+  /** Norms, clipping, the optimizer update and the finiteness scan of its parameters. */
+  readonly update: number
+}
+
 export interface RankStepReport {
+  readonly phases: RankPhases
   readonly loss: number
   readonly gradNorm: number
   readonly applied: boolean
@@ -73,6 +86,22 @@ export const makeRankStep = (parts: RankParts) => {
   }
 
   return (lr: number, optimizerStep: number): RankStepReport => {
+    let compute = 0
+    let reduce = 0
+    let wait = 0
+    let mark = performance.now()
+    /** Milliseconds since the last lap. */
+    const lap = (): number => {
+      const now = performance.now()
+      const elapsed = now - mark
+      mark = now
+      return elapsed
+    }
+    const arrive = () => {
+      lap()
+      barrier.arrive()
+      wait += lap()
+    }
     for (let round = 0; round < rounds; round++) {
       const j = round * ranks + rank
       if (j < microBatches) {
@@ -86,12 +115,16 @@ export const makeRankStep = (parts: RankParts) => {
           views.slots[rank]!
         )
       }
-      barrier.arrive()
+      compute += lap()
+      arrive()
       reduceRound(round)
-      barrier.arrive()
+      reduce += lap()
+      arrive()
     }
     for (let t = 0; t < owned.length; t++) views.squares[owned[t]!] = kernels.sumSquares(stepGrads[t]!)
-    barrier.arrive()
+    const norms = lap()
+    arrive()
+    const phases = () => ({ compute, reduce, wait, update: norms + lap() })
 
     let lossSum = 0
     for (let j = 0; j < microBatches; j++) lossSum += views.losses[j]!
@@ -99,7 +132,9 @@ export const makeRankStep = (parts: RankParts) => {
     let total = 0
     for (let i = 0; i < layout.params.length; i++) total += views.squares[i]!
     const gradNorm = Math.sqrt(total)
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm, applied: false, nonFinite: [] }
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      return { phases: phases(), loss, gradNorm, applied: false, nonFinite: [] }
+    }
 
     // As clipGradNorm (optim/clip.ts), over this rank's parameters.
     const factor = maxNorm / (gradNorm + 1e-6)
@@ -107,6 +142,6 @@ export const makeRankStep = (parts: RankParts) => {
     const state: OptimizerState = { kind: rule.kind, step: optimizerStep, tensors: views.state }
     rule.update(kernels, views.params, views.stepGradients, lr, state, targets)
     const nonFinite = [firstNonFinite(ownedParams), firstNonFinite(ownedState)].filter((e) => e !== undefined)
-    return { loss, gradNorm, applied: true, nonFinite }
+    return { phases: phases(), loss, gradNorm, applied: true, nonFinite }
   }
 }

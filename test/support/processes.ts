@@ -4,9 +4,12 @@ import { fileURLToPath } from "node:url"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
-/** Starts `node <args>` in the repository root, with stdout and stderr piped to the caller. */
-export const spawnNode = (args: ReadonlyArray<string>): ChildProcess =>
-  spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+/**
+ * Starts `node <args>` in the repository root, with stdout and stderr piped to the caller, and
+ * `env` added to this process's environment.
+ */
+export const spawnNode = (args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess =>
+  spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
 
 /** Node arguments that run test/support/crashChild.ts: `tinyConfig(runDir, overrides)`, started per `resume`. */
 export const trainingChildArgs = (
@@ -50,7 +53,9 @@ export const finished = (child: ChildProcess): Promise<Finished> => {
 }
 
 /** Starts `bin/continuum <args>`. */
-export const spawnCli = (args: ReadonlyArray<string>): ChildProcess => spawnNode(["bin/continuum", ...args])
+export const spawnCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess =>
+  spawnNode(["bin/continuum", ...args], env)
 
 /** Runs `bin/continuum <args>` to its end. */
-export const runCli = (args: ReadonlyArray<string>): Promise<Finished> => finished(spawnCli(args))
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Finished> =>
+  finished(spawnCli(args, env))

@@ -105,6 +105,34 @@ const save = Command.make(
   (options) => whenRun(loadHandlers, (handlers) => handlers.benchSave(options))
 ).pipe(Command.withDescription("What checkpointing costs the step loop: no, synchronous and background saves"))
 
+/** `1,2,auto`: numbers of ranks, or auto. */
+const ranksFlag = Flag.String("ranks").pipe(
+  Flag.withDescription("Comma-separated numbers of ranks, or auto"),
+  Flag.filterMap(
+    (text) => {
+      const items = text.split(",").map((s) => s.trim())
+      return items.every((s) => s === "auto" || /^[1-9]\d*$/.test(s))
+        ? Option.some(items.map((s) => (s === "auto" ? "auto" as const : Number(s))))
+        : Option.none()
+    },
+    (text) => `a comma-separated list of positive integers or auto, got ${text}`
+  ),
+  Flag.withDefault<ReadonlyArray<number | "auto">>([1, 2, "auto"])
+)
+
+const ranks = Command.make(
+  "ranks",
+  {
+    size: sizeFlag,
+    ranks: ranksFlag,
+    steps: countFlag("steps", "Timed steps", 1, 20),
+    warmup: countFlag("warmup", "Untimed steps first", 0, 3)
+  },
+  (options) => whenRun(() => import("../handlers/benchRanks.ts"), (handler) => handler.benchRanks(options))
+).pipe(Command.withDescription(
+  "The same update on the single thread and on P worker-thread ranks: speed-up, protocol cost, slot memory"
+))
+
 const cli = Command.make(
   "cli",
   {
@@ -143,5 +171,5 @@ export const benchCommand = Command.make(
   (args) => whenRun(loadHandlers, (handlers) => handlers.benchAll(args))
 ).pipe(
   Command.withDescription("Benchmark kernels and a full step on cpu and every available gpu.js mode"),
-  Command.withSubcommands([kernels, matmul, step, save, cli])
+  Command.withSubcommands([kernels, matmul, step, save, ranks, cli])
 )
