@@ -37,7 +37,8 @@ export const makeProgress = (
           const eta = (elapsed / Math.max(done, 1)) * (totalSteps - event.step)
           const line =
             `step ${event.step}/${totalSteps}  loss ${event.loss.toFixed(4)}  lr ${event.lr.toExponential(2)}` +
-            `  ${Math.round(event.tokensPerSec)} tok/s  ETA ${formatDuration(eta)}` +
+            `  ${Math.round(event.tokensPerSec)} tok/s on ${event.ranks} ${event.ranks === 1 ? "rank" : "ranks"}` +
+            `  ETA ${formatDuration(eta)}` +
             (lastValLoss !== undefined ? `  val ${lastValLoss.toFixed(4)}` : "")
           if (tty || event.step % logEvery === 0 || event.step === totalSteps) write(line)
           break

@@ -132,10 +132,10 @@ describe("exact resume", () => {
       assertSameState(background, sync)
     }))
 
-  it.effect("changing P and A across an exact resume (B=8, μ=2: P=1 → P=2 → P=4) is bit-exact", () =>
+  it.effect("changing P and A across exact resumes (B=8, μ=2: P=1 → 2 → 4 → 1, real ranks) is bit-exact", () =>
     Effect.gen(function*() {
       const dir = tempDir()
-      const N = 12
+      const N = 16
       const geometry = (dp: number) => ({ batch: { global: 8, micro: 2, dp } })
       const reference = yield* trainRun(yield* tinyConfig(path.join(dir, "ref"), { steps: N, ...geometry(1) }))
       const runDir = path.join(dir, "run")
@@ -145,7 +145,8 @@ describe("exact resume", () => {
         8,
         exactStart()
       ) // A = 2
-      const resumed = yield* trainRun(yield* tinyConfig(runDir, { steps: N, ...geometry(4) }), exactStart()) // A = 1
+      yield* trainUntil(yield* tinyConfig(runDir, { steps: N, ...geometry(4) }), 13, exactStart()) // A = 1; at 12
+      const resumed = yield* trainRun(yield* tinyConfig(runDir, { steps: N, ...geometry(1) }), exactStart()) // A = 4
       assert.deepStrictEqual(trajectory(runDir), trajectory(path.join(dir, "ref")))
       assertSameState(resumed, reference)
     }))
