@@ -4,11 +4,13 @@
  * data source's size on disk, and the refusal when the run would not fit.
  */
 import { Effect } from "effect"
+import { availableParallelism } from "node:os"
 import { ConfigError } from "../config/ConfigError.ts"
 import { defaultRunConfig } from "../config/loadConfig.ts"
 import { checkRunSize, MemoryBudget, type MemoryBudgetShape, parseByteSize } from "../config/MemoryBudget.ts"
 import { estimateMemory } from "../config/memoryEstimate.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
+import { resolveRanks } from "../data/geometry.ts"
 import { sourceBytes } from "../data/sources/loadSource.ts"
 import { duringSetup, type SetupFailed } from "./exitCodes.ts"
 
@@ -35,7 +37,8 @@ export const memoryBudgetOf = (maxMemory: string | undefined): Effect.Effect<Mem
 export const checkedEstimate = (config: RunConfig) =>
   Effect.gen(function*() {
     const budget = yield* MemoryBudget
-    const estimate = estimateMemory(config, yield* sourceBytes(config.data.source))
+    const ranks = resolveRanks(config.batch, availableParallelism())
+    const estimate = estimateMemory(config, yield* sourceBytes(config.data.source), ranks)
     yield* checkRunSize(config, estimate, budget, defaultRunConfig())
     return estimate
   })

@@ -3,10 +3,11 @@
  * allocated. Every count follows what the code allocates (f32 everywhere, 4 bytes a value):
  *
  * - parameters: the model's tensors (`model/llama.ts`, `model/mlp.ts`);
- * - gradients: two parameter-shaped buffers (`train/stepper.ts`: the step sum and the micro-batch
- *   gradient it adds in order of j);
+ * - gradients: on the cpu backend, whose P ranks are worker threads, a gradient slot per rank and
+ *   the step sum, (P + 1) parameter-shaped buffers (`ranks/sharedMemory.ts`); on gpujs, computed on
+ *   the run's thread, two (`train/stepper.ts`: the step sum and the micro-batch gradient);
  * - optimizer state: AdamW `exp_avg` and `exp_avg_sq`, SGD `momentum_buffer`;
- * - activations: the arena of one micro-batch's forward and backward pass (`autograd/arena.ts`;
+ * - activations: per rank (each rank's thread keeps its own), the arena of one micro-batch's forward and backward pass (`autograd/arena.ts`;
  *   every op's output, saved statistics, attention probabilities [μ, H, T, T], the gradients of
  *   the intermediates) and the micro-batch's ids and targets;
  * - evaluation: the forward-only arena at the evaluation batch (B windows; shared with the
@@ -16,7 +17,8 @@
  * - data: the bytes read and the token array built from them.
  *
  * - runtime: Node, the TypeScript loader and the libraries, a constant measured as the peak
- *   resident memory of `continuum plan` (about 250 MiB).
+ *   resident memory of `continuum plan` (about 250 MiB), and per rank thread its own heap, code and
+ *   WebAssembly memories (measured: peak RSS grows by 85 MiB per rank of the reference run).
  *
  * The activation formulas were read off the ops and are checked against the real arena in
  * `test/config/memoryEstimate.test.ts`; README "Limits" compares estimates with measured peaks.
@@ -30,6 +32,9 @@ export const MAX_TENSOR_VALUES = 2 ** 31 - 1
 
 /** Resident memory of the process before a run allocates anything (peak RSS of `continuum plan`). */
 export const RUNTIME_BYTES = 256 * 1024 * 1024
+
+/** What a rank's worker thread adds before its tensors: its isolate's heap, code and modules. */
+export const RANK_RUNTIME_BYTES = 88 * 1024 * 1024
 
 export interface MemoryEstimate {
   readonly parameters: number
@@ -89,22 +94,26 @@ const backwardValues = (model: ModelConfig, batch: number): number => {
 const batchBytes = (count: number, seqLen: number): number => 2 * 4 * count * seqLen
 
 /**
- * The estimate for `config`, with `dataBytes` the size of the data source on disk (0 when it is
- * not known). Plain floating-point arithmetic: a configuration far beyond any machine yields a
- * huge finite number, never an overflow.
+ * The estimate for `config` run on `ranks` ranks (P, `batch.dp` resolved), with `dataBytes` the
+ * size of the data source on disk (0 when it is not known). Plain floating-point arithmetic: a
+ * configuration far beyond any machine yields a huge finite number, never an overflow.
  */
-export const estimateMemory = (config: RunConfig, dataBytes: number): MemoryEstimate => {
+export const estimateMemory = (config: RunConfig, dataBytes: number, ranks = 1): MemoryEstimate => {
   const { model, batch } = config
+  // The gpujs backend computes every micro-batch on the run's thread; the cpu backend on P threads.
+  const threads = config.kernels.backend === "cpu" ? ranks : 0
   const parameters = parameterCount(model) * BYTES_PER_VALUE
-  const gradients = 2 * parameters
+  const gradients = (threads === 0 ? 2 : threads + 1) * parameters
   const optimizer = (config.optimizer.kind === "adamw" ? 2 : 1) * parameters
-  const activations = (forwardValues(model, batch.micro) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
-    batchBytes(batch.micro, model.seqLen)
+  const activations = Math.max(threads, 1) *
+    ((forwardValues(model, batch.micro) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
+      batchBytes(batch.micro, model.seqLen))
   // Arenas are kept per batch geometry: with μ = B evaluation reuses the training arena's buffers.
   const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global) * BYTES_PER_VALUE
   const evaluation = evaluationArena + batchBytes(config.eval.batches * batch.global, model.seqLen)
   const checkpoint = 2 * (parameters + optimizer)
   const data = 2 * dataBytes
+  const runtime = RUNTIME_BYTES + threads * RANK_RUNTIME_BYTES
   return {
     parameters,
     gradients,
@@ -113,8 +122,8 @@ export const estimateMemory = (config: RunConfig, dataBytes: number): MemoryEsti
     evaluation,
     checkpoint,
     data,
-    runtime: RUNTIME_BYTES,
-    total: parameters + gradients + optimizer + activations + evaluation + checkpoint + data + RUNTIME_BYTES
+    runtime,
+    total: parameters + gradients + optimizer + activations + evaluation + checkpoint + data + runtime
   }
 }
 

@@ -3,7 +3,13 @@ import { Effect, Schema } from "effect"
 import { Arena } from "../../src/autograd/arena.ts"
 import { defaultRunConfig } from "../../src/config/loadConfig.ts"
 import { checkRunSize, parseByteSize, RunTooLarge } from "../../src/config/MemoryBudget.ts"
-import { estimateMemory, MAX_TENSOR_VALUES, parameterCount, RUNTIME_BYTES } from "../../src/config/memoryEstimate.ts"
+import {
+  estimateMemory,
+  MAX_TENSOR_VALUES,
+  parameterCount,
+  RANK_RUNTIME_BYTES,
+  RUNTIME_BYTES
+} from "../../src/config/memoryEstimate.ts"
 import { RunConfig } from "../../src/config/RunConfig.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { modelFromConfig } from "../../src/model/fromConfig.ts"
@@ -116,7 +122,20 @@ describe("estimateMemory", () => {
     }
     const config = defaultRunConfig()
     assert.strictEqual(estimateMemory(config, 5000).data, 10000)
-    assert.strictEqual(estimateMemory(config, 0).runtime, RUNTIME_BYTES)
+    assert.strictEqual(estimateMemory(config, 0).runtime, RUNTIME_BYTES + RANK_RUNTIME_BYTES)
+  })
+
+  it("counts a gradient slot, an activation arena and a thread per rank on cpu, one thread on gpujs", () => {
+    const config = configOf({})
+    const one = estimateMemory(config, 0, 1)
+    const four = estimateMemory(config, 0, 4)
+    assert.strictEqual(four.gradients, (5 / 2) * one.gradients)
+    assert.strictEqual(four.activations, 4 * one.activations)
+    assert.strictEqual(four.runtime, RUNTIME_BYTES + 4 * RANK_RUNTIME_BYTES)
+    const gpujs = configOf({ kernels: { backend: "gpujs" } })
+    assert.deepStrictEqual(estimateMemory(gpujs, 0, 4), { ...estimateMemory(gpujs, 0, 1) })
+    assert.strictEqual(estimateMemory(gpujs, 0, 4).runtime, RUNTIME_BYTES)
+    assert.strictEqual(estimateMemory(gpujs, 0, 4).gradients, one.gradients)
   })
 
   it("stays finite and ordered for sizes far beyond any machine", () => {
