@@ -14,7 +14,13 @@ const planAgainst = (policy: ResumePolicy, source: OpenedSource) =>
   Effect.gen(function*() {
     const config = yield* RunSettings
     const data = yield* DataLoader
-    return yield* planResume({ policy, source: source.input, config, dataFingerprint: data.fingerprint })
+    return yield* planResume({
+      policy,
+      source: source.input,
+      config,
+      dataFingerprint: data.fingerprint,
+      ranks: data.geometry.dp
+    })
   })
 
 /**

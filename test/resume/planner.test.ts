@@ -261,6 +261,21 @@ describe("continue", () => {
       assert.include(plan.data.note!, "batch.global 16 → 32")
     }))
 
+  it.effect("more ranks under exact: the same samples per step, the new sharing of micro-batches stated", () =>
+    Effect.gen(function*() {
+      const next = config({ batch: { dp: 2 } })
+      const plan = yield* planResume({ ...input(presets.exact, checkpoint(old600, 300), next), ranks: 2 })
+      assert.strictEqual(plan.data.cursor, 4800)
+      assert.strictEqual(
+        plan.data.note,
+        "ranks 1 → 2, accumulation 2 → 1: each step's 2 micro-batches of 8 samples are shared out as " +
+          "j = r, r + 2, … to rank r; the step gradient stays their sum in order of j"
+      )
+      // The same ranks: nothing to state.
+      const same = yield* planResume({ ...input(presets.exact, checkpoint(old600, 300), old600), ranks: 1 })
+      assert.isUndefined(same.data.note)
+    }))
+
   it.effect("warns about changes continue does not expect, without rejecting them", () =>
     Effect.gen(function*() {
       const plan = yield* planResume(

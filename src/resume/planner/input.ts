@@ -28,4 +28,6 @@ export interface PlanInput {
   readonly config: RunConfig
   /** The dataset fingerprint of the new configuration's data. */
   readonly dataFingerprint: string
+  /** P, the ranks the new run will have (`batch.dp` resolved on this machine), when known. */
+  readonly ranks?: number
 }
