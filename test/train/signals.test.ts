@@ -127,7 +127,7 @@ describe("graceful stop on signals", () => {
   it("SIGINT with background saves: the stop awaits the save; auto resume finishes the same run", async () => {
     const dir = tempDir("continuum-signal-")
     const runDir = path.join(dir, "run")
-    const overrides = { steps: STEPS, checkpoint: { every: 3, async: true, keepLatest: 100 } }
+    const overrides = { steps: STEPS, batch: { dp: 2 }, checkpoint: { every: 3, async: true, keepLatest: 100 } }
 
     const stopped = await runProcess(trainingChildArgs(runDir, overrides), runDir, { signal: "SIGINT" })
     const at = await assertStoppedCleanly(runDir, stopped)
