@@ -3,8 +3,8 @@ import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import { Kernels } from "../kernels/Kernels.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 
-/** The calls of the kernel interface (everything but its two labels). */
-export type KernelMethod = Exclude<keyof KernelsShape, "backend" | "mode">
+/** The calls of the kernel interface (everything but its labels). */
+export type KernelMethod = Exclude<keyof KernelsShape, "backend" | "mode" | "forRanks">
 
 /** Told after each kernel call returns: which call, how long it took, and the arguments it got. */
 export type OnKernelCall = (method: KernelMethod, ms: number, args: ReadonlyArray<unknown>) => void

@@ -20,6 +20,13 @@ export interface KernelsShape {
   readonly backend: string
   /** The mode that actually runs (for gpujs: the gpu.js mode after any fallback). */
   readonly mode: string
+  /**
+   * Set when a rank's worker thread can build its own instance that computes exactly what this one
+   * does (`cpu`: `makeCpuKernels`), so the run may compute its updates on worker-thread ranks.
+   * Absent when the instance only works on the thread that made it: gpu.js's device, or kernels
+   * wrapped or supplied by code (a profiler, a custom backend), which the run then uses itself.
+   */
+  readonly forRanks?: "cpu"
 
   /**
    * `C[m×n] = op(A)·op(B)` (or `C += …` when accumulate). `op(A)` is `m×k`: A is stored `[m, k]`,

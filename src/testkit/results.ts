@@ -48,7 +48,7 @@ export interface MetricsRecords {
   readonly lines: ReadonlyArray<Record<string, unknown>>
 }
 
-/** metrics.jsonl as compared: resume markers dropped, wall-clock throughput dropped. */
+/** metrics.jsonl as compared: resume markers, wall-clock throughput and the number of ranks dropped. */
 export const metricsLines = (runDir: string, withEval: boolean): Effect.Effect<MetricsRecords> =>
   Effect.sync(() => {
     const file = metricsFile(runDir)
@@ -60,6 +60,6 @@ export const metricsLines = (runDir: string, withEval: boolean): Effect.Effect<M
     const markers = records.filter((r) => "resume" in r)
     const lines = records
       .filter((r) => !("resume" in r) && (withEval || !("valLoss" in r)))
-      .map(({ tokensPerSec: _t, ...rest }) => rest)
+      .map(({ tokensPerSec: _t, ranks: _r, ...rest }) => rest)
     return { markers, lines }
   })

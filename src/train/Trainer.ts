@@ -52,9 +52,10 @@ const makeTrainer = Effect.gen(function*() {
   const { global } = data.geometry
   const evalBatchCount = Math.min(config.eval.batches, Math.floor(data.validationWindows / global))
   const validation = evalBatchCount > 0 ? yield* data.validationBatches(evalBatchCount, global) : []
-  // The cpu backend computes each update on worker-thread ranks; the gpujs backend drives one
-  // device from this thread, its P ranks taking their turns (the same sum in order of j).
-  const ranks = config.kernels.backend === "cpu"
+  // The cpu backend computes each update on worker-thread ranks. Kernels that only work on this
+  // thread (gpu.js's device, kernels a caller supplied) compute it here, the P ranks taking their
+  // turns: the same sum in order of j.
+  const ranks = kernels.forRanks === "cpu"
     ? yield* startRanks({ config, data, params, optimizer: optimizer.state })
     : undefined
   const step = ranks?.step ?? inThisThread(makeStepper({

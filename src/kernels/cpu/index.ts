@@ -29,6 +29,7 @@ export const makeCpuKernels = (): KernelsShape => {
   return {
     backend: "cpu",
     mode: "typescript+wasm-simd",
+    forRanks: "cpu",
     matmul: makeMatmul(gemm, wasmMatmul),
     add: vector.add,
     mul: vector.mul,
