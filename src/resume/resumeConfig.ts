@@ -11,9 +11,8 @@
  * none, the reference is the base and the resume reports what is missing itself.
  */
 import { Effect, FileSystem, Option, Result } from "effect"
-import * as NodePath from "node:path"
+import { locateCheckpoint } from "../checkpoint/address.ts"
 import { type CheckpointStoreShape, openCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
 import { decodeRunConfig, defaultRunConfig, mergeEncoded, statedConfig } from "../config/loadConfig.ts"
 import { parseObjectLocation } from "../config/objectLocation.ts"
@@ -53,9 +52,9 @@ const readOnlyStore = (runDir: string, location?: string) =>
 const baseCheckpoint = (from: string | undefined, runDir: string, location: string | undefined) =>
   Effect.scoped(Effect.gen(function*() {
     if (from !== undefined) {
-      const located = locateCheckpointDir(NodePath.resolve(from))
+      const located = locateCheckpoint(from)
       if (located === undefined) return Option.none()
-      return yield* soundConfig(yield* readOnlyStore(located.runDir), located.step)
+      return yield* soundConfig(yield* readOnlyStore(located.runDir, located.location), located.step)
     }
     const store = yield* readOnlyStore(runDir, location)
     for (const { step } of yield* store.list) {
