@@ -5,7 +5,8 @@
  * weights file (which stores no configuration), start from the reference as before.
  *
  * The run directory is never taken from a checkpoint (it may have been moved, or belong to
- * another run): it is `runDir` as stated by `--set` or the config file, else the reference's.
+ * another run): it is `runDir` as stated by `--set` or the config file, else the reference's; and
+ * neither is `checkpoint.location`, for the same reasons.
  * Without `--from`, the base is the newest checkpoint of that directory that verifies and whose
  * configuration decodes; with `--from` a checkpoint directory, that checkpoint's. When there is
  * none, the reference is the base and the resume reports what is missing itself.
@@ -75,6 +76,19 @@ const statedLocation = (stated: Record<string, unknown>): string | undefined => 
   return typeof location === "string" && typeof parseObjectLocation(location) !== "string" ? location : undefined
 }
 
+/**
+ * A stored configuration without its `checkpoint.location`: like the run directory, where a run's
+ * checkpoints go is what the run states, never what the checkpoint it starts from recorded — a
+ * run started `--from` another run's bucket must not write into that run's history.
+ */
+const withoutLocation = (config: unknown): unknown => {
+  if (config === null || typeof config !== "object") return config
+  const section = (config as Record<string, unknown>)["checkpoint"]
+  if (section === null || typeof section !== "object" || !("location" in section)) return config
+  const { location: _dropped, ...checkpoint } = section as Record<string, unknown>
+  return { ...(config as Record<string, unknown>), checkpoint }
+}
+
 /** The run's configuration: the stated changes over the checkpoint's own, or over the reference. */
 export const resolveConfig = (request: ConfigRequest) =>
   Effect.gen(function*() {
@@ -90,6 +104,6 @@ export const resolveConfig = (request: ConfigRequest) =>
       )
       : Option.none()
     if (Option.isNone(base)) return { config: yield* decodeRunConfig(stated), base: undefined } satisfies ResolvedConfig
-    const merged = { ...mergeEncoded(base.value.manifest.config, stated), runDir }
+    const merged = { ...mergeEncoded(withoutLocation(base.value.manifest.config), stated), runDir }
     return { config: yield* decodeRunConfig(merged), base: base.value.location } satisfies ResolvedConfig
   })

@@ -4,6 +4,7 @@
  * store in this process and every child process (`bin/continuum`) talk to it.
  */
 import * as fs from "node:fs"
+import type { IncomingMessage, Server } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import S3rver from "s3rver"
@@ -17,6 +18,12 @@ export interface ObjectServer {
   /** Serves the same objects again, on the same port. */
   readonly resume: () => Promise<void>
   readonly stop: () => Promise<void>
+  /**
+   * Calls `watch` with every request (method and URL, before the server handles it) until it
+   * returns "stop": then that request's connection is cut and the server stops, as if it went
+   * down in the middle of it (`resume` brings it back). "pass" lets the request through.
+   */
+  readonly watchRequests: (watch: (request: IncomingMessage) => "pass" | "stop") => void
 }
 
 /** s3rver's built-in account. */
@@ -32,8 +39,33 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
       directory,
       configureBuckets: buckets.map((name) => ({ name }))
     })
+  let watch: ((request: IncomingMessage) => "pass" | "stop") | undefined
+  const httpServerOf = (s: S3rver) => (s as unknown as { readonly httpServer: Server }).httpServer
+  /** Puts the current watch between the server and s3rver's own request handler. */
+  const interpose = (s: S3rver) => {
+    const http = httpServerOf(s)
+    const handlers = http.listeners("request") as Array<(...args: Array<unknown>) => void>
+    http.removeAllListeners("request")
+    http.on("request", (request: IncomingMessage, response: unknown) => {
+      if (watch !== undefined && watch(request) === "stop") {
+        watch = undefined
+        request.socket.destroy()
+        void pause()
+        return
+      }
+      for (const handler of handlers) handler(request, response)
+    })
+  }
+  const pause = async () => {
+    if (!running) return
+    running = false
+    // Keep-alive connections would hold the server open and keep serving: they are cut too.
+    httpServerOf(server).closeAllConnections()
+    await server.close()
+  }
   let server = serve(0)
   const { port } = await server.run()
+  interpose(server)
   let running = true
   const endpoint = `http://127.0.0.1:${port}`
   const saved = { ...process.env }
@@ -47,14 +79,15 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
   return {
     endpoint,
     directory,
-    pause: async () => {
-      await server.close()
-      running = false
-    },
+    pause,
     resume: async () => {
       server = serve(port)
       await server.run()
+      interpose(server)
       running = true
+    },
+    watchRequests: (w) => {
+      watch = w
     },
     stop: async () => {
       for (
