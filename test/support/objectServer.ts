@@ -19,15 +19,18 @@ export interface ObjectServer {
   readonly resume: () => Promise<void>
   readonly stop: () => Promise<void>
   /**
-   * Calls `watch` with every request (method and URL, before the server handles it) until it
-   * returns "stop": then that request's connection is cut and the server stops, as if it went
-   * down in the middle of it (`resume` brings it back). "pass" lets the request through.
+   * Calls `watch` with every request (method and URL, before the server handles it). "pass" lets
+   * the request through; "drop" cuts its connection unanswered, a transient network fault; "stop"
+   * cuts it and stops the server, as if it went down in the middle of it (`resume` brings it
+   * back), and ends the watch.
    */
-  readonly watchRequests: (watch: (request: IncomingMessage) => "pass" | "stop") => void
+  readonly watchRequests: (watch: (request: IncomingMessage) => RequestFate) => void
 }
 
 /** s3rver's built-in account. */
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" }
+
+export type RequestFate = "pass" | "drop" | "stop"
 
 export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise<ObjectServer> => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "continuum-s3-"))
@@ -39,7 +42,7 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
       directory,
       configureBuckets: buckets.map((name) => ({ name }))
     })
-  let watch: ((request: IncomingMessage) => "pass" | "stop") | undefined
+  let watch: ((request: IncomingMessage) => RequestFate) | undefined
   const httpServerOf = (s: S3rver) => (s as unknown as { readonly httpServer: Server }).httpServer
   /** Puts the current watch between the server and s3rver's own request handler. */
   const interpose = (s: S3rver) => {
@@ -47,10 +50,13 @@ export const startObjectServer = async (buckets: ReadonlyArray<string>): Promise
     const handlers = http.listeners("request") as Array<(...args: Array<unknown>) => void>
     http.removeAllListeners("request")
     http.on("request", (request: IncomingMessage, response: unknown) => {
-      if (watch !== undefined && watch(request) === "stop") {
-        watch = undefined
+      const fate = watch?.(request) ?? "pass"
+      if (fate !== "pass") {
         request.socket.destroy()
-        void pause()
+        if (fate === "stop") {
+          watch = undefined
+          void pause()
+        }
         return
       }
       for (const handler of handlers) handler(request, response)
