@@ -9,13 +9,22 @@
  * For background saves it also reports how many steps after being handed over a save was found
  * on disk (checked after each step), or that it was still unfinished when the next save needed it.
  *
+ * The same synchronous and background saves go to an S3-compatible bucket too, on a local s3rver
+ * in its own process (localObjectServer.ts), when that development dependency is installed; else
+ * the reason is printed and those rows are left out.
+ *
  *   continuum bench save [--size=default|mid] [--steps=N] [--every=N] [--rounds=N]
  */
-import { Context, Effect, FileSystem, Layer, Schema, Stream } from "effect"
+import { Context, Effect, FileSystem, Layer, Result, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { CheckpointStore, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import {
+  CheckpointStore,
+  type CheckpointStoreShape,
+  makeCheckpointStore,
+  makeObjectStoreCheckpointStore
+} from "../checkpoint/CheckpointStore.ts"
 import { makeWriterThreadDisk } from "../checkpoint/writerThreadDisk.ts"
 import { decodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
@@ -25,6 +34,7 @@ import type { OnProgress } from "../tensor/progress.ts"
 import type { Tensor } from "../tensor/tensor.ts"
 import { composeRun } from "../train/layers.ts"
 import { Trainer } from "../train/Trainer.ts"
+import { BENCH_BUCKET, startLocalObjectServer } from "./localObjectServer.ts"
 import { type ModelSize, modelSizes } from "./sizes.ts"
 import { median } from "./timing.ts"
 
@@ -39,7 +49,15 @@ export interface SaveBenchOptions {
   readonly onProgress?: OnProgress | undefined
 }
 
-type Mode = "none" | "sync" | "async"
+type Mode = "none" | "sync" | "async" | "s3 sync" | "s3 async"
+
+const modeLabels: Record<Mode, string> = {
+  none: "no checkpoints",
+  sync: "sync saves",
+  async: "async saves",
+  "s3 sync": "sync saves, local S3",
+  "s3 async": "async saves, local S3"
+}
 
 interface Timings {
   retain: number
@@ -48,12 +66,17 @@ interface Timings {
   calls: number
 }
 
-/** The file-system store, with the time each call the trainer makes spends inside it added up. */
-const timedStore = (runDir: string, timings: Timings) =>
+/**
+ * The store of the mode — the file system, or the local server's bucket under a prefix of its own —
+ * with the time each call the trainer makes spends inside it added up.
+ */
+const timedStore = (runDir: string, mode: Mode, timings: Timings) =>
   Layer.effect(
     CheckpointStore,
     Effect.gen(function*() {
-      const inner = yield* makeCheckpointStore(yield* makeWriterThreadDisk(yield* FileSystem.FileSystem), runDir)
+      const inner = mode.startsWith("s3")
+        ? yield* makeObjectStoreCheckpointStore(`s3://${BENCH_BUCKET}/${path.basename(runDir)}`)
+        : yield* makeCheckpointStore(yield* makeWriterThreadDisk(yield* FileSystem.FileSystem), runDir)
       const timed = <A, E>(key: "retain" | "save" | "awaitPending", effect: Effect.Effect<A, E>) =>
         Effect.suspend(() => {
           const started = performance.now()
@@ -100,10 +123,10 @@ const run = (
       model: modelSizes[size],
       schedule: { warmupSteps: Math.max(1, Math.floor(steps / 4)) },
       eval: { every: 0, batches: 1 },
-      checkpoint: { every: mode === "none" ? 0 : every, async: mode === "async", keepLatest: 3 }
+      checkpoint: { every: mode === "none" ? 0 : every, async: mode.endsWith("async"), keepLatest: 3 }
     })
     const timings: Timings = { retain: 0, save: 0, awaitPending: 0, calls: 0 }
-    const context = yield* Layer.build(composeRun(config, { checkpoints: timedStore(runDir, timings) }))
+    const context = yield* Layer.build(composeRun(config, { checkpoints: timedStore(runDir, mode, timings) }))
     const stepMs: Array<number> = []
     let checkpoints = 0
     const landedAfter: Array<number | undefined> = []
@@ -165,7 +188,9 @@ export interface SaveBenchReport {
   readonly caption: string
   readonly table: Record<string, Record<string, number | string>>
   readonly landed: string
-  /** Whether the three modes ended with bit-identical weights and optimizer state. */
+  /** Why the local S3 rows are missing, when they are. */
+  readonly skipped: string | undefined
+  /** Whether the modes ended with bit-identical weights and optimizer state. */
   readonly identical: boolean
 }
 
@@ -176,7 +201,7 @@ export class SaveModesDiverged extends Schema.TaggedError<SaveModesDiverged>()("
   }
 }
 
-/** Runs the three modes in a temporary directory, removed afterwards. */
+/** Runs the modes in a temporary directory, removed afterwards. */
 export const runSaveBench = (options: SaveBenchOptions) =>
   Effect.acquireUseRelease(
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "continuum-bench-save-"))),
@@ -184,13 +209,17 @@ export const runSaveBench = (options: SaveBenchOptions) =>
       Effect.gen(function*() {
         const { size, steps, every, rounds } = options
         const results: Array<Result> = []
+        const server = yield* Effect.result(startLocalObjectServer)
+        const skipped = Result.isFailure(server) ? `local S3 rows skipped: ${server.failure}` : undefined
         // With several rounds the modes are interleaved and the fastest run of each is kept.
-        const modes = ["none", "sync", "async"] as const
+        const modes: ReadonlyArray<Mode> = skipped === undefined
+          ? ["none", "sync", "async", "s3 sync", "s3 async"]
+          : ["none", "sync", "async"]
         const total = rounds * modes.length * steps
         let runsDone = 0
         for (let round = 0; round < rounds; round++) {
           for (const mode of modes) {
-            const detail = `${mode === "none" ? "no" : mode} saves${rounds > 1 ? `, round ${round + 1}` : ""}`
+            const detail = `${modeLabels[mode]}${rounds > 1 ? `, round ${round + 1}` : ""}`
             const onStep = (step: number) =>
               options.onProgress?.({ task: "bench save", done: runsDone * steps + step, total, unit: "steps", detail })
             const result = yield* run(options, mode, path.join(root, `${mode}-${round}`), onStep)
@@ -210,7 +239,7 @@ export const runSaveBench = (options: SaveBenchOptions) =>
         const table = Object.fromEntries(results.map((r) => {
           const blocked = r.timings.retain + r.timings.save + r.timings.awaitPending
           const mean = r.stepMs.reduce((s, x) => s + x, 0) / r.stepMs.length
-          return [r.mode === "none" ? "no checkpoints" : r.mode === "sync" ? "sync saves" : "async saves", {
+          return [modeLabels[r.mode], {
             "median ms/step": +median(r.stepMs).toFixed(1),
             "mean ms/step": +mean.toFixed(1),
             "max ms/step": +Math.max(...r.stepMs).toFixed(1),
@@ -231,7 +260,7 @@ export const runSaveBench = (options: SaveBenchOptions) =>
         const identical = results.every((r) =>
           sameBits(r.params, reference.params) && sameBits(r.optimizer, reference.optimizer)
         )
-        return { caption, table, landed, identical } satisfies SaveBenchReport
-      }),
+        return { caption, table, landed, skipped, identical } satisfies SaveBenchReport
+      }).pipe(Effect.scoped),
     (root) => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true }))
   )

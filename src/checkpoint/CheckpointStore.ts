@@ -22,7 +22,7 @@ import { type CheckpointDisk, fileSystemDisk, makeMemoryDisk } from "./disk.ts"
 import { type CheckpointIoError, type CheckpointNotFound, CheckpointStoreUnavailable } from "./errors.ts"
 import { checkpointsDir } from "./layout.ts"
 import type { ComponentName } from "./manifest.ts"
-import { checkBucket, makeObjectDisk, makeS3Client, type ObjectDisk } from "./objectDisk.ts"
+import { checkBucket, checkListing, makeObjectDisk, makeS3Client, type ObjectDisk } from "./objectDisk.ts"
 import { objectWriter } from "./objectPublish.ts"
 import { type PreparedSave, prepareSnapshot } from "./prepareSnapshot.ts"
 import { publishCheckpoint } from "./publish.ts"
@@ -190,7 +190,8 @@ export const makeStoreOver = Effect.fnUntraced(function*(
 
 /**
  * A store over the object-store location `s3://bucket/prefix`. The bucket is checked first
- * (HeadBucket): a missing bucket or refused credentials fail here, before any step.
+ * (HeadBucket), then the listing under the prefix (`checkListing`): a missing bucket, refused
+ * credentials or a hostile listing fail here, before any step.
  */
 export const makeObjectStoreCheckpointStore = (
   location: string,
@@ -202,6 +203,7 @@ export const makeObjectStoreCheckpointStore = (
     const client = yield* Effect.acquireRelease(Effect.sync(makeS3Client), (c) => Effect.sync(() => c.destroy()))
     yield* checkBucket(client, parsed)
     const disk = makeObjectDisk(client, parsed)
+    yield* checkListing(disk)
     const context: StoreContext<ObjectDisk> = { disk, root: disk.root, written: new Set<number>() }
     return yield* makeStoreOver(context, objectWriter(context), options)
   })

@@ -7,7 +7,15 @@
  *
  * The client takes credentials, region and endpoint from the SDK's standard sources
  * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, profiles). Transient
- * errors are retried by the SDK itself (`MAX_ATTEMPTS` attempts, exponential backoff).
+ * errors (connection refused or reset, timeouts, HTTP 5xx, throttling) are retried by the SDK's
+ * standard retry strategy: `MAX_ATTEMPTS` attempts per request, waiting a random time below
+ * 100 ms · 2^k before retry k (500 ms · 2^k when throttled), so at most 1.5 s (7.5 s) in all. Each
+ * attempt gives up after `CONNECT_TIMEOUT_MS` without a connection or `IDLE_TIMEOUT_MS` without a
+ * byte moving, so a server that stops answering fails the request instead of hanging the run.
+ *
+ * Listings are not trusted: a key under the location that is no plain relative path (an empty,
+ * `.` or `..` segment, a backslash or control character) or an object larger than S3 allows makes
+ * `checkListing` refuse the location, and `listAll` never hands such a key to the store.
  */
 import {
   DeleteObjectCommand,
@@ -26,13 +34,42 @@ import { CheckpointIoError, CheckpointStoreUnavailable } from "./errors.ts"
 import { MANIFEST_FILE } from "./manifest.ts"
 
 /** Attempts per request, the first included, before a transient error is reported. */
-export const MAX_ATTEMPTS = 4
+export const MAX_ATTEMPTS = 5
+/** An attempt that has no connection after this long fails (and is retried). */
+export const CONNECT_TIMEOUT_MS = 5_000
+/** An attempt during which no byte moves for this long fails (and is retried). */
+export const IDLE_TIMEOUT_MS = 30_000
+/** S3's largest object (5 TiB): a listing that claims more comes from no S3 that can be trusted. */
+export const MAX_OBJECT_BYTES = 5 * 1024 ** 4
+
+/** One object of a listing: its path relative to the listed directory, and its size. */
+export interface ListedObject {
+  readonly key: string
+  readonly size: number
+}
+
+/** Why a listed object may not be used, or undefined when it is an ordinary checkpoint file. */
+export const listedObjectProblem = ({ key, size }: ListedObject): string | undefined => {
+  // A zero-byte `dir/` key is a folder marker (as consoles create): harmless, and never used.
+  const path = key.endsWith("/") && size === 0 ? key.slice(0, -1) : key
+  const segments = path.split("/")
+  if (segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
+    return `key ${JSON.stringify(key)} has an empty, "." or ".." segment`
+  }
+  if (/[\\\u0000-\u001f\u007f]/.test(path)) return `key ${JSON.stringify(key)} has a backslash or control character`
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_OBJECT_BYTES) {
+    return `object ${JSON.stringify(key)} claims ${size} bytes; S3 objects hold at most ${MAX_OBJECT_BYTES}`
+  }
+  return undefined
+}
 
 export interface ObjectDisk extends CheckpointReader {
   readonly location: ObjectLocation
   /** `s3://bucket/prefix`: the root every path handed to this disk starts with. */
   readonly root: string
-  /** Every key under the directory `dir`, as paths relative to it (`step-…/model.safetensors`). */
+  /** Every object under the directory `dir`, keys relative to it (`step-…/model.safetensors`), unchecked. */
+  readonly listObjects: (dir: string) => Effect.Effect<ReadonlyArray<ListedObject>, CheckpointIoError>
+  /** The keys under `dir` that `listedObjectProblem` finds nothing wrong with. */
   readonly listAll: (dir: string) => Effect.Effect<ReadonlyArray<string>, CheckpointIoError>
   /** Writes one object (multipart when large); with `onlyIfAbsent`, refused if the key exists. */
   readonly put: (
@@ -69,6 +106,7 @@ export const makeS3Client = (): S3Client => {
   const endpoint = process.env["AWS_ENDPOINT_URL_S3"] ?? process.env["AWS_ENDPOINT_URL"]
   return new S3Client({
     maxAttempts: MAX_ATTEMPTS,
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
     ...(endpoint === undefined ? {} : { endpoint, forcePathStyle: true }),
     // Integrity is the manifest's sha256; the extra checksums the SDK adds by default are not
     // understood by every S3-compatible server.
@@ -97,6 +135,23 @@ export const checkBucket = (
       return new CheckpointStoreUnavailable({ location: objectLocationUrl(location), detail })
     }
   }).pipe(Effect.asVoid)
+
+/**
+ * Refuses a location whose listing holds an object the store must not touch or read (see
+ * `listedObjectProblem`): checked when the store opens, before any step.
+ */
+export const checkListing = (disk: ObjectDisk): Effect.Effect<void, CheckpointStoreUnavailable | CheckpointIoError> =>
+  Effect.gen(function*() {
+    for (const object of yield* disk.listObjects(disk.root)) {
+      const problem = listedObjectProblem(object)
+      if (problem !== undefined) {
+        return yield* new CheckpointStoreUnavailable({
+          location: disk.root,
+          detail: `its listing is refused: ${problem}`
+        })
+      }
+    }
+  })
 
 export const makeObjectDisk = (client: S3Client, location: ObjectLocation): ObjectDisk => {
   const root = objectLocationUrl(location)
@@ -129,11 +184,11 @@ export const makeObjectDisk = (client: S3Client, location: ObjectLocation): Obje
       )
     )
 
-  const listAll = (dir: string) =>
+  const listObjects = (dir: string) =>
     Effect.gen(function*() {
       const base = keyOf(dir)
       const prefix = base === "" ? "" : `${base}/`
-      const keys: Array<string> = []
+      const objects: Array<ListedObject> = []
       let token: string | undefined
       do {
         const page = yield* call("list", dir, () =>
@@ -145,16 +200,38 @@ export const makeObjectDisk = (client: S3Client, location: ObjectLocation): Obje
             })
           ))
         for (const object of page.Contents ?? []) {
-          if (object.Key !== undefined) keys.push(object.Key.slice(prefix.length))
+          // A key outside the prefix asked for (no honest server sends one) is listed as "..", which the checks refuse.
+          const key = object.Key === undefined
+            ? ""
+            : object.Key.startsWith(prefix)
+            ? object.Key.slice(prefix.length)
+            : ".."
+          objects.push({ key, size: Number(object.Size ?? 0) })
         }
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+        const next = page.IsTruncated === true ? page.NextContinuationToken : undefined
+        // A server that hands back the token it was given would page forever.
+        if (next !== undefined && next === token) {
+          return yield* new CheckpointIoError({
+            operation: "list",
+            path: dir,
+            detail: "the server repeats its page token"
+          })
+        }
+        token = next
       } while (token !== undefined)
-      return keys
+      return objects
     })
+
+  const listAll = (dir: string) =>
+    Effect.map(
+      listObjects(dir),
+      (objects) => objects.filter((object) => listedObjectProblem(object) === undefined).map((object) => object.key)
+    )
 
   return {
     location,
     root,
+    listObjects,
     listAll,
 
     // A directory is listed only once it holds its manifest: an upload that never committed is

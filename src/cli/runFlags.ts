@@ -13,7 +13,10 @@ export const runFlags = {
     Flag.optional
   ),
   from: Flag.String("from").pipe(
-    Flag.withDescription("Checkpoint directory or .safetensors file (default: latest valid checkpoint of runDir)"),
+    Flag.withDescription(
+      "Checkpoint (…/step-NNNNNNNN or s3://bucket/prefix/step-NNNNNNNN) or .safetensors file " +
+        "(default: latest valid checkpoint of the run)"
+    ),
     Flag.optional
   ),
   maxMemory: Flag.String("max-memory").pipe(
@@ -45,6 +48,7 @@ export const runArgs = (flags: {
 /** The argument of `inspect`, `export` and `sample`: one checkpoint, or a run's latest valid one. */
 export const checkpointOrRunDir = Argument.String("dir").pipe(
   Argument.withDescription(
-    "Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory (its latest valid checkpoint)"
+    "Checkpoint (…/checkpoints/step-NNNNNNNN, s3://bucket/prefix/step-NNNNNNNN) or run directory or " +
+      "s3://bucket/prefix (its latest valid checkpoint)"
   )
 )

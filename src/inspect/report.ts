@@ -3,9 +3,8 @@
  * written or cleaned, so it is safe while the run is training.
  */
 import { Effect, Option, Result } from "effect"
-import { type CheckpointStoreShape, makeObjectStoreCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { parseStepDirName, stepDirName } from "../checkpoint/layout.ts"
-import { isObjectLocation } from "../config/objectLocation.ts"
+import type { CheckpointStoreShape } from "../checkpoint/CheckpointStore.ts"
+import { stepDirName } from "../checkpoint/layout.ts"
 import { openReadOnlyStore, resolveTarget } from "../sample/target.ts"
 import type { OnProgress } from "../tensor/progress.ts"
 import type { CheckpointReport, RunCheckpointEntry, RunReport } from "./InspectReport.ts"
@@ -127,32 +126,11 @@ export const runReport = (store: CheckpointStoreShape, runDir: string, verify: b
     } satisfies RunReport
   })
 
-/**
- * An object-store target: `s3://bucket/prefix/step-NNNNNNNN` is one checkpoint, any other
- * `s3://bucket/prefix` the checkpoints of a run.
- */
-const objectTarget = (url: string) => {
-  const trimmed = url.replace(/\/+$/, "")
-  const slash = trimmed.lastIndexOf("/")
-  const step = slash > "s3://".length ? parseStepDirName(trimmed.slice(slash + 1)) : undefined
-  return step === undefined
-    ? { kind: "run" as const, location: trimmed }
-    : { kind: "checkpoint" as const, location: trimmed.slice(0, slash), step }
-}
-
 /** The report for `args.dir`: a checkpoint or a run directory, or the same in an object store. */
 export const inspectReport = (args: InspectOptions) =>
   Effect.scoped(Effect.gen(function*() {
-    if (isObjectLocation(args.dir)) {
-      const target = objectTarget(args.dir)
-      // Read only: a run may be saving there right now.
-      const store = yield* makeObjectStoreCheckpointStore(target.location, { cleanOnStart: false })
-      return target.kind === "checkpoint"
-        ? yield* checkpointReport(store, target.step, args.verify, args.onProgress)
-        : yield* runReport(store, target.location, args.verify, args.onProgress)
-    }
     const target = yield* resolveTarget(args.dir)
-    const store = yield* openReadOnlyStore(target.runDir)
+    const store = yield* openReadOnlyStore(target.runDir, target.location)
     return target.kind === "checkpoint"
       ? yield* checkpointReport(store, target.step, args.verify, args.onProgress)
       : yield* runReport(store, target.runDir, args.verify, args.onProgress)

@@ -4,6 +4,7 @@
  */
 import { Effect, FileSystem, Option, Schema, Struct } from "effect"
 import * as path from "node:path"
+import { isObjectLocation } from "../config/objectLocation.ts"
 import { EvalLine, metricsFile, parseLine, ResumeLine, StepLine } from "../train/metricsLine.ts"
 import { ReportError } from "./ReportError.ts"
 
@@ -95,6 +96,15 @@ export const loadRunSeries = Effect.fnUntraced(function*(
   runDir: string,
   name?: string
 ): Effect.fn.Return<RunSeries, ReportError, FileSystem.FileSystem> {
+  if (isObjectLocation(runDir)) {
+    // The metrics are written beside the run, never into the bucket: there is nothing to chart there.
+    return yield* new ReportError({
+      operation: "read",
+      path: runDir,
+      reason: "metrics.jsonl stays in the run directory (checkpoint.location moves only the checkpoints); " +
+        "pass the run directory"
+    })
+  }
   const fs = yield* FileSystem.FileSystem
   const file = metricsFile(runDir)
   const text = yield* fs.readFileString(file).pipe(

@@ -5,15 +5,15 @@
  * weights file (which stores no configuration), start from the reference as before.
  *
  * The run directory is never taken from a checkpoint (it may have been moved, or belong to
- * another run): it is `runDir` as stated by `--set` or the config file, else the reference's.
+ * another run): it is `runDir` as stated by `--set` or the config file, else the reference's; and
+ * neither is `checkpoint.location`, for the same reasons.
  * Without `--from`, the base is the newest checkpoint of that directory that verifies and whose
  * configuration decodes; with `--from` a checkpoint directory, that checkpoint's. When there is
  * none, the reference is the base and the resume reports what is missing itself.
  */
 import { Effect, FileSystem, Option, Result } from "effect"
-import * as NodePath from "node:path"
+import { locateCheckpoint } from "../checkpoint/address.ts"
 import { type CheckpointStoreShape, openCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
 import { decodeRunConfig, defaultRunConfig, mergeEncoded, statedConfig } from "../config/loadConfig.ts"
 import { parseObjectLocation } from "../config/objectLocation.ts"
@@ -53,9 +53,9 @@ const readOnlyStore = (runDir: string, location?: string) =>
 const baseCheckpoint = (from: string | undefined, runDir: string, location: string | undefined) =>
   Effect.scoped(Effect.gen(function*() {
     if (from !== undefined) {
-      const located = locateCheckpointDir(NodePath.resolve(from))
+      const located = locateCheckpoint(from)
       if (located === undefined) return Option.none()
-      return yield* soundConfig(yield* readOnlyStore(located.runDir), located.step)
+      return yield* soundConfig(yield* readOnlyStore(located.runDir, located.location), located.step)
     }
     const store = yield* readOnlyStore(runDir, location)
     for (const { step } of yield* store.list) {
@@ -76,6 +76,19 @@ const statedLocation = (stated: Record<string, unknown>): string | undefined => 
   return typeof location === "string" && typeof parseObjectLocation(location) !== "string" ? location : undefined
 }
 
+/**
+ * A stored configuration without its `checkpoint.location`: like the run directory, where a run's
+ * checkpoints go is what the run states, never what the checkpoint it starts from recorded — a
+ * run started `--from` another run's bucket must not write into that run's history.
+ */
+const withoutLocation = (config: unknown): unknown => {
+  if (config === null || typeof config !== "object") return config
+  const section = (config as Record<string, unknown>)["checkpoint"]
+  if (section === null || typeof section !== "object" || !("location" in section)) return config
+  const { location: _dropped, ...checkpoint } = section as Record<string, unknown>
+  return { ...(config as Record<string, unknown>), checkpoint }
+}
+
 /** The run's configuration: the stated changes over the checkpoint's own, or over the reference. */
 export const resolveConfig = (request: ConfigRequest) =>
   Effect.gen(function*() {
@@ -91,6 +104,6 @@ export const resolveConfig = (request: ConfigRequest) =>
       )
       : Option.none()
     if (Option.isNone(base)) return { config: yield* decodeRunConfig(stated), base: undefined } satisfies ResolvedConfig
-    const merged = { ...mergeEncoded(base.value.manifest.config, stated), runDir }
+    const merged = { ...mergeEncoded(withoutLocation(base.value.manifest.config), stated), runDir }
     return { config: yield* decodeRunConfig(merged), base: base.value.location } satisfies ResolvedConfig
   })

@@ -1,14 +1,12 @@
-import { Effect, FileSystem, Option, Schema } from "effect"
-import * as NodePath from "node:path"
+import { Effect, Option, Schema } from "effect"
+import { isStoreAt, locateCheckpoint } from "../checkpoint/address.ts"
 import {
   CheckpointStore,
   type CheckpointStoreShape,
-  makeCheckpointStore,
+  openCheckpointStore,
   type ReadError,
   type VerifyReport
 } from "../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../checkpoint/disk.ts"
-import { locateCheckpointDir } from "../checkpoint/layout.ts"
 import type { Manifest } from "../checkpoint/manifest.ts"
 import { decodeSafetensors, readSafetensorsHeader, type SafetensorsError } from "../checkpoint/safetensors.ts"
 import { readBoundedFile } from "../config/boundedRead.ts"
@@ -63,13 +61,13 @@ const fromCheckpoint = (store: CheckpointStoreShape, step: number) =>
   })
 
 /**
- * Opens `--from`: a checkpoint directory or a .safetensors weights file. Without `--from` a resume
+ * Opens `--from`: a checkpoint directory (local or `s3://bucket/prefix/step-N`) or a .safetensors
+ * weights file. Without `--from` a resume
  * searches the run's own checkpoints instead (usableCheckpoint.ts).
  */
 export const openSource = (from: string) =>
   Effect.gen(function*() {
     const store = yield* CheckpointStore
-    const fs = yield* FileSystem.FileSystem
     if (from.endsWith(".safetensors")) {
       // Bounded by the memory budget: the weights must fit in memory anyway, and a link to a
       // device or a FIFO named *.safetensors must not hang the start.
@@ -88,16 +86,17 @@ export const openSource = (from: string) =>
         )
       } satisfies OpenedSource
     }
-    const located = locateCheckpointDir(NodePath.resolve(from))
+    const located = locateCheckpoint(from)
     if (located === undefined) {
       return yield* new ResumeSourceError({
         source: from,
-        message: "expected a checkpoint directory (…/checkpoints/step-NNNNNNNN) or a .safetensors file"
+        message: "expected a checkpoint directory (…/checkpoints/step-NNNNNNNN or s3://bucket/prefix/step-NNNNNNNN) " +
+          "or a .safetensors file"
       })
     }
     // Another run's checkpoints are opened read-only: never clean up after a run we do not own.
-    const source = NodePath.resolve(located.runDir) === NodePath.resolve(NodePath.dirname(store.location))
+    const source = isStoreAt(located, store.location)
       ? store
-      : yield* makeCheckpointStore(fileSystemDisk(fs), located.runDir, { cleanOnStart: false })
+      : yield* openCheckpointStore(located.runDir, located.location, { cleanOnStart: false })
     return yield* fromCheckpoint(source, located.step)
   })

@@ -1,7 +1,8 @@
 /**
  * What a `DIR` argument names: one checkpoint (`…/checkpoints/step-NNNNNNNN`) or a run directory
- * (whose latest valid checkpoint is meant; its `checkpoints` directory names it too), and a
- * read-only view of its checkpoint store.
+ * (whose latest valid checkpoint is meant; its `checkpoints` directory names it too), the same in
+ * an object store (`s3://bucket/prefix/step-NNNNNNNN`, `s3://bucket/prefix`), and a read-only
+ * view of its checkpoint store.
  *
  * Readers may run while the run is still training, so the store is opened without cleaning
  * leftovers (they may be the trainer's save in progress) and a checkpoint removed by retention
@@ -9,15 +10,24 @@
  */
 import { Clock, Effect, FileSystem, Option, Result, type Scope } from "effect"
 import * as NodePath from "node:path"
-import { type CheckpointRef, type CheckpointStoreShape, makeCheckpointStore } from "../checkpoint/CheckpointStore.ts"
-import { fileSystemDisk } from "../checkpoint/disk.ts"
-import type { CheckpointIoError } from "../checkpoint/errors.ts"
+import { locateObject } from "../checkpoint/address.ts"
+import { type CheckpointRef, type CheckpointStoreShape, openCheckpointStore } from "../checkpoint/CheckpointStore.ts"
+import type { CheckpointIoError, CheckpointStoreUnavailable } from "../checkpoint/errors.ts"
 import { CHECKPOINTS_DIR, locateCheckpointDir } from "../checkpoint/layout.ts"
+import { isObjectLocation } from "../config/objectLocation.ts"
 import { CheckpointPathInvalid, NoValidCheckpoint } from "./errors.ts"
 
+interface TargetStore {
+  readonly path: string
+  /** The run directory; for an object store, its `s3://bucket/prefix`. */
+  readonly runDir: string
+  /** The object-store location of the checkpoints; undefined for `<runDir>/checkpoints`. */
+  readonly location?: string | undefined
+}
+
 export type CheckpointTarget =
-  | { readonly kind: "checkpoint"; readonly path: string; readonly runDir: string; readonly step: number }
-  | { readonly kind: "run"; readonly path: string; readonly runDir: string }
+  | TargetStore & { readonly kind: "checkpoint"; readonly step: number }
+  | TargetStore & { readonly kind: "run" }
 
 export interface ResolveOptions {
   /** Accept a run directory that does not exist yet (a run about to start); default false. */
@@ -34,6 +44,14 @@ export const resolveTarget = Effect.fnUntraced(function*(
   path: string,
   options: ResolveOptions = {}
 ): Effect.fn.Return<CheckpointTarget, CheckpointPathInvalid, FileSystem.FileSystem> {
+  if (isObjectLocation(path)) {
+    const object = locateObject(path)
+    if (typeof object === "string") return yield* new CheckpointPathInvalid({ path, reason: object })
+    const { runDir, location, step } = object
+    return step === undefined
+      ? { kind: "run", path, runDir, location }
+      : { kind: "checkpoint", path, runDir, location, step }
+  }
   const located = locateCheckpointDir(path)
   if (located !== undefined) return { kind: "checkpoint", path, runDir: located.runDir, step: located.step }
   const fs = yield* FileSystem.FileSystem
@@ -60,14 +78,18 @@ export const resolveTarget = Effect.fnUntraced(function*(
   return { kind: "run", path, runDir: resolved }
 })
 
-/** The checkpoint store of `runDir`, for reading only: nothing is cleaned or written. */
+/**
+ * The checkpoint store of `runDir` (or of the object-store `location`), for reading only: nothing
+ * is cleaned or written.
+ */
 export const openReadOnlyStore = (
-  runDir: string
-): Effect.Effect<CheckpointStoreShape, CheckpointIoError, FileSystem.FileSystem | Scope.Scope> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    return yield* makeCheckpointStore(fileSystemDisk(fs), runDir, { cleanOnStart: false })
-  })
+  runDir: string,
+  location?: string
+): Effect.Effect<
+  CheckpointStoreShape,
+  CheckpointStoreUnavailable | CheckpointIoError,
+  FileSystem.FileSystem | Scope.Scope
+> => openCheckpointStore(runDir, location, { cleanOnStart: false })
 
 const POLL_MILLIS = 1000
 
@@ -117,12 +139,12 @@ export const withCheckpoint = <A, E, R>(
   use: (store: CheckpointStoreShape, step: number) => Effect.Effect<A, E, R>
 ): Effect.Effect<
   A,
-  E | CheckpointPathInvalid | NoValidCheckpoint | CheckpointIoError,
+  E | CheckpointPathInvalid | NoValidCheckpoint | CheckpointStoreUnavailable | CheckpointIoError,
   R | FileSystem.FileSystem | Scope.Scope
 > =>
   Effect.gen(function*() {
     const target = yield* resolveTarget(path, { allowMissingRun: waitSeconds > 0 })
-    const store = yield* openReadOnlyStore(target.runDir)
+    const store = yield* openReadOnlyStore(target.runDir, target.location)
     if (target.kind === "checkpoint") return yield* use(store, target.step)
     for (let attempt = 1;; attempt++) {
       const latest = yield* latestValidOrWait(store, target.runDir, waitSeconds)

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import { makeObjectStoreCheckpointStore } from "../../src/checkpoint/CheckpointStore.ts"
+import { MAX_ATTEMPTS } from "../../src/checkpoint/objectDisk.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { type ObjectServer, startObjectServer } from "../support/objectServer.ts"
 import { bitsOf, randomTensor, snapshotAt } from "./fixtures.ts"
@@ -170,6 +171,44 @@ describe("CheckpointStore in an S3-compatible bucket", () => {
       const reopened = yield* open(location)
       assert.deepStrictEqual((yield* reopened.list).map((l) => l.step), [4])
       assert.deepStrictEqual((yield* reopened.verify(4)).problems, [])
+    })))
+
+  it.effect("a connection cut mid-upload is retried: the save commits and loads back bit for bit", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const location = freshLocation()
+      const store = yield* open(location)
+      let cut = 0
+      server.watchRequests((request) =>
+        request.method === "PUT" && request.url!.includes("/step-00000004/model.safetensors") &&
+          cut++ < MAX_ATTEMPTS - 1
+          ? "drop"
+          : "pass"
+      )
+      yield* store.save(snapshotAt(4)).pipe(Effect.ensuring(Effect.sync(() => server.watchRequests(() => "pass"))))
+      assert.strictEqual(cut, MAX_ATTEMPTS, "every attempt but the last was cut")
+      const loaded = yield* (yield* open(location)).load(4)
+      sameBits(loaded.tensors.model, snapshotAt(4).tensors.model)
+    })))
+
+  it.effect("a connection cut on every attempt fails the save naming the object; nothing committed is lost", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const location = freshLocation()
+      const store = yield* open(location)
+      yield* store.save(snapshotAt(4))
+      let cut = 0
+      server.watchRequests((request) =>
+        request.method === "PUT" && request.url!.includes("/step-00000008/model.safetensors") ? (cut++, "drop") : "pass"
+      )
+      const failed = yield* Effect.flip(store.save(snapshotAt(8))).pipe(
+        Effect.ensuring(Effect.sync(() => server.watchRequests(() => "pass")))
+      )
+      assert.strictEqual(cut, MAX_ATTEMPTS)
+      assert.strictEqual(failed._tag, "CheckpointIoError")
+      assert.include(failed.message, `${location}/step-00000008/model.safetensors`)
+      const keys = yield* Effect.promise(() => keysUnder(prefixOf(location)))
+      assert.isFalse(keys.some((k) => k.startsWith("step-00000008/")), keys.join(", "))
+      assert.deepStrictEqual((yield* store.list).map((l) => l.step), [4])
+      assert.deepStrictEqual((yield* store.verify(4)).problems, [])
     })))
 
   it.effect("a missing bucket is refused when the store opens", () =>

@@ -92,11 +92,12 @@ describe("the long commands report progress on stderr", () => {
       assert.isTrue(fs.existsSync(out))
     }))
 
-  it("bench save reports the steps of all its runs", () => {
+  it("bench save reports the steps of all its runs, those to the local S3 server included", () => {
     const result = cli(["bench", "save", "--steps", "4", "--every", "2"])
     assert.strictEqual(result.status, 0, result.stderr)
-    assert.match(result.stderr, /^bench save: 1 of 12 steps \(8%\) · no saves$/m)
-    assert.match(result.stderr, /^bench save: 12 of 12 steps \(100%\) · async saves$/m)
+    assert.match(result.stderr, /^bench save: 1 of 20 steps \(5%\) · no checkpoints$/m)
+    assert.match(result.stderr, /^bench save: 20 of 20 steps \(100%\) · async saves, local S3$/m)
+    assert.include(result.stdout, "async saves, local S3")
   })
 
   it("demo --quick prefixes each run's lines with the whole demo's progress", () => {

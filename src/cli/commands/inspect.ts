@@ -10,7 +10,9 @@ export const inspectCommand = Command.make(
   "inspect",
   {
     dir: Argument.String("dir").pipe(
-      Argument.withDescription("Checkpoint directory (…/checkpoints/step-NNNNNNNN) or run directory")
+      Argument.withDescription(
+        "Checkpoint (…/checkpoints/step-NNNNNNNN, s3://bucket/prefix/step-NNNNNNNN) or run directory (s3://bucket/prefix)"
+      )
     ),
     verify: Flag.Boolean("verify").pipe(
       Flag.withDescription("Check the size and sha256 of every file; exit 1 when a check fails"),

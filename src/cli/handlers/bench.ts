@@ -145,6 +145,7 @@ export const benchSave = (options: SaveBenchOptions) =>
     yield* Console.log(report.caption)
     yield* Console.table(report.table)
     yield* Console.log(report.landed)
+    if (report.skipped !== undefined) yield* Console.log(report.skipped)
     yield* Console.log(
       `final weights and optimizer state bit-identical across modes: ${report.identical ? "yes" : "NO"}`
     )
