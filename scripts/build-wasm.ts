@@ -5,10 +5,11 @@
  *   src/kernels/cpu/wasm/matmul.wat → src/kernels/cpu/wasm/matmulWasm.generated.ts
  *     (twice: plain SIMD, and with the micro-kernel's multiply-adds fused by relaxed SIMD)
  *   src/kernels/cpu/wasm/vector.wat → src/kernels/cpu/wasm/vectorWasm.generated.ts
+ *   src/kernels/cpu/wasm/params.wat → src/kernels/cpu/wasm/paramsWasm.generated.ts
  *
  *   node --import tsx scripts/build-wasm.ts
  *
- * The generated files are committed; test/kernels/wasmMatmul.test.ts and wasmVector.test.ts
+ * The generated files are committed; test/kernels/wasmMatmul.test.ts, wasmVector.test.ts and wasmParams.test.ts
  * check that they still equal what this script produces from the .wat sources.
  */
 import { readFile, writeFile } from "node:fs/promises"
@@ -21,6 +22,8 @@ export const matmulWatPath = here("../src/kernels/cpu/wasm/matmul.wat")
 export const matmulGeneratedPath = here("../src/kernels/cpu/wasm/matmulWasm.generated.ts")
 export const vectorWatPath = here("../src/kernels/cpu/wasm/vector.wat")
 export const vectorGeneratedPath = here("../src/kernels/cpu/wasm/vectorWasm.generated.ts")
+export const paramsWatPath = here("../src/kernels/cpu/wasm/params.wat")
+export const paramsGeneratedPath = here("../src/kernels/cpu/wasm/paramsWasm.generated.ts")
 
 /** Assembles WebAssembly text (SIMD and bulk memory enabled, relaxed SIMD when asked) into a validated binary. */
 export const assembleWat = async (
@@ -111,9 +114,19 @@ export const buildVectorModule = async (): Promise<string> =>
     binary: await assembleWat("vector.wat", await readFile(vectorWatPath, "utf8"))
   }])
 
+/** What the generated parameter-kernel module should contain, from the current .wat source. */
+export const buildParamsModule = async (): Promise<string> =>
+  renderGeneratedModule("params", [{
+    constName: "paramsWasmBase64",
+    what: "The params WebAssembly module (AdamW, embedding gather and scatter-add)",
+    binary: await assembleWat("params.wat", await readFile(paramsWatPath, "utf8"))
+  }])
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await writeFile(matmulGeneratedPath, await buildMatmulModule())
   console.log(`wrote ${matmulGeneratedPath}`)
   await writeFile(vectorGeneratedPath, await buildVectorModule())
   console.log(`wrote ${vectorGeneratedPath}`)
+  await writeFile(paramsGeneratedPath, await buildParamsModule())
+  console.log(`wrote ${paramsGeneratedPath}`)
 }
