@@ -154,6 +154,7 @@ export const loadJaxPeer = async (): Promise<StepPeer> => {
   return {
     name: "jax-js",
     detail,
-    time: (input, steps, warmup) => timePeerSteps({ name: "jax-js", detail }, buildStep(jax, input), steps, warmup)
+    time: (input, steps, warmup, continuum) =>
+      timePeerSteps({ name: "jax-js", detail }, buildStep(jax, input), steps, warmup, continuum)
   }
 }

@@ -75,10 +75,12 @@ export const peerStepInput = (config: LlamaConfig, batch: number): PeerStepInput
 /** Timing of a peer's step. */
 export interface PeerStepTiming {
   readonly peer: string
-  /** Library version and how it runs, e.g. "jax-js 0.1.25, wasm, jit". */
+  /** Library version and how it runs, e.g. "jax-js, wasm device, whole step under jit". */
   readonly detail: string
   /** Median of the timed steps (each ends when its results are computed). */
   readonly msPerStep: number
+  /** Median of continuum's cpu step, timed alternately with the peer's (same load on a shared machine). */
+  readonly msContinuum: number
   /** The first step (warm-up included): compilation, where the library compiles. */
   readonly msFirstStep: number
   /** Loss of the first step, on continuum's initial parameters (comparable with continuum's). */
@@ -89,21 +91,27 @@ export interface PeerStepTiming {
   readonly steps: number
 }
 
-/** A peer that loaded: `time` builds its step from the input and times it. */
+/** A peer that loaded: `time` builds its step from the input and times it against `continuum`. */
 export interface StepPeer {
   readonly name: string
   readonly detail: string
-  time(input: PeerStepInput, steps: number, warmup: number): Promise<PeerStepTiming>
+  time(input: PeerStepInput, steps: number, warmup: number, continuum: () => void): Promise<PeerStepTiming>
 }
 
-/** Steps timed after `warmup` untimed ones; `step` runs one step and resolves to its loss once computed. */
+/**
+ * Steps timed after `warmup` untimed ones; `step` runs one step and resolves to its loss once
+ * computed. Each peer step is followed by one `continuum` step, timed too, so the two medians are
+ * taken under the same load and their ratio survives a noisy neighbour.
+ */
 export const timePeerSteps = async (
   peer: { readonly name: string; readonly detail: string },
   step: () => Promise<number>,
   steps: number,
-  warmup: number
+  warmup: number,
+  continuum: () => void
 ): Promise<PeerStepTiming> => {
   const times: Array<number> = []
+  const reference: Array<number> = []
   let firstLoss = Number.NaN
   let secondLoss = Number.NaN
   let finalLoss = Number.NaN
@@ -111,19 +119,25 @@ export const timePeerSteps = async (
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now()
     const loss = await step()
-    const ms = performance.now() - t0
+    const t1 = performance.now()
+    continuum()
+    const t2 = performance.now()
     if (i === 0) {
       firstLoss = loss
-      msFirstStep = ms
+      msFirstStep = t1 - t0
     }
     if (i === 1) secondLoss = loss
-    if (i >= warmup) times.push(ms)
+    if (i >= warmup) {
+      times.push(t1 - t0)
+      reference.push(t2 - t1)
+    }
     finalLoss = loss
   }
   return {
     peer: peer.name,
     detail: peer.detail,
     msPerStep: median(times),
+    msContinuum: median(reference),
     msFirstStep,
     firstLoss,
     secondLoss,

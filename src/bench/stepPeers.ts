@@ -5,10 +5,12 @@
  * installed, fails to load or fails while running is skipped with the reason, never failing the
  * benchmark.
  */
+import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import type { LlamaConfig } from "../model/model.ts"
 import type { OnProgress } from "../tensor/progress.ts"
 import { loadJaxPeer } from "./jaxStep.ts"
 import { peerStepInput, type PeerStepTiming, type StepPeer } from "./peerStep.ts"
+import { prepareReferenceStep } from "./step.ts"
 import { loadTfjsPeer } from "./tfjsStep.ts"
 
 export interface PeerUnavailable {
@@ -32,7 +34,10 @@ const notInstalled = (e: unknown): boolean =>
   typeof e === "object" && e !== null && "code" in e &&
   (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND")
 
-/** Each peer's step on `config` at `batch`: `steps` timed after `warmup` untimed ones. Never rejects. */
+/**
+ * Each peer's step on `config` at `batch`: `steps` timed after `warmup` untimed ones, each
+ * followed by continuum's cpu step on the same model, timed alternately with it. Never rejects.
+ */
 export const runStepPeers = async (
   options: {
     readonly config: LlamaConfig
@@ -43,6 +48,12 @@ export const runStepPeers = async (
   }
 ): Promise<StepPeersReport> => {
   const input = peerStepInput(options.config, options.batch)
+  const kernels = makeCpuKernels()
+  const reference = prepareReferenceStep(options.config)
+  const continuum = (): void => {
+    reference.forwardBackward(kernels)
+    reference.clipAndUpdate(kernels)
+  }
   const rows: Array<PeerStepTiming> = []
   const unavailable: Array<PeerUnavailable> = []
   for (const [i, [peer, packages, load]] of loaders.entries()) {
@@ -60,7 +71,7 @@ export const runStepPeers = async (
       continue
     }
     try {
-      rows.push(await loaded.time(input, options.steps, options.warmup))
+      rows.push(await loaded.time(input, options.steps, options.warmup, continuum))
     } catch (e) {
       unavailable.push({ peer, reason: `failed while running: ${messageOf(e)}` })
     }

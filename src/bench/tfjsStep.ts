@@ -148,10 +148,10 @@ export const loadTfjsPeer = async (): Promise<StepPeer> => {
   return {
     name,
     detail: wasm.detail,
-    time: async (input, steps, warmup) => {
+    time: async (input, steps, warmup, continuum) => {
       // The engine is shared with the matmul peers: make the wasm backend the active one.
       if (!(await tf.setBackend("wasm"))) throw new Error("tfjs-wasm: the wasm backend could not be made active")
-      return timePeerSteps({ name, detail: wasm.detail }, buildStep(tf, input), steps, warmup)
+      return timePeerSteps({ name, detail: wasm.detail }, buildStep(tf, input), steps, warmup, continuum)
     }
   }
 }

@@ -139,16 +139,16 @@ export const benchStep = (
       steps: r.steps
     }])))
     if (peers !== undefined) {
-      const cpu = rows[0].msPerStep
       yield* Console.log(
-        `the same step in other libraries (same model, batch, initial weights and AdamW; "× continuum" = their ms/step ÷ continuum cpu's ${
-          cpu.toFixed(1)
-        } ms; the first two losses agree with continuum's to rounding):`
+        "the same step in other libraries (same model, batch, initial weights and AdamW; their first two losses " +
+          "agree with continuum's to rounding); each peer step alternates with a continuum cpu step, " +
+          "\"× continuum\" = the ratio of the two medians:"
       )
       if (peers.rows.length > 0) {
         yield* Console.table(Object.fromEntries(peers.rows.map((r) => [r.peer, {
           "ms/step": +r.msPerStep.toFixed(1),
-          "× continuum": +(r.msPerStep / cpu).toFixed(2),
+          "continuum ms/step": +r.msContinuum.toFixed(1),
+          "× continuum": +(r.msPerStep / r.msContinuum).toFixed(2),
           "first step ms": Math.round(r.msFirstStep),
           "loss 1, 2": `${r.firstLoss.toFixed(4)}, ${r.secondLoss.toFixed(4)}`,
           steps: r.steps,
