@@ -8,7 +8,7 @@ import { makeParamKernels } from "./paramKernels.ts"
 import { makeRope } from "./rope.ts"
 import { sgd, sumSquares } from "./update.ts"
 import { makeVectorKernels } from "./vectorKernels.ts"
-import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
+import { defaultMatmulVariant, makeWasmMatmul } from "./wasm/matmulWasm.ts"
 import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
@@ -29,7 +29,8 @@ export const makeCpuKernels = (): KernelsShape => {
   const params = makeParamKernels()
   return {
     backend: "cpu",
-    mode: "typescript+wasm-simd",
+    // Which matmul build runs decides the float32 trajectory: `train` prints it.
+    mode: defaultMatmulVariant === "fma" ? "typescript+wasm-simd+fma" : "typescript+wasm-simd",
     matmul: makeMatmul(gemm, wasmMatmul),
     add: vector.add,
     mul: vector.mul,
