@@ -1,17 +1,20 @@
 /**
  * cpu matmul throughput (GFLOP/s, 2·m·n·k flops per call): square sizes for every transpose
- * combination, a plain i-k-j loop for reference, and the shapes of the default model's linear
- * layers with their two backward products. Each row is the best of several timed batches
+ * combination, a plain i-k-j loop for reference, and the shapes of the default and mid-t128
+ * models' linear layers with their two backward products. Each row is the best of several timed batches
  * (the machine is shared, so the best batch is the least disturbed one).
  *
  * "backend" is what the cpu backend's `matmul` runs: the WebAssembly SIMD kernel for float32 operands,
  * the TypeScript kernel (gemm.ts, float64 accumulation) for float64. "TypeScript" runs gemm.ts on
- * the same operands, so the float32 table shows what the WebAssembly kernel gains.
+ * the same operands, so the float32 table shows what the WebAssembly kernel gains. The caption says
+ * which build of the WebAssembly kernel ran: plain SIMD, or fused multiply-add where the runtime
+ * has relaxed SIMD (Node 20: `node --experimental-wasm-relaxed-simd bin/continuum bench matmul`).
  *
  *   continuum bench matmul [--dtype=f64]
  */
 import { makeGemm } from "../kernels/cpu/gemm.ts"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
+import { defaultMatmulVariant } from "../kernels/cpu/wasm/matmulWasm.ts"
 import { uniform } from "../tensor/rng.ts"
 import { allocate, type DType, type FloatArray } from "../tensor/tensor.ts"
 import { timeSync } from "./timing.ts"
@@ -91,22 +94,27 @@ export const runMatmulBench = (dtype: DType): { readonly caption: string; readon
     if (s <= 256) add(`${s}×${s}×${s}`, "i-k-j loop", s, s, s, ikj(s, s, s))
   }
 
-  // Default model (B·T = 1024 rows, d = 64, f = 176, V = 256): y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x.
-  const N = 1024
-  for (
-    const [out, inF, name] of [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64, 176, "w2"], [
-      256,
-      64,
-      "output"
-    ]] as const
-  ) {
-    add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, ...both(N, out, inF, false, true))
-    add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, ...both(N, inF, out, false, false))
-    add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, ...both(out, inF, N, true, false))
+  // The linear layers of the default model (B·T = 16·64 = 1024 rows, d = 64, f = 176, V = 256) and
+  // of mid-t128 (B·T = 16·128 = 2048 rows, d = 128, f = 352): y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x.
+  const models = [
+    { rows: 1024, layers: [[64, 64, "wq/wk/wv/wo"], [176, 64, "w1/w3"], [64, 176, "w2"], [256, 64, "output"]] },
+    {
+      rows: 2048,
+      layers: [[128, 128, "mid wq/wk/wv/wo"], [352, 128, "mid w1/w3"], [128, 352, "mid w2"], [256, 128, "mid output"]]
+    }
+  ] as const
+  for (const { layers, rows: N } of models) {
+    for (const [out, inF, name] of layers) {
+      add(`[${N}×${inF}]·[${out}×${inF}]ᵀ`, `${name} forward`, N, out, inF, ...both(N, out, inF, false, true))
+      add(`[${N}×${out}]·[${out}×${inF}]`, `${name} dx`, N, inF, out, ...both(N, inF, out, false, false))
+      add(`[${N}×${out}]ᵀ·[${N}×${inF}]`, `${name} dW`, out, inF, N, ...both(out, inF, N, true, false))
+    }
   }
 
   const caption = dtype === "f32"
-    ? "cpu matmul, f32 operands: backend = WebAssembly SIMD (float32 accumulation), TypeScript = gemm.ts (float64 accumulation)"
+    ? `cpu matmul, f32 operands: backend = WebAssembly SIMD, ${
+      defaultMatmulVariant === "fma" ? "fused multiply-add (relaxed SIMD)" : "mul + add (plain SIMD)"
+    }, float32 accumulation; TypeScript = gemm.ts (float64 accumulation)`
     : "cpu matmul, f64 operands: backend = TypeScript gemm.ts (float64 accumulation)"
   return { caption, rows }
 }

@@ -9,7 +9,7 @@ import { adamw } from "../optim/adamw.ts"
 import { clipGradNorm } from "../optim/clip.ts"
 import type { NamedTensors } from "../tensor/namedTensors.ts"
 import type { OnProgress } from "../tensor/progress.ts"
-import { bits32 } from "../tensor/rng.ts"
+import { benchAdamW, benchTokens } from "./peerStep.ts"
 import { type ModelSize, modelSizes } from "./sizes.ts"
 import { median, timeSync } from "./timing.ts"
 
@@ -61,16 +61,16 @@ export const prepareReferenceStep = (config: LlamaConfig): ReferenceStep => {
   const model = makeLlama(config)
   const params = model.init(0)
   const grads = zerosFor(model.params)
-  const rule = adamw({ lr: 3e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 })
+  const { beta1, beta2, eps, lr, weightDecay } = benchAdamW
+  const rule = adamw({ lr, betas: [beta1, beta2], eps, weightDecay })
   const state = rule.init(params)
   const n = referenceBatch * config.seqLen
-  const ids = Int32Array.from({ length: n }, (_, i) => bits32(1, 0, i) % config.vocabSize)
-  const targets = Int32Array.from({ length: n }, (_, i) => bits32(1, 1, i) % config.vocabSize)
+  const { ids, targets } = benchTokens(config, referenceBatch)
   return {
     forwardBackward: (kernels) => model.lossAndGrad(kernels, params, ids, targets, referenceBatch, 1 / n, grads) / n,
     clipAndUpdate: (kernels) => {
       clipGradNorm(kernels, grads, 1)
-      rule.update(kernels, params, grads, 3e-3, state, model.params)
+      rule.update(kernels, params, grads, lr, state, model.params)
     },
     tokens: n,
     params,

@@ -1,119 +1,49 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as fc from "fast-check"
 import { readFileSync } from "node:fs"
 import { buildMatmulModule, matmulGeneratedPath } from "../../scripts/build-wasm.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
-import { makeWasmMatmul } from "../../src/kernels/cpu/wasm/matmulWasm.ts"
-import { uniform } from "../../src/tensor/rng.ts"
+import { defaultMatmulVariant, makeWasmMatmul, matmulVariantAvailable } from "../../src/kernels/cpu/wasm/matmulWasm.ts"
+import { assertClose, checkBlockedAndSkinny, checkRaggedSizes, f32, reference } from "../support/matmulParity.ts"
+import { finished, spawnNode } from "../support/processes.ts"
 
 const cpuKernels = makeCpuKernels()
 const matmulWasm = makeWasmMatmul()
-
-const f32 = (n: number, stream: number): Float32Array => {
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) out[i] = 2 * uniform(11, stream, i) - 1
-  return out
-}
-
-/**
- * The float64 product (exact enough to serve as the truth for float32 inputs) and, per entry,
- * `|c0| + Σ_p |op(A)[i, p]·op(B)[p, j]|`, the scale of the rounding error of any summation order.
- */
-const reference = (
-  a: Float32Array,
-  b: Float32Array,
-  c0: Float32Array | undefined,
-  m: number,
-  n: number,
-  k: number,
-  ta: boolean,
-  tb: boolean
-): { value: Float64Array; scale: Float64Array } => {
-  const value = new Float64Array(m * n)
-  const scale = new Float64Array(m * n)
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = c0 === undefined ? 0 : c0[i * n + j]
-      let t = Math.abs(s)
-      for (let p = 0; p < k; p++) {
-        const x = (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j])
-        s += x
-        t += Math.abs(x)
-      }
-      value[i * n + j] = s
-      scale[i * n + j] = t
-    }
-  }
-  return { value, scale }
-}
-
-/**
- * Float32 summation of k products onto C, in any order, errs by at most about (k + 2)·2⁻²⁴ times
- * the scale (k additions and one rounding per product; the bound of recursive summation).
- */
-const assertClose = (
-  got: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  c0: Float32Array | undefined,
-  m: number,
-  n: number,
-  k: number,
-  ta: boolean,
-  tb: boolean
-): void => {
-  const { value, scale } = reference(a, b, c0, m, n, k, ta, tb)
-  const unit = (k + 2) * 2 ** -24
-  for (let i = 0; i < m * n; i++) {
-    const bound = unit * scale[i] + 1e-30
-    if (!(Math.abs(got[i] - value[i]) <= bound)) {
-      assert.fail(`entry ${i}: got ${got[i]}, want ${value[i]} ± ${bound} (m=${m} n=${n} k=${k} ta=${ta} tb=${tb})`)
-    }
-  }
-}
-
-const run = (
-  m: number,
-  n: number,
-  k: number,
-  ta: boolean,
-  tb: boolean,
-  acc: boolean,
-  seed: number
-): void => {
-  const a = f32(m * k, seed)
-  const b = f32(k * n, seed + 1)
-  const c0 = f32(m * n, seed + 2)
-  const c = c0.slice()
-  matmulWasm(a, b, c, m, n, k, ta, tb, acc)
-  assertClose(c, a, b, acc ? c0 : undefined, m, n, k, ta, tb)
-}
 
 const bitsOf = (x: Float32Array): Uint32Array => new Uint32Array(x.buffer, x.byteOffset, x.length)
 
 describe("wasm SIMD matmul", () => {
   it("matches a float64 reference for every transpose combination, accumulate and ragged sizes 1..70 (property)", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: 70 }),
-        fc.boolean(),
-        fc.boolean(),
-        fc.boolean(),
-        fc.integer({ min: 0, max: 10_000 }),
-        (m, n, k, ta, tb, acc, seed) => run(m, n, k, ta, tb, acc, seed)
-      ),
-      { numRuns: 200 }
-    )
+    checkRaggedSizes(makeWasmMatmul("simd"), 200)
   })
 
-  it("blocks a long shared dimension (several blocks, a ragged last one) without losing accuracy", () => {
-    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-      run(13, 19, 700, ta, tb, false, 1)
-      run(13, 19, 700, ta, tb, true, 2)
+  it("blocks a long shared dimension (several blocks, a ragged last one) and runs the model's skinny shapes without losing accuracy", () => {
+    checkBlockedAndSkinny(makeWasmMatmul("simd"))
+  })
+
+  it("the fused multiply-add build (relaxed SIMD) meets the same tolerance, in a node that enables it", async () => {
+    if (matmulVariantAvailable("fma")) {
+      checkRaggedSizes(makeWasmMatmul("fma"), 100)
+      checkBlockedAndSkinny(makeWasmMatmul("fma"))
     }
-    run(6, 8, 512, false, false, true, 3)
+    // Node 20 runs relaxed SIMD only behind a flag: the child checks the fused build there.
+    const child = await finished(
+      spawnNode(["--experimental-wasm-relaxed-simd", "--import", "tsx", "test/support/fmaMatmulChild.ts"])
+    )
+    assert.strictEqual(child.code, 0, child.stderr)
+    const report = JSON.parse(child.stdout.trim()) as { defaultVariant: string; differs: boolean }
+    // With relaxed SIMD available the fused build is the default.
+    assert.strictEqual(report.defaultVariant, "fma")
+  })
+
+  it("the backend runs the build this runtime picks: plain SIMD unless relaxed SIMD validates", () => {
+    const [m, n, k] = [9, 21, 300]
+    const a = f32(m * k, 70)
+    const b = f32(k * n, 71)
+    const viaBackend = new Float32Array(m * n)
+    cpuKernels.matmul(a, b, viaBackend, m, n, k, false, false, false)
+    const viaDefault = new Float32Array(m * n)
+    makeWasmMatmul(defaultMatmulVariant)(a, b, viaDefault, m, n, k, false, false, false)
+    assert.deepStrictEqual(bitsOf(viaBackend), bitsOf(viaDefault))
   })
 
   it("is deterministic: the same inputs give the same bits, whatever ran in between", () => {

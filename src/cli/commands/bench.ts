@@ -73,6 +73,10 @@ const step = Command.make(
     steps: countFlag("steps", "Timed steps", 1, 30),
     warmup: countFlag("warmup", "Untimed steps first", 0, 5),
     cpuOnly: Flag.Boolean("cpu-only").pipe(Flag.withDescription("Skip the gpu.js modes"), Flag.withDefault(false)),
+    skipPeers: Flag.Boolean("skip-peers").pipe(
+      Flag.withDescription("Skip the same step in TensorFlow.js wasm and jax-js (run when installed)"),
+      Flag.withDefault(false)
+    ),
     size: sizeFlag,
     profile: Flag.Boolean("profile").pipe(
       Flag.withDescription(
@@ -85,7 +89,12 @@ const step = Command.make(
   ({ json, ...args }) =>
     whenRun(loadHandlers, (handlers) =>
       args.profile
-        ? handlers.benchStepProfile({ ...args, json: Option.getOrUndefined(json) })
+        ? handlers.benchStepProfile({
+          size: args.size,
+          steps: args.steps,
+          warmup: args.warmup,
+          json: Option.getOrUndefined(json)
+        })
         : handlers.benchStep({ ...args, json: Option.getOrUndefined(json) }))
 ).pipe(Command.withDescription(
   "One full training step (forward, backward, clipping, AdamW) per backend; --profile: where its time goes on cpu"

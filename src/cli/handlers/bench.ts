@@ -7,6 +7,7 @@ import { runMatmulBench } from "../../bench/matmul.ts"
 import { runSaveBench, type SaveBenchOptions, SaveModesDiverged } from "../../bench/save.ts"
 import type { ModelSize } from "../../bench/sizes.ts"
 import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
+import { runStepPeers } from "../../bench/stepPeers.ts"
 import { formatStepProfile, runStepProfile } from "../../bench/stepProfile.ts"
 import { gpujsModes } from "../../kernels/gpujs/index.ts"
 import { makeTaskProgress, type TaskProgress } from "../progress.ts"
@@ -87,10 +88,14 @@ export const benchMatmul = (dtype: "f32" | "f64") =>
     yield* Console.table(rows)
   })
 
-/** `continuum bench step`. */
+/** Timed steps of each peer at most: they run 5–20× slower than continuum's step. */
+const PEER_STEPS = 10
+
+/** `continuum bench step`: continuum's step per backend, then the same step in the peer libraries. */
 export const benchStep = (
   args: {
     readonly cpuOnly: boolean
+    readonly skipPeers: boolean
     readonly size: ModelSize
     readonly steps: number
     readonly warmup: number
@@ -98,8 +103,9 @@ export const benchStep = (
   }
 ) =>
   Effect.gen(function*() {
-    const { cpuOnly, json, size, steps, warmup } = args
+    const { cpuOnly, json, size, skipPeers, steps, warmup } = args
     yield* checkJsonTarget(json)
+    const m = benchModel(size)
     const rows = yield* withProgress((progress) =>
       runStepBench({
         modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"],
@@ -109,7 +115,18 @@ export const benchStep = (
         onProgress: progress.report
       })
     )
-    const m = benchModel(size)
+    const peers = skipPeers ? undefined : yield* withProgress((progress) =>
+      Effect.promise(() =>
+        runStepPeers({
+          config: m,
+          batch: referenceBatch,
+          steps: Math.min(steps, PEER_STEPS),
+          // jax-js compiles on its first call: at least one untimed step
+          warmup: Math.max(warmup, 1),
+          onProgress: progress.report
+        })
+      )
+    )
     yield* Console.log(
       `${size} llama (V=${m.vocabSize}, d=${m.dim}, ${m.layers} layers, ${m.heads} heads, f=${m.ffnDim}, ` +
         `T=${m.seqLen}, B=${referenceBatch}), ${referenceBatch * m.seqLen} tokens/step`
@@ -121,7 +138,28 @@ export const benchStep = (
       "tokens/s": Math.round(r.tokensPerSec),
       steps: r.steps
     }])))
-    if (json !== undefined) fs.writeFileSync(json, JSON.stringify({ model: m, batch: referenceBatch, rows }, null, 2))
+    if (peers !== undefined) {
+      yield* Console.log(
+        "the same step in other libraries (same model, batch, initial weights and AdamW; their first two losses " +
+          "agree with continuum's to rounding); each peer step alternates with a continuum cpu step, " +
+          "\"× continuum\" = the ratio of the two medians:"
+      )
+      if (peers.rows.length > 0) {
+        yield* Console.table(Object.fromEntries(peers.rows.map((r) => [r.peer, {
+          "ms/step": +r.msPerStep.toFixed(1),
+          "continuum ms/step": +r.msContinuum.toFixed(1),
+          "× continuum": +(r.msPerStep / r.msContinuum).toFixed(2),
+          "first step ms": Math.round(r.msFirstStep),
+          "loss 1, 2": `${r.firstLoss.toFixed(4)}, ${r.secondLoss.toFixed(4)}`,
+          steps: r.steps,
+          runs: r.detail
+        }])))
+      }
+      for (const u of peers.unavailable) yield* Console.log(`  ${u.peer}: skipped, ${u.reason}`)
+    }
+    if (json !== undefined) {
+      fs.writeFileSync(json, JSON.stringify({ model: m, batch: referenceBatch, rows, peers }, null, 2))
+    }
   })
 
 /** `continuum bench step --profile`: the step on the cpu backend, per kernel family and per layer. */

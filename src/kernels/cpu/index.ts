@@ -1,19 +1,19 @@
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeAttention, makeAttentionBackward } from "./attention.ts"
 import { addInPlace, scale } from "./elementwise.ts"
-import { embedding, embeddingBackward } from "./embedding.ts"
 import { makeGemm } from "./gemm.ts"
 import { softmax } from "./loss.ts"
 import { makeMatmul } from "./matmul.ts"
+import { makeParamKernels } from "./paramKernels.ts"
 import { makeRope } from "./rope.ts"
-import { adamw, sgd, sumSquares } from "./update.ts"
+import { sgd, sumSquares } from "./update.ts"
 import { makeVectorKernels } from "./vectorKernels.ts"
-import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
+import { defaultMatmulVariant, makeWasmMatmul } from "./wasm/matmulWasm.ts"
 import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
  * A new instance of the reference backend. Float32 matmul, attention's products, add, mul, SiLU,
- * RMSNorm and cross-entropy run in WebAssembly SIMD; the rest, and every float64 call (gradient
+ * RMSNorm, cross-entropy, AdamW and the embedding run in WebAssembly SIMD; the rest, and every float64 call (gradient
  * checks), in TypeScript over typed arrays. Every kernel is deterministic (fixed summation order,
  * no threads).
  *
@@ -26,9 +26,11 @@ export const makeCpuKernels = (): KernelsShape => {
   const wasmMatmul = makeWasmMatmul()
   const wasmVector = makeWasmVector()
   const vector = makeVectorKernels(wasmVector)
+  const params = makeParamKernels()
   return {
     backend: "cpu",
-    mode: "typescript+wasm-simd",
+    // Which matmul build runs decides the float32 trajectory: `train` prints it.
+    mode: defaultMatmulVariant === "fma" ? "typescript+wasm-simd+fma" : "typescript+wasm-simd",
     forRanks: "cpu",
     matmul: makeMatmul(gemm, wasmMatmul),
     add: vector.add,
@@ -42,12 +44,12 @@ export const makeCpuKernels = (): KernelsShape => {
     rope: makeRope(),
     attention: makeAttention(gemm, wasmMatmul, wasmVector),
     attentionBackward: makeAttentionBackward(gemm, wasmMatmul, wasmVector),
-    embedding,
-    embeddingBackward,
+    embedding: params.embedding,
+    embeddingBackward: params.embeddingBackward,
     crossEntropy: vector.crossEntropy,
     softmax,
     sumSquares,
-    adamw,
+    adamw: params.adamw,
     sgd
   }
 }

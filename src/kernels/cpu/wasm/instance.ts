@@ -6,6 +6,7 @@ export interface WasmMemory {
   grow(pages: number): number
 }
 interface WasmApi {
+  readonly validate: (bytes: Uint8Array) => boolean
   readonly Module: new(bytes: Uint8Array) => object
   readonly Instance: new(module: object, imports: object) => { readonly exports: Record<string, unknown> }
 }
@@ -19,6 +20,14 @@ const decodeBase64 = (text: string): Uint8Array => {
   return bytes
 }
 
+const wasmApi = (): WasmApi => (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
+
+/**
+ * Whether this runtime accepts the module whose binary is `base64` (e.g. one using a proposal
+ * that a runtime supports only behind a flag), checked without compiling it.
+ */
+export const validates = (base64: string): boolean => wasmApi().validate(decodeBase64(base64))
+
 /**
  * A fresh instance (with its own memory) of the module whose binary is `base64`, compiled and
  * instantiated synchronously (the binaries are a few KB).
@@ -26,7 +35,7 @@ const decodeBase64 = (text: string): Uint8Array => {
 export const instantiate = (
   base64: string
 ): { readonly exports: Record<string, unknown>; readonly memory: WasmMemory } => {
-  const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
+  const api = wasmApi()
   const instance = new api.Instance(new api.Module(decodeBase64(base64)), {})
   return { exports: instance.exports, memory: instance.exports.memory as WasmMemory }
 }

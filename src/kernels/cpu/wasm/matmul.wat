@@ -3,48 +3,60 @@
 ;; operands into this module's memory, calls $matmul and copies C back out.
 ;;
 ;; Method (as in GotoBLAS): op(B) is packed into column panels `[⌈n/8⌉][kc][8]` and op(A) into row
-;; panels `[kc][6]` (zero padded), so every transpose combination runs the same 6×8 micro-kernel
-;; whose loads are sequential. The 6×8 tile of C lives in 12 f32x4 accumulators: with one f32x4
-;; for the broadcast A value and two for the B row that is 15 of the 16 SIMD registers, so V8 keeps
-;; the whole tile in registers (an 8×8 tile needs 16 accumulators plus its operands, more than
-;; there are). Packing copies whole vectors where the source is contiguous (A stored [k, m], B
-;; stored [k, n]) and goes float by float otherwise; it costs O(mk + kn) against O(mnk) arithmetic.
+;; panels `[kc][4]` (zero padded), so every transpose combination runs the same 4×8 micro-kernel
+;; whose loads are sequential. Packing copies whole vectors where the source is contiguous (A
+;; stored [k, m], B stored [k, n]) and goes float by float otherwise; it costs O(mk + kn) against
+;; O(mnk) arithmetic.
+;;
+;; Why 4×8: V8 (TurboFan) allocates 15 of the 16 SIMD registers and schedules every load of a loop
+;; body at its top, before the arithmetic that uses it. One step of an r×8 tile loads two B
+;; vectors and r broadcast A values, so 2r accumulators + 2 + r values are live at once, plus one
+;; register for a product: 4 rows need 15, which fits; 6 rows need 21, and V8 spilled six
+;; accumulators to the stack and reloaded them on every step (≈32 GFLOP/s, against ≈50 for 4×8
+;; at the model's shapes). Unrolling the step loop would hoist twice the loads and spill the same way.
+;;
+;; Fused multiply-add: scripts/build-wasm.ts also assembles a second module from this text with
+;; each `c + a·b` of the micro-kernel rewritten to `f32x4.relaxed_madd` (relaxed SIMD), which
+;; matmulWasm.ts uses where the runtime validates it. A fused multiply-add rounds once where
+;; mul + add rounds twice, so the two modules give different (equally accurate) bits; each is
+;; deterministic. Keep the micro-kernel's multiply-adds in the exact form
+;; `(f32x4.add (local.get $cRJ) (f32x4.mul (local.get $a) (local.get $bJ)))` the rewrite matches.
 ;;
 ;; Accuracy: products are summed in float32 over blocks of at most kc steps of the shared
 ;; dimension (kc is chosen by the caller), and the block sums are added to C in order, so an
-;; entry's rounding error grows with about kc + k/kc additions rather than k. The order of every addition is fixed by (m, n, k, kc), so
-;; results are bit-for-bit deterministic.
+;; entry's rounding error grows with about kc + k/kc additions rather than k. The order of every
+;; addition is fixed by (m, n, k, kc) alone (not by the tile shape), so results are bit-for-bit
+;; deterministic.
 ;;
-;; C is held padded to `ldc = ⌈n/8⌉·8` columns and a whole number of 6-row blocks, so the
+;; C is held padded to `ldc = ⌈n/8⌉·8` columns and a whole number of 4-row blocks, so the
 ;; micro-kernel never branches on sizes: when n is not a multiple of 8, $matmul spreads an
 ;; accumulated C out to the padded layout first and packs the result back to `[m, n]` at the end.
 (module
   (memory (export "memory") 1)
 
-  ;; pa[(p·6 + r)] = op(A)[i0 + r, p0 + p] for p < kc, r < 6; rows r ≥ rows are zero.
+  ;; pa[(p·4 + r)] = op(A)[i0 + r, p0 + p] for p < kc, r < 4; rows r ≥ rows are zero.
   ;; op(A)[i, p] is the float at a + 4·(i·ais + p·aps).
   (func $packA (param $a i32) (param $ais i32) (param $aps i32) (param $i0 i32) (param $rows i32)
                (param $p0 i32) (param $kc i32) (param $pa i32)
     (local $r i32) (local $src i32) (local $step i32) (local $dst i32) (local $end i32)
     (local.set $step (i32.shl (local.get $aps) (i32.const 2)))
-    ;; A stored [k, m] and a full block: the 6 values of one p are contiguous
-    (if (i32.and (i32.eq (local.get $ais) (i32.const 1)) (i32.ge_u (local.get $rows) (i32.const 6)))
+    ;; A stored [k, m] and a full block: the 4 values of one p are contiguous
+    (if (i32.and (i32.eq (local.get $ais) (i32.const 1)) (i32.ge_u (local.get $rows) (i32.const 4)))
       (then
         (local.set $src
           (i32.add (local.get $a)
             (i32.shl (i32.add (local.get $i0) (i32.mul (local.get $p0) (local.get $aps))) (i32.const 2))))
         (local.set $dst (local.get $pa))
-        (local.set $end (i32.add (local.get $pa) (i32.mul (local.get $kc) (i32.const 24))))
-        (loop $copy6
+        (local.set $end (i32.add (local.get $pa) (i32.mul (local.get $kc) (i32.const 16))))
+        (loop $copy4
           (v128.store (local.get $dst) (v128.load (local.get $src)))
-          (i64.store offset=16 (local.get $dst) (i64.load offset=16 (local.get $src)))
           (local.set $src (i32.add (local.get $src) (local.get $step)))
-          (local.set $dst (i32.add (local.get $dst) (i32.const 24)))
-          (br_if $copy6 (i32.lt_u (local.get $dst) (local.get $end))))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+          (br_if $copy4 (i32.lt_u (local.get $dst) (local.get $end))))
         (return)))
     (loop $row
       (local.set $dst (i32.add (local.get $pa) (i32.shl (local.get $r) (i32.const 2))))
-      (local.set $end (i32.add (local.get $dst) (i32.mul (local.get $kc) (i32.const 24))))
+      (local.set $end (i32.add (local.get $dst) (i32.mul (local.get $kc) (i32.const 16))))
       (if (i32.lt_u (local.get $r) (local.get $rows))
         (then
           (local.set $src
@@ -57,15 +69,15 @@
           (loop $copy
             (f32.store (local.get $dst) (f32.load (local.get $src)))
             (local.set $src (i32.add (local.get $src) (local.get $step)))
-            (local.set $dst (i32.add (local.get $dst) (i32.const 24)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
             (br_if $copy (i32.lt_u (local.get $dst) (local.get $end)))))
         (else
           (loop $zero
             (f32.store (local.get $dst) (f32.const 0))
-            (local.set $dst (i32.add (local.get $dst) (i32.const 24)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
             (br_if $zero (i32.lt_u (local.get $dst) (local.get $end))))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br_if $row (i32.lt_u (local.get $r) (i32.const 6)))))
+      (br_if $row (i32.lt_u (local.get $r) (i32.const 4)))))
 
   ;; pb[(jb·kc + p)·8 + q] = op(B)[p0 + p, 8·jb + q] for p < kc, 8·jb + q < npad; columns ≥ n are zero.
   ;; op(B)[p, j] is the float at b + 4·(p·bps + j·bjs).
@@ -124,12 +136,12 @@
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br_if $col (i32.lt_u (local.get $j) (local.get $npad)))))
 
-  ;; The 6×8 micro-kernel: the tile at c (row stride ldc bytes) gets Σ_p pa[p][r]·pb[p][q] over
+  ;; The 4×8 micro-kernel: the tile at c (row stride ldc bytes) gets Σ_p pa[p][r]·pb[p][q] over
   ;; kc ≥ 1 steps, stored when add = 0 and added to what is there otherwise.
   (func $tile (param $pa i32) (param $pb i32) (param $kc i32) (param $c i32) (param $ldc i32) (param $add i32)
     (local $end i32) (local $a v128) (local $b0 v128) (local $b1 v128)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
-    (local.set $end (i32.add (local.get $pa) (i32.mul (local.get $kc) (i32.const 24))))
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $end (i32.add (local.get $pa) (i32.mul (local.get $kc) (i32.const 16))))
     (loop $step
       (local.set $b0 (v128.load (local.get $pb)))
       (local.set $b1 (v128.load offset=16 (local.get $pb)))
@@ -145,13 +157,7 @@
       (local.set $a (v128.load32_splat offset=12 (local.get $pa)))
       (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $a) (local.get $b0))))
       (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $a (v128.load32_splat offset=16 (local.get $pa)))
-      (local.set $c40 (f32x4.add (local.get $c40) (f32x4.mul (local.get $a) (local.get $b0))))
-      (local.set $c41 (f32x4.add (local.get $c41) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $a (v128.load32_splat offset=20 (local.get $pa)))
-      (local.set $c50 (f32x4.add (local.get $c50) (f32x4.mul (local.get $a) (local.get $b0))))
-      (local.set $c51 (f32x4.add (local.get $c51) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $pa (i32.add (local.get $pa) (i32.const 24)))
+      (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
       (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
       (br_if $step (i32.ne (local.get $pa) (local.get $end))))
     (if (local.get $add)
@@ -166,13 +172,7 @@
         (v128.store offset=16 (local.get $c) (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c21)))
         (local.set $c (i32.add (local.get $c) (local.get $ldc)))
         (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c30)))
-        (v128.store offset=16 (local.get $c) (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c31)))
-        (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-        (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c40)))
-        (v128.store offset=16 (local.get $c) (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c41)))
-        (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-        (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c50)))
-        (v128.store offset=16 (local.get $c) (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c51))))
+        (v128.store offset=16 (local.get $c) (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c31))))
       (else
         (v128.store (local.get $c) (local.get $c00))
         (v128.store offset=16 (local.get $c) (local.get $c01))
@@ -184,16 +184,10 @@
         (v128.store offset=16 (local.get $c) (local.get $c21))
         (local.set $c (i32.add (local.get $c) (local.get $ldc)))
         (v128.store (local.get $c) (local.get $c30))
-        (v128.store offset=16 (local.get $c) (local.get $c31))
-        (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-        (v128.store (local.get $c) (local.get $c40))
-        (v128.store offset=16 (local.get $c) (local.get $c41))
-        (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-        (v128.store (local.get $c) (local.get $c50))
-        (v128.store offset=16 (local.get $c) (local.get $c51)))))
+        (v128.store offset=16 (local.get $c) (local.get $c31)))))
 
-  ;; C (+)= op(A)·op(B) with A, B, C, the A panel (kcMax·6 floats) and the B panels
-  ;; (kcMax·⌈n/8⌉·8 floats) at the given byte offsets; C must have room for ⌈m/6⌉·6 rows of
+  ;; C (+)= op(A)·op(B) with A, B, C, the A panel (kcMax·4 floats) and the B panels
+  ;; (kcMax·⌈n/8⌉·8 floats) at the given byte offsets; C must have room for ⌈m/4⌉·4 rows of
   ;; ⌈n/8⌉·8 floats. A is [m, k] ([k, m] when ta), B is [k, n] ([n, k] when tb); m, n, k ≥ 1.
   ;; On return C[0 .. m·n) holds the result row-major.
   (func (export "matmul") (param $a i32) (param $b i32) (param $c i32) (param $pa i32) (param $pb i32)
@@ -241,7 +235,7 @@
           (local.set $ctile (i32.add (local.get $ctile) (i32.const 32)))
           (local.set $panel (i32.add (local.get $panel) (local.get $panelBytes)))
           (br_if $col (i32.lt_u (local.get $panel) (local.get $panelEnd))))
-        (local.set $i0 (i32.add (local.get $i0) (i32.const 6)))
+        (local.set $i0 (i32.add (local.get $i0) (i32.const 4)))
         (br_if $rowblock (i32.lt_u (local.get $i0) (local.get $m))))
       (local.set $p0 (i32.add (local.get $p0) (local.get $kc)))
       (br_if $kblock (i32.lt_u (local.get $p0) (local.get $k))))

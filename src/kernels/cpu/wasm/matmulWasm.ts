@@ -1,6 +1,6 @@
 import { leading } from "../../leading.ts"
-import { ensureBytes, instantiate } from "./instance.ts"
-import { matmulWasmBase64 } from "./matmulWasm.generated.ts"
+import { ensureBytes, instantiate, validates } from "./instance.ts"
+import { matmulRelaxedWasmBase64, matmulWasmBase64 } from "./matmulWasm.generated.ts"
 
 /**
  * Float32 matrix multiply on the WebAssembly SIMD kernel of matmul.wat (see there for the
@@ -27,7 +27,7 @@ type MatmulExport = (
 ) => void
 
 /** Rows and columns of the micro-kernel tile, and the blocking of the shared dimension (see matmul.wat). */
-const MR = 6
+const MR = 4
 const NR = 8
 const KC = 256
 const PAGE = 65536
@@ -48,6 +48,24 @@ const floatsNeeded = (m: number, n: number, k: number): number => {
 /** Whether the kernel can take a product of these sizes (its memory is addressed with 32-bit offsets). */
 export const wasmMatmulFits = (m: number, n: number, k: number): boolean => floatsNeeded(m, n, k) * 4 <= MAX_BYTES
 
+/**
+ * The two builds of matmul.wat: `simd` multiplies and adds in two roundings (plain WebAssembly
+ * SIMD, every runtime with SIMD); `fma` fuses them into one (`f32x4.relaxed_madd`, relaxed SIMD:
+ * Node 20 accepts it only with `--experimental-wasm-relaxed-simd`, V8 ≥ 11.4 without a flag).
+ * The fused build is faster and rounds differently, so a run's trajectory depends on which one ran.
+ */
+export type MatmulVariant = "simd" | "fma"
+
+/**
+ * The build this runtime runs by default: the fused one where the runtime validates its module
+ * (relaxed SIMD available), else plain SIMD. Decided once, at load.
+ */
+export const defaultMatmulVariant: MatmulVariant = validates(matmulRelaxedWasmBase64) ? "fma" : "simd"
+
+/** Whether this runtime can run `variant` (plain SIMD always can). */
+export const matmulVariantAvailable = (variant: MatmulVariant): boolean =>
+  variant === "simd" || defaultMatmulVariant === "fma"
+
 /** The float32 matmul of `KernelsShape.matmul` on the WebAssembly kernel. */
 export type WasmMatmul = (
   a: Float32Array,
@@ -66,10 +84,14 @@ export type WasmMatmul = (
  * when accumulate) in float32, with the layouts and meaning of `KernelsShape.matmul`. Callers
  * check lengths and that `wasmMatmulFits(m, n, k)`. Summation is in float32, blocked over the
  * shared dimension; the order is fixed, so the same inputs give the same bits on every call.
- * The module is compiled and instantiated here, synchronously (the binary is under 2 KB).
+ * The module is compiled and instantiated here, synchronously (the binary is under 2 KB);
+ * `variant` must be available (`matmulVariantAvailable`).
  */
-export const makeWasmMatmul = (): WasmMatmul => {
-  const { exports, memory } = instantiate(matmulWasmBase64)
+export const makeWasmMatmul = (variant: MatmulVariant = defaultMatmulVariant): WasmMatmul => {
+  if (!matmulVariantAvailable(variant)) {
+    throw new Error("the fused matmul needs relaxed WebAssembly SIMD (Node 20: --experimental-wasm-relaxed-simd)")
+  }
+  const { exports, memory } = instantiate(variant === "fma" ? matmulRelaxedWasmBase64 : matmulWasmBase64)
   const kernel = exports.matmul as MatmulExport
   let heap = new Float32Array(memory.buffer)
   return (a, b, c, m, n, k, transA, transB, accumulate) => {
