@@ -7,8 +7,10 @@
  *   gradient it adds in order of j);
  * - optimizer state: AdamW `exp_avg` and `exp_avg_sq`, SGD `momentum_buffer`;
  * - activations: the arena of one micro-batch's forward and backward pass (`autograd/arena.ts`;
- *   every op's output, saved statistics, attention probabilities [μ, H, T, T], the gradients of
- *   the intermediates) and the micro-batch's ids and targets;
+ *   every op's output, saved statistics — attention saves one log-sum-exp per query row
+ *   [μ, H, T], its probabilities are recomputed in the backward —, the gradients of the
+ *   intermediates) and the micro-batch's ids and targets. This is the cpu backend's float32
+ *   attention; the gpujs backend keeps the probabilities [μ, H, T, T] instead;
  * - evaluation: the forward-only arena at the evaluation batch (B windows; shared with the
  *   training arena when μ = B) and the validation batches' ids and targets, kept for the whole run;
  * - checkpoint: a save encodes model and optimizer tensors into one buffer and hands a copy to the
@@ -71,8 +73,9 @@ const forwardValues = (model: ModelConfig, batch: number): number => {
   // The cross-entropy head keeps the logits and their softmax gradient: 2·rows·V.
   if (model.kind === "mlp") return rows * d + 2 * rows * f + 2 * rows * v
   // Per layer: 12 [rows, d] outputs (norms, q k v before and after RoPE, attention, wo, residuals,
-  // w2), 4 [rows, f] (w1, silu, w3, product), 2 rows of RMS statistics, the probabilities [B, H, T, T].
-  const perLayer = 12 * rows * d + 4 * rows * f + 2 * rows + batch * heads * t * t
+  // w2), 4 [rows, f] (w1, silu, w3, product), 2 rows of RMS statistics, attention's log-sum-exp
+  // per query row and head [B, H, T].
+  const perLayer = 12 * rows * d + 4 * rows * f + 2 * rows + batch * heads * t
   // Embedding, final norm with its statistics, logits and their gradient.
   return layers * perLayer + 2 * rows * d + rows + 2 * rows * v
 }
@@ -145,14 +148,15 @@ export const largestTensors = (config: RunConfig): ReadonlyArray<TensorSize> => 
     { tensor: "the residual stream", values: global * t * d, fields: "batch.global × model.seqLen × model.dim" }
   ]
   if (kind === "llama") {
-    sizes.push(
-      { tensor: "the attention weights", values: d * d, fields: "model.dim × model.dim" },
-      {
+    sizes.push({ tensor: "the attention weights", values: d * d, fields: "model.dim × model.dim" })
+    // Only the gpujs backend stores the probabilities; the cpu backend recomputes them per tile.
+    if (config.kernels.backend === "gpujs") {
+      sizes.push({
         tensor: "the attention probabilities",
         values: global * heads * t * t,
         fields: "batch.global × model.heads × model.seqLen²"
-      }
-    )
+      })
+    }
   }
   return sizes
 }

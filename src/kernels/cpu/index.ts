@@ -1,5 +1,5 @@
 import type { KernelsShape } from "../KernelsShape.ts"
-import { makeAttention, makeAttentionBackward } from "./attention.ts"
+import { makeAttention } from "./attention.ts"
 import { addInPlace, scale } from "./elementwise.ts"
 import { embedding, embeddingBackward } from "./embedding.ts"
 import { makeGemm } from "./gemm.ts"
@@ -39,8 +39,7 @@ export const makeCpuKernels = (): KernelsShape => {
     rmsnorm: vector.rmsnorm,
     rmsnormBackward: vector.rmsnormBackward,
     rope: makeRope(),
-    attention: makeAttention(gemm, wasmMatmul, wasmVector),
-    attentionBackward: makeAttentionBackward(gemm, wasmMatmul, wasmVector),
+    ...makeAttention(gemm),
     embedding,
     embeddingBackward,
     crossEntropy: vector.crossEntropy,
