@@ -4,6 +4,7 @@ import type { KernelsShape } from "../KernelsShape.ts"
 import { causalSoftmax } from "./causalSoftmax.ts"
 import { makeFlashAttention } from "./flashAttention.ts"
 import type { Gemm } from "./gemm.ts"
+import { flashAttentionFits, type WasmVector } from "./wasm/vectorWasm.ts"
 
 /*
  * The cpu backend's causal attention. Float32 runs the fused O(T)-memory kernel
@@ -68,11 +69,12 @@ export const makeReferenceAttention = (gemm: Gemm): ReferenceAttention => ({
   backward: makeAttentionBackwardGemm(gemm)
 })
 
-const isF32 = (...xs: ReadonlyArray<FloatArray>): boolean => xs.every((x) => x instanceof Float32Array)
+const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array
 
 /** The attention calls of the cpu backend: fused for float32, the reference for anything else. */
 export const makeAttention = (
-  gemm: Gemm
+  gemm: Gemm,
+  wasm: WasmVector
 ): Pick<KernelsShape, "attentionSavedLength" | "attention" | "attentionBackward"> => {
   const reference = makeReferenceAttention(gemm)
   const flash = makeFlashAttention()
@@ -82,12 +84,18 @@ export const makeAttention = (
     attentionSavedLength: (q, B, T, H) => savedLength(q, B, T, H),
     attention: (q, k, v, saved, out, B, T, H, hd) => {
       check.attention(q, k, v, saved, savedLength(q, B, T, H), out, B, T, H, hd)
-      if (isF32(q)) flash.forward(q, k, v, saved, out, B, T, H, hd)
+      if (isF32(q) && isF32(k) && isF32(v) && isF32(saved) && isF32(out) && flashAttentionFits(B, T, H, hd)) {
+        wasm.flashForward(q, k, v, saved, out, B, T, H, hd)
+      } else if (isF32(q)) flash.forward(q, k, v, saved, out, B, T, H, hd)
       else reference.forward(q, k, v, saved, out, B, T, H, hd)
     },
     attentionBackward: (q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd) => {
       check.attentionBackward(q, k, v, out, saved, savedLength(q, B, T, H), dOut, dq, dk, dv, B, T, H, hd)
-      if (isF32(q)) flash.backward(q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd)
+      const all32 = isF32(q) && isF32(k) && isF32(v) && isF32(out) && isF32(saved) && isF32(dOut) && isF32(dq) &&
+        isF32(dk) && isF32(dv)
+      if (all32 && flashAttentionFits(B, T, H, hd)) {
+        wasm.flashBackward(q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd)
+      } else if (isF32(q)) flash.backward(q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd)
       else reference.backward(q, k, v, saved, dOut, dq, dk, dv, B, T, H, hd)
     }
   }

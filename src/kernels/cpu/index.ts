@@ -12,13 +12,13 @@ import { makeWasmMatmul } from "./wasm/matmulWasm.ts"
 import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
- * A new instance of the reference backend. Float32 matmul, attention's products, add, mul, SiLU,
- * RMSNorm and cross-entropy run in WebAssembly SIMD; the rest, and every float64 call (gradient
+ * A new instance of the reference backend. Float32 matmul, fused causal attention (forward and
+ * backward), add, mul, SiLU, RMSNorm and cross-entropy run in WebAssembly SIMD; the rest, and every float64 call (gradient
  * checks), in TypeScript over typed arrays. Every kernel is deterministic (fixed summation order,
  * no threads).
  *
- * The instance owns all its working memory: gemm's packing panels, attention's dS buffer, the
- * RoPE tables and the WebAssembly modules with their memories. Nothing is shared between instances,
+ * The instance owns all its working memory: gemm's packing panels, the reference attention's dS
+ * buffer, the TypeScript attention's accumulators, the RoPE tables and the WebAssembly modules with their memories. Nothing is shared between instances,
  * so each thread (or rank) makes its own; calls on one instance must not overlap.
  */
 export const makeCpuKernels = (): KernelsShape => {
@@ -39,7 +39,7 @@ export const makeCpuKernels = (): KernelsShape => {
     rmsnorm: vector.rmsnorm,
     rmsnormBackward: vector.rmsnormBackward,
     rope: makeRope(),
-    ...makeAttention(gemm),
+    ...makeAttention(gemm, wasmVector),
     embedding,
     embeddingBackward,
     crossEntropy: vector.crossEntropy,
