@@ -53,6 +53,65 @@
     (f32x4.mul (local.get $p)
       (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
 
+  ;; exp of two vectors at once (the body of $exp4 twice, interleaved): half the calls, and
+  ;; two independent chains for the processor to overlap.
+  (func $exp8 (param $x1 v128) (param $x2 v128) (result v128 v128)
+    (local $n1 v128) (local $r1 v128) (local $p1 v128) (local $n2 v128) (local $r2 v128) (local $p2 v128)
+    (local.set $x1
+      (f32x4.min
+        (f32x4.max (local.get $x1) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3))
+        (v128.const f32x4 88.3 88.3 88.3 88.3)))
+    (local.set $x2
+      (f32x4.min
+        (f32x4.max (local.get $x2) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3))
+        (v128.const f32x4 88.3 88.3 88.3 88.3)))
+    (local.set $n1
+      (f32x4.nearest (f32x4.mul (local.get $x1) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $n2
+      (f32x4.nearest (f32x4.mul (local.get $x2) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r1
+      (f32x4.sub
+        (f32x4.sub (local.get $x1) (f32x4.mul (local.get $n1) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+        (f32x4.mul (local.get $n1) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $r2
+      (f32x4.sub
+        (f32x4.sub (local.get $x2) (f32x4.mul (local.get $n2) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+        (f32x4.mul (local.get $n2) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p1 (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p2 (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $r2))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $r2))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $r2))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $r2))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $r1))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $r2))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p1
+      (f32x4.add
+        (f32x4.add (f32x4.mul (local.get $p1) (f32x4.mul (local.get $r1) (local.get $r1))) (local.get $r1))
+        (v128.const f32x4 1 1 1 1)))
+    (local.set $p2
+      (f32x4.add
+        (f32x4.add (f32x4.mul (local.get $p2) (f32x4.mul (local.get $r2) (local.get $r2))) (local.get $r2))
+        (v128.const f32x4 1 1 1 1)))
+    (f32x4.mul (local.get $p1)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n1)) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+    (f32x4.mul (local.get $p2)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n2)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+
   ;; Sum of the two f64 lanes.
   (func $hsum2 (param $v v128) (result f64)
     (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v))))
@@ -434,22 +493,22 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br_if $rowLoop (i32.lt_u (local.get $r) (local.get $rows)))))
 
-  ;; Lanes of keys j0…j0+3 (+4 when `high`) that row i sees: all-ones where j ≤ i.
-  (func $causalMask (param $j0 i32) (param $i i32) (result v128)
-    (i32x4.le_s
-      (i32x4.add (i32x4.splat (local.get $j0)) (v128.const i32x4 0 1 2 3))
-      (i32x4.splat (local.get $i))))
+  ;; The lanes of keys j0…j0+3 and j0+4…j0+7 that row i (of the block at r0) sees: all-ones where
+  ;; j ≤ i. Tiles wholly at or below the diagonal of the block (j0 + 7 ≤ r0) need no comparison.
+  (func $tileMasks (param $j0 i32) (param $r0 i32) (param $i i32) (result v128 v128)
+    (local $iv v128) (local $jv v128)
+    (if (i32.le_u (i32.add (local.get $j0) (i32.const 7)) (local.get $r0))
+      (then (return (v128.const i32x4 -1 -1 -1 -1) (v128.const i32x4 -1 -1 -1 -1))))
+    (local.set $iv (i32x4.splat (local.get $i)))
+    (local.set $jv (i32x4.add (i32x4.splat (local.get $j0)) (v128.const i32x4 0 1 2 3)))
+    (i32x4.le_s (local.get $jv) (local.get $iv))
+    (i32x4.le_s (i32x4.add (local.get $jv) (v128.const i32x4 4 4 4 4)) (local.get $iv)))
 
-  ;; Horizontal sum and max of 4 f32 lanes.
+  ;; Horizontal sum of 4 f32 lanes.
   (func $hsum4 (param $v v128) (result f32)
     (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
-  (func $hmax4 (param $v v128) (result f32)
-    (f32.max
-      (f32.max (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
-      (f32.max (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
-
   ;; Forward. Per head and block of 4 query rows, an online softmax over key tiles up to the
   ;; diagonal: running max m and sum l per row (kept at m[], l[]: [B, H, T]), the output rows
   ;; accumulated unnormalised in place and rescaled by exp(m_old − m_new) when a row's max grows,
@@ -495,17 +554,24 @@
               (local.set $i (i32.add (local.get $r0) (local.get $r)))
               (local.set $t (i32.add (local.get $stat) (i32.shl (local.get $i) (i32.const 2))))
               (local.set $sa (i32.add (local.get $tile) (i32.shl (local.get $r) (i32.const 5))))
-              (local.set $maskA (call $causalMask (local.get $j0) (local.get $i)))
-              (local.set $maskB (call $causalMask (i32.add (local.get $j0) (i32.const 4)) (local.get $i)))
+              (call $tileMasks (local.get $j0) (local.get $r0) (local.get $i))
+              (local.set $maskB)
+              (local.set $maskA)
               (local.set $xa (v128.bitselect (f32x4.mul (v128.load (local.get $sa)) (local.get $scv))
                 (v128.const f32x4 -inf -inf -inf -inf) (local.get $maskA)))
               (local.set $xb (v128.bitselect (f32x4.mul (v128.load offset=16 (local.get $sa)) (local.get $scv))
                 (v128.const f32x4 -inf -inf -inf -inf) (local.get $maskB)))
               (local.set $mOld (f32.load (i32.add (local.get $m) (local.get $t))))
-              (local.set $mNew (f32.max (local.get $mOld) (call $hmax4 (f32x4.max (local.get $xa) (local.get $xb)))))
+              (local.set $mv (f32x4.max (local.get $xa) (local.get $xb)))
+              (local.set $mNew
+                (f32.max (local.get $mOld)
+                  (f32.max
+                    (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+                    (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv))))))
               (local.set $mv (f32x4.splat (local.get $mNew)))
-              (local.set $xa (v128.and (local.get $maskA) (call $exp4 (f32x4.sub (local.get $xa) (local.get $mv)))))
-              (local.set $xb (v128.and (local.get $maskB) (call $exp4 (f32x4.sub (local.get $xb) (local.get $mv)))))
+              (call $exp8 (f32x4.sub (local.get $xa) (local.get $mv)) (f32x4.sub (local.get $xb) (local.get $mv)))
+              (local.set $xb (v128.and (local.get $maskB)))
+              (local.set $xa (v128.and (local.get $maskA)))
               (v128.store (local.get $sa) (local.get $xa))
               (v128.store offset=16 (local.get $sa) (local.get $xb))
               (local.set $alpha (f32.const 1))
@@ -524,7 +590,11 @@
               (f32.store (i32.add (local.get $l) (local.get $t))
                 (f32.add
                   (f32.mul (f32.load (i32.add (local.get $l) (local.get $t))) (local.get $alpha))
-                  (call $hsum4 (f32x4.add (local.get $xa) (local.get $xb)))))
+                  (block (result f32)
+                    (local.set $mv (f32x4.add (local.get $xa) (local.get $xb)))
+                    (f32.add
+                      (f32.add (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+                      (f32.add (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))))
               (local.set $r (i32.add (local.get $r) (i32.const 1)))
               (br_if $rows (i32.lt_u (local.get $r) (i32.const 4))))
             (call $accumRows (local.get $tile)
@@ -613,15 +683,17 @@
               (local.set $i (i32.add (local.get $r0) (local.get $r)))
               (local.set $pa (i32.add (local.get $tile) (i32.shl (local.get $r) (i32.const 5))))
               (local.set $sa (i32.add (local.get $dsTile) (i32.shl (local.get $r) (i32.const 5))))
-              (local.set $maskA (call $causalMask (local.get $j0) (local.get $i)))
-              (local.set $maskB (call $causalMask (i32.add (local.get $j0) (i32.const 4)) (local.get $i)))
+              (call $tileMasks (local.get $j0) (local.get $r0) (local.get $i))
+              (local.set $maskB)
+              (local.set $maskA)
               (local.set $y (i32.add (local.get $stat) (i32.shl (local.get $i) (i32.const 2))))
               (local.set $lv (v128.load32_splat (i32.add (local.get $lse) (local.get $y))))
               (local.set $dv4 (v128.load32_splat (i32.add (local.get $dd) (i32.shl (local.get $i) (i32.const 2)))))
-              (local.set $pA (v128.and (local.get $maskA)
-                (call $exp4 (f32x4.sub (f32x4.mul (v128.load (local.get $pa)) (local.get $scv)) (local.get $lv)))))
-              (local.set $pB (v128.and (local.get $maskB)
-                (call $exp4 (f32x4.sub (f32x4.mul (v128.load offset=16 (local.get $pa)) (local.get $scv)) (local.get $lv)))))
+              (call $exp8
+                (f32x4.sub (f32x4.mul (v128.load (local.get $pa)) (local.get $scv)) (local.get $lv))
+                (f32x4.sub (f32x4.mul (v128.load offset=16 (local.get $pa)) (local.get $scv)) (local.get $lv)))
+              (local.set $pB (v128.and (local.get $maskB)))
+              (local.set $pA (v128.and (local.get $maskA)))
               (v128.store (local.get $pa) (local.get $pA))
               (v128.store offset=16 (local.get $pa) (local.get $pB))
               (v128.store (local.get $sa)
