@@ -7,10 +7,10 @@
  *   gradient it adds in order of j);
  * - optimizer state: AdamW `exp_avg` and `exp_avg_sq`, SGD `momentum_buffer`;
  * - activations: the arena of one micro-batch's forward and backward pass (`autograd/arena.ts`;
- *   every op's output, saved statistics — attention saves one log-sum-exp per query row
- *   [μ, H, T], its probabilities are recomputed in the backward —, the gradients of the
- *   intermediates) and the micro-batch's ids and targets. This is the cpu backend's float32
- *   attention; the gpujs backend keeps the probabilities [μ, H, T, T] instead;
+ *   every op's output, saved statistics — attention saves what the backend keeps for its
+ *   backward: one log-sum-exp per query row [μ, H, T] on the cpu backend, which recomputes the
+ *   probabilities, the probabilities [μ, H, T, T] on gpujs —, the gradients of the
+ *   intermediates) and the micro-batch's ids and targets;
  * - evaluation: the forward-only arena at the evaluation batch (B windows; shared with the
  *   training arena when μ = B) and the validation batches' ids and targets, kept for the whole run;
  * - checkpoint: a save encodes model and optimizer tensors into one buffer and hands a copy to the
@@ -66,16 +66,19 @@ export const parameterCount = (model: ModelConfig): number => {
   return 2 * v * d + d + layers * (2 * d + 4 * d * d + 3 * f * d)
 }
 
+/** What attention saves per query row and head: its log-sum-exp (cpu), or its probabilities (gpujs). */
+const attentionSavedPerRow = (config: RunConfig): number => config.kernels.backend === "gpujs" ? config.model.seqLen : 1
+
 /** Arena values of a forward pass over `rows = batch·seqLen` positions (`recording` adds nothing forward). */
-const forwardValues = (model: ModelConfig, batch: number): number => {
+const forwardValues = (model: ModelConfig, batch: number, savedPerRow: number): number => {
   const { vocabSize: v, dim: d, layers, ffnDim: f, heads, seqLen: t } = model
   const rows = batch * t
   // The cross-entropy head keeps the logits and their softmax gradient: 2·rows·V.
   if (model.kind === "mlp") return rows * d + 2 * rows * f + 2 * rows * v
   // Per layer: 12 [rows, d] outputs (norms, q k v before and after RoPE, attention, wo, residuals,
-  // w2), 4 [rows, f] (w1, silu, w3, product), 2 rows of RMS statistics, attention's log-sum-exp
-  // per query row and head [B, H, T].
-  const perLayer = 12 * rows * d + 4 * rows * f + 2 * rows + batch * heads * t
+  // w2), 4 [rows, f] (w1, silu, w3, product), 2 rows of RMS statistics, what attention saves per
+  // query row and head.
+  const perLayer = 12 * rows * d + 4 * rows * f + 2 * rows + batch * heads * t * savedPerRow
   // Embedding, final norm with its statistics, logits and their gradient.
   return layers * perLayer + 2 * rows * d + rows + 2 * rows * v
 }
@@ -101,10 +104,12 @@ export const estimateMemory = (config: RunConfig, dataBytes: number): MemoryEsti
   const parameters = parameterCount(model) * BYTES_PER_VALUE
   const gradients = 2 * parameters
   const optimizer = (config.optimizer.kind === "adamw" ? 2 : 1) * parameters
-  const activations = (forwardValues(model, batch.micro) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
+  const saved = attentionSavedPerRow(config)
+  const activations =
+    (forwardValues(model, batch.micro, saved) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
     batchBytes(batch.micro, model.seqLen)
   // Arenas are kept per batch geometry: with μ = B evaluation reuses the training arena's buffers.
-  const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global) * BYTES_PER_VALUE
+  const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global, saved) * BYTES_PER_VALUE
   const evaluation = evaluationArena + batchBytes(config.eval.batches * batch.global, model.seqLen)
   const checkpoint = 2 * (parameters + optimizer)
   const data = 2 * dataBytes
