@@ -148,6 +148,10 @@ describe("fused causal attention", () => {
     checkFloat32(kernels, 1, 128, 2, 32, 4242)
   })
 
+  it("float32 stays accurate over a long window (T = 512: 64 key tiles a row)", () => {
+    checkFloat32(kernels, 1, 512, 1, 8, 77)
+  })
+
   it("the TypeScript kernel in float64 equals the reference up to the order of additions (property)", () => {
     const flash = makeFlashAttention()
     fc.assert(
