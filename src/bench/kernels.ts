@@ -187,29 +187,34 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
       run: (k) => k.rope(x, out, rows, T, H, hd, 10000, false)
     }
   }),
+  // One case runs on every backend, so the saved buffer is as large as the largest backend needs
+  // (gpujs keeps the probabilities); bytes count the cpu path's traffic (one log-sum-exp a row).
   attention: [[1, 64], [4, 64], [16, 64], [16, 128], [16, 256]].map(([B, T]) => () => {
     const H = 4, hd = 16, n = B * T * H * hd
     const q = values(1, n), kk = values(2, n), v = values(3, n)
-    const probs = new Float32Array(B * H * T * T)
+    const saved = new Float32Array(B * H * T * T)
     const out = new Float32Array(n)
     return {
       size: `B${B} T${T} H${H} hd${hd}`,
       flops: 2 * B * H * T * (T + 1) * hd,
-      bytes: (4 * n + B * H * T * T) * F,
-      run: (k) => k.attention(q, kk, v, probs, out, B, T, H, hd)
+      bytes: (4 * n + B * H * T) * F,
+      run: (k) => k.attention(q, kk, v, saved, out, B, T, H, hd)
     }
   }),
   attentionBackward: [[1, 64], [4, 64], [16, 64], [16, 128], [16, 256]].map(([B, T]) => () => {
     const H = 4, hd = 16, n = B * T * H * hd
     const q = values(1, n), kk = values(2, n), v = values(3, n), dOut = values(4, n)
-    const probs = new Float32Array(B * H * T * T)
-    cpuKernels.attention(q, kk, v, probs, new Float32Array(n), B, T, H, hd)
+    const saved = new Float32Array(B * H * T * T)
+    const out = new Float32Array(n)
+    // What the cpu backend saves; the gpujs rows read the same buffer as probabilities, whose
+    // values do not change its cost.
+    cpuKernels.attention(q, kk, v, saved, out, B, T, H, hd)
     const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n)
     return {
       size: `B${B} T${T} H${H} hd${hd}`,
       flops: 4 * B * H * T * (T + 1) * hd,
-      bytes: (7 * n + B * H * T * T) * F,
-      run: (k) => k.attentionBackward(q, kk, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+      bytes: (8 * n + B * H * T) * F,
+      run: (k) => k.attentionBackward(q, kk, v, out, saved, dOut, dq, dk, dv, B, T, H, hd)
     }
   }),
   crossEntropy: [64, 256, 1024, 4096].map((rows) => () => {

@@ -3,8 +3,8 @@ import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import { Kernels } from "../kernels/Kernels.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 
-/** The calls of the kernel interface (everything but its labels). */
-export type KernelMethod = Exclude<keyof KernelsShape, "backend" | "mode" | "forRanks">
+/** The calls of the kernel interface that compute (everything but its labels and a size query). */
+export type KernelMethod = Exclude<keyof KernelsShape, "backend" | "mode" | "forRanks" | "attentionSavedLength">
 
 /** Told after each kernel call returns: which call, how long it took, and the arguments it got. */
 export type OnKernelCall = (method: KernelMethod, ms: number, args: ReadonlyArray<unknown>) => void
@@ -42,6 +42,7 @@ export const profiledKernels = (inner: KernelsShape, onCall: OnKernelCall): Kern
     rmsnorm: timed("rmsnorm"),
     rmsnormBackward: timed("rmsnormBackward"),
     rope: timed("rope"),
+    attentionSavedLength: (q, B, T, H, hd) => inner.attentionSavedLength(q, B, T, H, hd),
     attention: timed("attention"),
     attentionBackward: timed("attentionBackward"),
     embedding: timed("embedding"),

@@ -7,9 +7,12 @@
  *   the step sum, (P + 1) parameter-shaped buffers (`ranks/sharedMemory.ts`); on gpujs, computed on
  *   the run's thread, two (`train/stepper.ts`: the step sum and the micro-batch gradient);
  * - optimizer state: AdamW `exp_avg` and `exp_avg_sq`, SGD `momentum_buffer`;
- * - activations: per rank (each rank's thread keeps its own), the arena of one micro-batch's forward and backward pass (`autograd/arena.ts`;
- *   every op's output, saved statistics, attention probabilities [μ, H, T, T], the gradients of
- *   the intermediates) and the micro-batch's ids and targets;
+ * - activations: per rank (each rank's thread keeps its own), the arena of one micro-batch's
+ *   forward and backward pass (`autograd/arena.ts`; every op's output, saved statistics —
+ *   attention saves what the backend keeps for its backward: one log-sum-exp per query row
+ *   [μ, H, T] on the cpu backend, which recomputes the probabilities, the probabilities
+ *   [μ, H, T, T] on gpujs —, the gradients of the intermediates) and the micro-batch's ids and
+ *   targets;
  * - evaluation: the forward-only arena at the evaluation batch (B windows; shared with the
  *   training arena when μ = B) and the validation batches' ids and targets, kept for the whole run;
  * - checkpoint: a save encodes model and optimizer tensors into one buffer and hands a copy to the
@@ -69,15 +72,19 @@ export const parameterCount = (model: ModelConfig): number => {
   return 2 * v * d + d + layers * (2 * d + 4 * d * d + 3 * f * d)
 }
 
+/** What attention saves per query row and head: its log-sum-exp (cpu), or its probabilities (gpujs). */
+const attentionSavedPerRow = (config: RunConfig): number => config.kernels.backend === "gpujs" ? config.model.seqLen : 1
+
 /** Arena values of a forward pass over `rows = batch·seqLen` positions (`recording` adds nothing forward). */
-const forwardValues = (model: ModelConfig, batch: number): number => {
+const forwardValues = (model: ModelConfig, batch: number, savedPerRow: number): number => {
   const { vocabSize: v, dim: d, layers, ffnDim: f, heads, seqLen: t } = model
   const rows = batch * t
   // The cross-entropy head keeps the logits and their softmax gradient: 2·rows·V.
   if (model.kind === "mlp") return rows * d + 2 * rows * f + 2 * rows * v
   // Per layer: 12 [rows, d] outputs (norms, q k v before and after RoPE, attention, wo, residuals,
-  // w2), 4 [rows, f] (w1, silu, w3, product), 2 rows of RMS statistics, the probabilities [B, H, T, T].
-  const perLayer = 12 * rows * d + 4 * rows * f + 2 * rows + batch * heads * t * t
+  // w2), 4 [rows, f] (w1, silu, w3, product), 2 rows of RMS statistics, what attention saves per
+  // query row and head.
+  const perLayer = 12 * rows * d + 4 * rows * f + 2 * rows + batch * heads * t * savedPerRow
   // Embedding, final norm with its statistics, logits and their gradient.
   return layers * perLayer + 2 * rows * d + rows + 2 * rows * v
 }
@@ -105,11 +112,12 @@ export const estimateMemory = (config: RunConfig, dataBytes: number, ranks = 1):
   const parameters = parameterCount(model) * BYTES_PER_VALUE
   const gradients = (threads === 0 ? 2 : threads + 1) * parameters
   const optimizer = (config.optimizer.kind === "adamw" ? 2 : 1) * parameters
+  const saved = attentionSavedPerRow(config)
   const activations = Math.max(threads, 1) *
-    ((forwardValues(model, batch.micro) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
+    ((forwardValues(model, batch.micro, saved) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
       batchBytes(batch.micro, model.seqLen))
   // Arenas are kept per batch geometry: with μ = B evaluation reuses the training arena's buffers.
-  const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global) * BYTES_PER_VALUE
+  const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global, saved) * BYTES_PER_VALUE
   const evaluation = evaluationArena + batchBytes(config.eval.batches * batch.global, model.seqLen)
   const checkpoint = 2 * (parameters + optimizer)
   const data = 2 * dataBytes
@@ -154,14 +162,15 @@ export const largestTensors = (config: RunConfig): ReadonlyArray<TensorSize> => 
     { tensor: "the residual stream", values: global * t * d, fields: "batch.global × model.seqLen × model.dim" }
   ]
   if (kind === "llama") {
-    sizes.push(
-      { tensor: "the attention weights", values: d * d, fields: "model.dim × model.dim" },
-      {
+    sizes.push({ tensor: "the attention weights", values: d * d, fields: "model.dim × model.dim" })
+    // Only the gpujs backend stores the probabilities; the cpu backend recomputes them per tile.
+    if (config.kernels.backend === "gpujs") {
+      sizes.push({
         tensor: "the attention probabilities",
         values: global * heads * t * t,
         fields: "batch.global × model.heads × model.seqLen²"
-      }
-    )
+      })
+    }
   }
   return sizes
 }

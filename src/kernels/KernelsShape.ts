@@ -12,7 +12,9 @@ import type { FloatArray } from "../tensor/tensor.ts"
  * Layout conventions:
  * - matrices are row-major; a linear layer's weight is stored `[out, in]`.
  * - attention tensors q, k, v, out are `[B, T, H, hd]` — the natural layout of a `[B·T, d]`
- *   linear output with `d = H·hd` — and attention probabilities are `[B, H, T, T]`.
+ *   linear output with `d = H·hd`. What attention saves for its backward is the backend's
+ *   choice (`attentionSavedLength`): the cpu backend saves the per-row log-sum-exp `[B, H, T]`
+ *   for float32 and the probabilities `[B, H, T, T]` for float64; gpujs the probabilities.
  * - "accumulate" arguments add into the output instead of overwriting it.
  */
 export interface KernelsShape {
@@ -90,26 +92,32 @@ export interface KernelsShape {
   ): void
 
   /**
-   * Causal scaled-dot-product attention: `probs = softmax_causal(q·kᵀ / √hd)`, `out = probs · v`,
-   * per batch b and head h.
+   * How many values `attention` saves for its backward at these sizes, for operands of the type
+   * of `q` (the caller allocates the buffer; its contents are the backend's own).
+   */
+  attentionSavedLength(q: FloatArray, B: number, T: number, H: number, hd: number): number
+  /**
+   * Causal scaled-dot-product attention: `out = softmax_causal(q·kᵀ / √hd) · v` per batch b and
+   * head h; writes into `saved` (`attentionSavedLength` values) what the backward needs.
    */
   attention(
     q: FloatArray,
     k: FloatArray,
     v: FloatArray,
-    probs: FloatArray,
+    saved: FloatArray,
     out: FloatArray,
     B: number,
     T: number,
     H: number,
     hd: number
   ): void
-  /** Backward of attention; overwrites dq, dk, dv. */
+  /** Backward of attention from its inputs, its output and what it saved; overwrites dq, dk, dv. */
   attentionBackward(
     q: FloatArray,
     k: FloatArray,
     v: FloatArray,
-    probs: FloatArray,
+    out: FloatArray,
+    saved: FloatArray,
     dOut: FloatArray,
     dq: FloatArray,
     dk: FloatArray,

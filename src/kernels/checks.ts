@@ -96,13 +96,14 @@ export const rope = (x: FloatArray, out: FloatArray, rows: number, H: number, hd
   requireLength("rope", "out", out.length, rows * H * hd)
 }
 
-/** Checks q, k, v (`[B, T, H, hd]`) and probs (`[B, H, T, T]`); returns the length of one of q, k, v. */
+/** Checks q, k, v (`[B, T, H, hd]`) and what attention saves (`savedLength` values); returns the length of one of q, k, v. */
 const attentionInputs = (
   kernel: string,
   q: FloatArray,
   k: FloatArray,
   v: FloatArray,
-  probs: FloatArray,
+  saved: FloatArray,
+  savedLength: number,
   B: number,
   T: number,
   H: number,
@@ -112,7 +113,7 @@ const attentionInputs = (
   requireLength(kernel, "q", q.length, n)
   requireLength(kernel, "k", k.length, n)
   requireLength(kernel, "v", v.length, n)
-  requireLength(kernel, "probs", probs.length, B * H * T * T)
+  requireLength(kernel, "saved", saved.length, savedLength)
   return n
 }
 
@@ -120,14 +121,15 @@ export const attention = (
   q: FloatArray,
   k: FloatArray,
   v: FloatArray,
-  probs: FloatArray,
+  saved: FloatArray,
+  savedLength: number,
   out: FloatArray,
   B: number,
   T: number,
   H: number,
   hd: number
 ): void => {
-  const n = attentionInputs("attention", q, k, v, probs, B, T, H, hd)
+  const n = attentionInputs("attention", q, k, v, saved, savedLength, B, T, H, hd)
   requireLength("attention", "out", out.length, n)
 }
 
@@ -135,7 +137,9 @@ export const attentionBackward = (
   q: FloatArray,
   k: FloatArray,
   v: FloatArray,
-  probs: FloatArray,
+  out: FloatArray,
+  saved: FloatArray,
+  savedLength: number,
   dOut: FloatArray,
   dq: FloatArray,
   dk: FloatArray,
@@ -145,7 +149,8 @@ export const attentionBackward = (
   H: number,
   hd: number
 ): void => {
-  const n = attentionInputs("attentionBackward", q, k, v, probs, B, T, H, hd)
+  const n = attentionInputs("attentionBackward", q, k, v, saved, savedLength, B, T, H, hd)
+  requireLength("attentionBackward", "out", out.length, n)
   requireLength("attentionBackward", "dOut", dOut.length, n)
   requireLength("attentionBackward", "dq", dq.length, n)
   requireLength("attentionBackward", "dk", dk.length, n)

@@ -92,6 +92,15 @@ describe("estimateMemory", () => {
     }
   })
 
+  it("counts attention's saved log-sum-exp on cpu and the probabilities [μ, H, T, T] on gpujs", () => {
+    const config = configOf({ batch: { global: 4, micro: 2 } })
+    const gpujs = configOf({ batch: { global: 4, micro: 2 }, kernels: { backend: "gpujs" } })
+    const { layers, heads, seqLen: t } = config.model
+    const extra = (batch: number) => 4 * layers * batch * heads * t * (t - 1)
+    assert.strictEqual(estimateMemory(gpujs, 0).activations - estimateMemory(config, 0).activations, extra(2))
+    assert.strictEqual(estimateMemory(gpujs, 0).evaluation - estimateMemory(config, 0).evaluation, extra(4))
+  })
+
   it("shares the training arena with evaluation when the micro-batch is the whole batch", () => {
     const config = configOf({ batch: { global: 2, micro: 2 }, eval: { batches: 1 } })
     assert.strictEqual(estimateMemory(config, 0).evaluation, 8 * 2 * config.model.seqLen)

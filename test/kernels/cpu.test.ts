@@ -295,7 +295,7 @@ describe("cpu attention", () => {
       assert.isBelow(maxAbsDiff(out, want.out), 1e-13)
       assert.isBelow(maxAbsDiff(probs, want.probs), 1e-15)
       const dq = new Float64Array(n).fill(9), dk = new Float64Array(n).fill(9), dv = new Float64Array(n).fill(9)
-      k.attentionBackward(q, kk, v, probs, dOut, dq, dk, dv, B, T, H, hd)
+      k.attentionBackward(q, kk, v, out, probs, dOut, dq, dk, dv, B, T, H, hd)
       const g = naiveBackward(q, kk, v, probs, dOut, B, T, H, hd)
       assert.isBelow(maxAbsDiff(dq, g.dq), 1e-13)
       assert.isBelow(maxAbsDiff(dk, g.dk), 1e-13)
@@ -303,20 +303,32 @@ describe("cpu attention", () => {
     }
   })
 
+  it("float32 saves one log-sum-exp per row and refuses a shorter saved buffer, naming it", () => {
+    const [B, T, H, hd] = [2, 3, 2, 4]
+    const n = B * T * H * hd
+    const q = rand(n, 41, Float32Array)
+    assert.strictEqual(k.attentionSavedLength(q, B, T, H, hd), B * H * T)
+    assert.throws(
+      () => k.attention(q, q, q, new Float32Array(B * H * T - 1), new Float32Array(n), B, T, H, hd),
+      /saved\.length/
+    )
+  })
+
   it("backward overwrites dq, dk, dv", () => {
     const [B, T, H, hd] = [1, 3, 1, 2]
     const n = B * T * H * hd
     const q = rand(n, 31), kk = rand(n, 32), v = rand(n, 33), dOut = rand(n, 34)
     const probs = new Float64Array(T * T)
-    k.attention(q, kk, v, probs, new Float64Array(n), B, T, H, hd)
+    const out = new Float64Array(n)
+    k.attention(q, kk, v, probs, out, B, T, H, hd)
     const grads = () => {
       const g = [new Float64Array(n), new Float64Array(n), new Float64Array(n)]
       return g
     }
     const clean = grads()
     const dirty = grads().map((g) => g.fill(123))
-    k.attentionBackward(q, kk, v, probs, dOut, clean[0], clean[1], clean[2], B, T, H, hd)
-    k.attentionBackward(q, kk, v, probs, dOut, dirty[0], dirty[1], dirty[2], B, T, H, hd)
+    k.attentionBackward(q, kk, v, out, probs, dOut, clean[0], clean[1], clean[2], B, T, H, hd)
+    k.attentionBackward(q, kk, v, out, probs, dOut, dirty[0], dirty[1], dirty[2], B, T, H, hd)
     assert.deepStrictEqual(dirty, clean)
     // The last position's value only reaches the last query: dv[T-1] = p[T-1][T-1]·dOut[T-1].
     const pLast = probs[(T - 1) * T + (T - 1)]
@@ -427,16 +439,16 @@ describe("cpu backend instances", () => {
       const [B, H, hd] = [2, 2, 8]
       const n = B * T * H * hd
       const q = rand(n, 61 + T, Float32Array), kk = rand(n, 62 + T, Float32Array), v = rand(n, 63 + T, Float32Array)
-      const probs = new Float32Array(B * H * T * T), out = new Float32Array(n)
+      const saved = new Float32Array(kernels.attentionSavedLength(q, B, T, H, hd)), out = new Float32Array(n)
       const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n)
       kernels.rope(q, q, B * T, T, H, hd, 10000, false)
-      kernels.attention(q, kk, v, probs, out, B, T, H, hd)
-      kernels.attentionBackward(q, kk, v, probs, out, dq, dk, dv, B, T, H, hd)
+      kernels.attention(q, kk, v, saved, out, B, T, H, hd)
+      kernels.attentionBackward(q, kk, v, out, saved, out, dq, dk, dv, B, T, H, hd)
       const c32 = new Float32Array(T * T)
       kernels.matmul(q, kk, c32, T, T, n / T, false, true, false)
       const c64 = new Float64Array(T * T)
       kernels.matmul(Float64Array.from(q), Float64Array.from(kk), c64, T, T, n / T, false, true, false)
-      return [q, probs, out, dq, dk, dv, c32, c64]
+      return [q, saved, out, dq, dk, dv, c32, c64]
     }
     const alone = [work(makeCpuKernels(), 40), work(makeCpuKernels(), 9)]
     const first = makeCpuKernels()

@@ -44,8 +44,10 @@ export const attention = (t: Tape, q: Var, k: Var, v: Var, l: HeadLayout): Var =
   requireShape("attention", "v", v, q.shape)
   const { batch: B, seqLen: T, heads: H, headDim: hd } = l
   const y = t.output(q.shape, anyRequiresGrad(q, k, v))
-  const probs = t.scratch(B * H * T * T)
-  t.k.attention(q.value, k.value, v.value, probs, y.value, B, T, H, hd)
+  // What the backend keeps for the backward: the cpu backend's float32 path saves one
+  // log-sum-exp per row ([B, H, T]) and recomputes the probabilities, others keep them.
+  const saved = t.scratch(t.k.attentionSavedLength(q.value, B, T, H, hd))
+  t.k.attention(q.value, k.value, v.value, saved, y.value, B, T, H, hd)
   t.record(() => {
     if (!y.hasGrad || y.grad === null) return
     const dy = y.grad
@@ -60,7 +62,8 @@ export const attention = (t: Tape, q: Var, k: Var, v: Var, l: HeadLayout): Var =
       q.value,
       k.value,
       v.value,
-      probs,
+      y.value,
+      saved,
       dy,
       targets[0].dst,
       targets[1].dst,

@@ -1,15 +1,19 @@
 import type { FloatArray } from "../../tensor/tensor.ts"
 import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
-import { makeAttentionBackwardF32, makeAttentionF32 } from "./attentionF32.ts"
 import { causalSoftmax } from "./causalSoftmax.ts"
+import { makeFlashAttention } from "./flashAttention.ts"
 import type { Gemm } from "./gemm.ts"
-import { type WasmMatmul, wasmMatmulFits } from "./wasm/matmulWasm.ts"
-import type { WasmVector } from "./wasm/vectorWasm.ts"
+import { flashAttentionFits, type WasmVector } from "./wasm/vectorWasm.ts"
 
 /*
- * The TypeScript path (float64, gradient checks; float32 goes to attentionF32.ts).
- * q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
+ * The cpu backend's causal attention. Float32 runs the fused O(T)-memory kernel
+ * (flashAttention.ts): it saves the per-row log-sum-exp [B, H, T] and the backward recomputes
+ * the probabilities from it. Anything else (the float64 of gradient checks) runs the reference
+ * below, which stores the probabilities [B, H, T, T] — the definition the fused kernel is
+ * tested against.
+ *
+ * The reference: q, k, v, out are [B, T, H, hd]: head h of batch b is a T×hd matrix starting at
  * (b·T·H + h)·hd with row stride H·hd, so every product below runs through the strided gemm
  * without gathering heads. probs is [B, H, T, T], one contiguous T×T matrix per head.
  * Causality is used twice: score tiles wholly above the diagonal are never computed, and
@@ -30,25 +34,70 @@ const forEachHead = (
   }
 }
 
-/** Whether the float32 WebAssembly path can take attention of these sizes (its largest product is T×T×T or T×T×hd). */
-const wasmFits = (T: number, hd: number): boolean => wasmMatmulFits(T, Math.max(T, hd), Math.max(T, hd))
+/** The reference attention: the probabilities `[B, H, T, T]` are stored and read back. */
+export interface ReferenceAttention {
+  forward(
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    probs: FloatArray,
+    out: FloatArray,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
+  ): void
+  backward(
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    probs: FloatArray,
+    dOut: FloatArray,
+    dq: FloatArray,
+    dk: FloatArray,
+    dv: FloatArray,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
+  ): void
+}
 
-/**
- * Causal attention: float32 tensors run through the WebAssembly matmul (attentionF32.ts), anything
- * else (the float64 of gradient checks) through `gemm` (which holds the packing scratch).
- */
-export const makeAttention = (gemm: Gemm, wasm: WasmMatmul, vector: WasmVector): KernelsShape["attention"] => {
-  const f32 = makeAttentionF32(wasm, vector)
-  return (q, k, v, probs, out, B, T, H, hd) => {
-    check.attention(q, k, v, probs, out, B, T, H, hd)
-    if (
-      q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array &&
-      probs instanceof Float32Array && out instanceof Float32Array && wasmFits(T, hd)
-    ) {
-      f32(q, k, v, probs, out, B, T, H, hd)
-      return
+/** The reference attention through `gemm` (which holds the packing scratch), with its own dS buffer. */
+export const makeReferenceAttention = (gemm: Gemm): ReferenceAttention => ({
+  forward: (q, k, v, probs, out, B, T, H, hd) => attentionGemm(gemm, q, k, v, probs, out, B, T, H, hd),
+  backward: makeAttentionBackwardGemm(gemm)
+})
+
+const isF32 = (x: FloatArray): x is Float32Array => x instanceof Float32Array
+
+/** The attention calls of the cpu backend: fused for float32, the reference for anything else. */
+export const makeAttention = (
+  gemm: Gemm,
+  wasm: WasmVector
+): Pick<KernelsShape, "attentionSavedLength" | "attention" | "attentionBackward"> => {
+  const reference = makeReferenceAttention(gemm)
+  const flash = makeFlashAttention()
+  const savedLength = (q: FloatArray, B: number, T: number, H: number): number =>
+    q instanceof Float32Array ? B * H * T : B * H * T * T
+  return {
+    attentionSavedLength: (q, B, T, H) => savedLength(q, B, T, H),
+    attention: (q, k, v, saved, out, B, T, H, hd) => {
+      check.attention(q, k, v, saved, savedLength(q, B, T, H), out, B, T, H, hd)
+      if (isF32(q) && isF32(k) && isF32(v) && isF32(saved) && isF32(out) && flashAttentionFits(B, T, H, hd)) {
+        wasm.flashForward(q, k, v, saved, out, B, T, H, hd)
+      } else if (isF32(q)) flash.forward(q, k, v, saved, out, B, T, H, hd)
+      else reference.forward(q, k, v, saved, out, B, T, H, hd)
+    },
+    attentionBackward: (q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd) => {
+      check.attentionBackward(q, k, v, out, saved, savedLength(q, B, T, H), dOut, dq, dk, dv, B, T, H, hd)
+      const all32 = isF32(q) && isF32(k) && isF32(v) && isF32(out) && isF32(saved) && isF32(dOut) && isF32(dq) &&
+        isF32(dk) && isF32(dv)
+      if (all32 && flashAttentionFits(B, T, H, hd)) {
+        wasm.flashBackward(q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd)
+      } else if (isF32(q)) flash.backward(q, k, v, out, saved, dOut, dq, dk, dv, B, T, H, hd)
+      else reference.backward(q, k, v, saved, dOut, dq, dk, dv, B, T, H, hd)
     }
-    attentionGemm(gemm, q, k, v, probs, out, B, T, H, hd)
   }
 }
 
@@ -81,23 +130,9 @@ const attentionGemm = (
  * With `dP = dOut·vᵀ` and the softmax backward `dS = P ⊙ (dP − rowsum(P ⊙ dP))`:
  * `dv = Pᵀ·dOut`, `dq = dS·k/√hd`, `dk = dSᵀ·q/√hd`. Overwrites dq, dk and dv.
  */
-export const makeAttentionBackward = (
-  gemm: Gemm,
-  wasm: WasmMatmul,
-  vector: WasmVector
-): KernelsShape["attentionBackward"] => {
+const makeAttentionBackwardGemm = (gemm: Gemm): ReferenceAttention["backward"] => {
   let dsScratch = new Float64Array(64 * 64)
-  const f32 = makeAttentionBackwardF32(wasm, vector)
   return (q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) => {
-    check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
-    if (
-      q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array &&
-      probs instanceof Float32Array && dOut instanceof Float32Array && dq instanceof Float32Array &&
-      dk instanceof Float32Array && dv instanceof Float32Array && wasmFits(T, hd)
-    ) {
-      f32(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
-      return
-    }
     if (dsScratch.length < T * T) dsScratch = new Float64Array(T * T)
     const ds = dsScratch
     const stride = H * hd

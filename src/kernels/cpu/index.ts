@@ -1,5 +1,5 @@
 import type { KernelsShape } from "../KernelsShape.ts"
-import { makeAttention, makeAttentionBackward } from "./attention.ts"
+import { makeAttention } from "./attention.ts"
 import { addInPlace, scale } from "./elementwise.ts"
 import { makeGemm } from "./gemm.ts"
 import { softmax } from "./loss.ts"
@@ -12,13 +12,13 @@ import { defaultMatmulVariant, makeWasmMatmul } from "./wasm/matmulWasm.ts"
 import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
- * A new instance of the reference backend. Float32 matmul, attention's products, add, mul, SiLU,
- * RMSNorm, cross-entropy, AdamW and the embedding run in WebAssembly SIMD; the rest, and every float64 call (gradient
+ * A new instance of the reference backend. Float32 matmul, fused causal attention (forward and
+ * backward), add, mul, SiLU, RMSNorm, cross-entropy, AdamW and the embedding run in WebAssembly SIMD; the rest, and every float64 call (gradient
  * checks), in TypeScript over typed arrays. Every kernel is deterministic (fixed summation order,
  * no threads).
  *
- * The instance owns all its working memory: gemm's packing panels, attention's dS buffer, the
- * RoPE tables and the WebAssembly modules with their memories. Nothing is shared between instances,
+ * The instance owns all its working memory: gemm's packing panels, the reference attention's dS
+ * buffer, the TypeScript attention's accumulators, the RoPE tables and the WebAssembly modules with their memories. Nothing is shared between instances,
  * so each thread (or rank) makes its own; calls on one instance must not overlap.
  */
 export const makeCpuKernels = (): KernelsShape => {
@@ -42,8 +42,7 @@ export const makeCpuKernels = (): KernelsShape => {
     rmsnorm: vector.rmsnorm,
     rmsnormBackward: vector.rmsnormBackward,
     rope: makeRope(),
-    attention: makeAttention(gemm, wasmMatmul, wasmVector),
-    attentionBackward: makeAttentionBackward(gemm, wasmMatmul, wasmVector),
+    ...makeAttention(gemm, wasmVector),
     embedding: params.embedding,
     embeddingBackward: params.embeddingBackward,
     crossEntropy: vector.crossEntropy,

@@ -136,9 +136,16 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
       if (rows * H * hd === 0 || !f32(x, out)) return cpu.rope(x, out, rows, T, H, hd, theta, inverse)
       g.rope(x as Float32Array, out as Float32Array, rows, T, H, hd, theta, inverse)
     },
+    // The device path keeps the probabilities [B, H, T, T] for its backward; calls it hands to the
+    // cpu backend keep what that saves.
+    attentionSavedLength(q, B, T, H, hd) {
+      return B * T * H * hd === 0 || !f32(q) ? cpu.attentionSavedLength(q, B, T, H, hd) : B * H * T * T
+    },
     attention(q, k, v, probs, out, B, T, H, hd) {
-      check.attention(q, k, v, probs, out, B, T, H, hd)
-      if (B * T * H * hd === 0 || !f32(q, k, v, probs, out)) return cpu.attention(q, k, v, probs, out, B, T, H, hd)
+      const onCpu = B * T * H * hd === 0 || !f32(q, k, v, probs, out)
+      const savedLength = onCpu ? cpu.attentionSavedLength(q, B, T, H, hd) : B * H * T * T
+      check.attention(q, k, v, probs, savedLength, out, B, T, H, hd)
+      if (onCpu) return cpu.attention(q, k, v, probs, out, B, T, H, hd)
       g.attention(
         q as Float32Array,
         k as Float32Array,
@@ -151,11 +158,11 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
         hd
       )
     },
-    attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd) {
-      check.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
-      if (B * T * H * hd === 0 || !f32(q, k, v, probs, dOut, dq, dk, dv)) {
-        return cpu.attentionBackward(q, k, v, probs, dOut, dq, dk, dv, B, T, H, hd)
-      }
+    attentionBackward(q, k, v, out, probs, dOut, dq, dk, dv, B, T, H, hd) {
+      const onCpu = B * T * H * hd === 0 || !f32(q, k, v, out, probs, dOut, dq, dk, dv)
+      const savedLength = onCpu ? cpu.attentionSavedLength(q, B, T, H, hd) : B * H * T * T
+      check.attentionBackward(q, k, v, out, probs, savedLength, dOut, dq, dk, dv, B, T, H, hd)
+      if (onCpu) return cpu.attentionBackward(q, k, v, out, probs, dOut, dq, dk, dv, B, T, H, hd)
       g.attentionBackward(
         q as Float32Array,
         k as Float32Array,

@@ -29,8 +29,41 @@ interface VectorExports {
     dim: number,
     acc: number
   ) => void
-  readonly causalSoftmax: (s: Ptr, rows: number, T: number, scale: number) => void
-  readonly causalSoftmaxBackward: (p: Ptr, dp: Ptr, rows: number, T: number, scale: number) => void
+  readonly flashForward: (
+    q: Ptr,
+    k: Ptr,
+    v: Ptr,
+    out: Ptr,
+    m: Ptr,
+    l: Ptr,
+    kt: Ptr,
+    tile: Ptr,
+    B: number,
+    T: number,
+    H: number,
+    hd: number,
+    scale: number
+  ) => void
+  readonly flashBackward: (
+    q: Ptr,
+    k: Ptr,
+    v: Ptr,
+    o: Ptr,
+    dO: Ptr,
+    lse: Ptr,
+    dq: Ptr,
+    dk: Ptr,
+    dv: Ptr,
+    kt: Ptr,
+    vt: Ptr,
+    dd: Ptr,
+    tile: Ptr,
+    B: number,
+    T: number,
+    H: number,
+    hd: number,
+    scale: number
+  ) => void
   readonly softmaxRows: (logits: Ptr, dLogits: Ptr, stats: Ptr, rows: number, vocab: number, gradScale: number) => void
 }
 
@@ -43,6 +76,16 @@ const padded = (floats: number): number => (floats + 3) & ~3
 /** Whether operands of these float counts fit the module's 32-bit addressing. */
 export const wasmVectorFits = (...floats: ReadonlyArray<number>): boolean =>
   floats.reduce((sum, n) => sum + padded(n), 0) * 4 <= MAX_BYTES
+
+/**
+ * Whether the fused attention kernel takes these sizes: whole tiles of 4 query rows × 8 keys and
+ * whole vectors of a head, and the backward's working set (8 operands, kᵀ and vᵀ) addressable.
+ */
+export const flashAttentionFits = (B: number, T: number, H: number, hd: number): boolean => {
+  const n = B * T * H * hd
+  return T % 8 === 0 && hd % 4 === 0 &&
+    wasmVectorFits(n, n, n, n, n, B * H * T, n, n, n, hd * T, hd * T, T, 64 + 16 * hd)
+}
 
 export interface WasmVector {
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
@@ -72,12 +115,37 @@ export interface WasmVector {
     accumulate: boolean
   ): void
   /**
-   * Attention's causal softmax in place over `rows` rows of T scores (T a multiple of 4; row r is
-   * query r mod T): `p = softmax(s·scale)` over keys j ≤ i, 0 above the diagonal.
+   * Fused causal attention over [B, T, H, hd] operands (T a multiple of 8, hd of 4; see
+   * `flashAttentionFits`): writes out and the per-row log-sum-exp `lse` ([B, H, T]) of the
+   * scores scaled by 1/√hd.
    */
-  causalSoftmax(scores: Float32Array, rows: number, T: number, scale: number): void
-  /** Its backward, in place on dp: `dS = p ⊙ (dP − rowsum(p ⊙ dP))·scale`, 0 above the diagonal. */
-  causalSoftmaxBackward(p: Float32Array, dp: Float32Array, rows: number, T: number, scale: number): void
+  flashForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    lse: Float32Array,
+    out: Float32Array,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
+  ): void
+  /** Its backward from out and lse, probabilities recomputed; overwrites dq, dk, dv. */
+  flashBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dOut: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    B: number,
+    T: number,
+    H: number,
+    hd: number
+  ): void
   /** vocab a multiple of 4; targets already checked. Returns the float64 sum of row losses. */
   crossEntropy(
     logits: Float32Array,
@@ -93,6 +161,8 @@ export interface WasmVector {
 export const makeWasmVector = (): WasmVector => {
   const { exports, memory } = instantiate(vectorWasmBase64)
   const k = exports as unknown as VectorExports
+  // The same exports under a name the attention calls' k operand does not shadow.
+  const fused = k
   let heap = new Float32Array(memory.buffer)
   let heap64 = new Float64Array(memory.buffer)
   const offsets: Array<number> = []
@@ -161,20 +231,79 @@ export const makeWasmVector = (): WasmVector => {
       take(pdx, n, dx)
       take(pdw, dim, dw)
     },
-    causalSoftmax: (scores, rows, T, scale) => {
-      const n = rows * T
-      const [ps] = layout(n)
-      put(scores, n, ps)
-      k.causalSoftmax(ps * 4, rows, T, scale)
-      take(ps, n, scores)
+    flashForward: (q, k, v, lse, out, B, T, H, hd) => {
+      const n = B * T * H * hd
+      const rows = B * H * T
+      const [pq, pk, pv, po, pm, pl, pkt, ptile] = layout(n, n, n, n, rows, rows, hd * T, 32)
+      put(q, n, pq)
+      put(k, n, pk)
+      put(v, n, pv)
+      fused.flashForward(
+        pq * 4,
+        pk * 4,
+        pv * 4,
+        po * 4,
+        pm * 4,
+        pl * 4,
+        pkt * 4,
+        ptile * 4,
+        B,
+        T,
+        H,
+        hd,
+        1 / Math.sqrt(hd)
+      )
+      take(po, n, out)
+      // wasm has no log: the module leaves the running max and sum, lse = m + log l is formed here.
+      for (let r = 0; r < rows; r++) lse[r] = heap[pm + r] + Math.log(heap[pl + r])
     },
-    causalSoftmaxBackward: (p, dp, rows, T, scale) => {
-      const n = rows * T
-      const [pp, pd] = layout(n, n)
-      put(p, n, pp)
-      put(dp, n, pd)
-      k.causalSoftmaxBackward(pp * 4, pd * 4, rows, T, scale)
-      take(pd, n, dp)
+    flashBackward: (q, k, v, out, lse, dOut, dq, dk, dv, B, T, H, hd) => {
+      const n = B * T * H * hd
+      const rows = B * H * T
+      const [pq, pk, pv, po, pdo, plse, pdq, pdk, pdv, pkt, pvt, pdd, ptile] = layout(
+        n,
+        n,
+        n,
+        n,
+        n,
+        rows,
+        n,
+        n,
+        n,
+        hd * T,
+        hd * T,
+        T,
+        64 + 16 * hd
+      )
+      put(q, n, pq)
+      put(k, n, pk)
+      put(v, n, pv)
+      put(out, n, po)
+      put(dOut, n, pdo)
+      put(lse, rows, plse)
+      fused.flashBackward(
+        pq * 4,
+        pk * 4,
+        pv * 4,
+        po * 4,
+        pdo * 4,
+        plse * 4,
+        pdq * 4,
+        pdk * 4,
+        pdv * 4,
+        pkt * 4,
+        pvt * 4,
+        pdd * 4,
+        ptile * 4,
+        B,
+        T,
+        H,
+        hd,
+        1 / Math.sqrt(hd)
+      )
+      take(pdq, n, dq)
+      take(pdk, n, dk)
+      take(pdv, n, dv)
     },
     crossEntropy: (logits, targets, dLogits, rows, vocab, gradScale) => {
       const n = rows * vocab
