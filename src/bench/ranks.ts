@@ -1,7 +1,7 @@
 /**
  * What real ranks buy: the same training update — same model, same (B, μ), hence the same numbers
- * bit for bit — computed by the single-thread stepper and by P worker-thread ranks, each timed as
- * the median of its steps. Reports tokens/s and the speed-up over one rank, the cost of the rank
+ * bit for bit — computed by the single-thread stepper and by P worker-thread ranks, taking turns
+ * step by step, each timed as the median of its steps. Reports tokens/s and the speed-up over one rank, the cost of the rank
  * protocol (one rank against the single thread: messages, barriers, the token copy), the memory
  * of the gradient slots, and where each rank's time went (compute, reduce, waiting, update) — what
  * limits the speed-up.
@@ -34,6 +34,7 @@ export interface RanksBenchOptions {
   readonly ranks: ReadonlyArray<RanksSetting>
   readonly steps: number
   readonly warmup: number
+  /** Told before each step round. */
   readonly onProgress?: OnProgress | undefined
 }
 
@@ -96,72 +97,98 @@ const medianPhases = (phases: ReadonlyArray<RankPhases>): RankPhases => ({
   update: median(phases.map((p) => p.update))
 })
 
+/** One way to compute the update, ready to time step by step. */
+interface Runner {
+  readonly setting: string
+  readonly ranks: number
+  readonly gradientBytes: number
+  readonly step: (s: number) => Effect.Effect<void, unknown>
+  readonly phases: () => RankPhases | undefined
+}
+
+const singleThreadRunner = (size: ModelSize) =>
+  Effect.gen(function*() {
+    const config = yield* configFor(size, 1)
+    const { model, params, optimizer, data } = yield* partsOf(config)
+    const stepper = makeStepper({
+      kernels: makeCpuKernels(),
+      model,
+      params,
+      data,
+      rule: optimizer.rule,
+      optimizer: optimizer.state,
+      clipNorm: config.optimizer.clipNorm
+    })
+    return {
+      setting: "single thread",
+      ranks: 0,
+      gradientBytes: 0,
+      step: (s) => Effect.sync(() => stepper(s * data.geometry.global, LR)),
+      phases: () => undefined
+    } satisfies Runner
+  })
+
+const ranksRunner = (size: ModelSize, setting: RanksSetting) =>
+  Effect.gen(function*() {
+    const config = yield* configFor(size, setting)
+    const { params, optimizer, data } = yield* partsOf(config)
+    const ranks = yield* startRanks({ config, data, params, optimizer: optimizer.state })
+    return {
+      setting: String(setting),
+      ranks: ranks.count,
+      gradientBytes: ranks.gradientBytes,
+      step: (s) => ranks.step(s * data.geometry.global, LR, s + 1),
+      // The rank that computed longest: the one the others waited for.
+      phases: () => ranks.lastPhases().reduce((a, b) => (b.compute > a.compute ? b : a))
+    } satisfies Runner
+  })
+
+/**
+ * Every way of computing the update is built first, then they take turns step by step, so that a
+ * change in the machine's load meets them all alike.
+ */
 export const runRanksBench = (options: RanksBenchOptions) =>
   Effect.scoped(Effect.gen(function*() {
-    const total = options.steps + options.warmup
-    const report = (done: number, detail: string) =>
-      options.onProgress?.({ task: "bench ranks", done, total: options.ranks.length + 1, unit: "items", detail })
-
-    report(0, "single thread")
-    const single = yield* Effect.scoped(Effect.gen(function*() {
-      const config = yield* configFor(options.size, 1)
-      const { model, params, optimizer, data } = yield* partsOf(config)
-      const stepper = makeStepper({
-        kernels: makeCpuKernels(),
-        model,
-        params,
-        data,
-        rule: optimizer.rule,
-        optimizer: optimizer.state,
-        clipNorm: config.optimizer.clipNorm
-      })
-      const times: Array<number> = []
-      for (let s = 0; s < total; s++) {
+    options.onProgress?.({ task: "bench ranks", done: 0, total: 1, unit: "items", detail: "starting ranks" })
+    const runners = [
+      yield* singleThreadRunner(options.size),
+      ...yield* Effect.forEach(options.ranks, (setting) => ranksRunner(options.size, setting))
+    ]
+    const times = runners.map((): Array<number> => [])
+    const phases = runners.map((): Array<RankPhases> => [])
+    const total = options.warmup + options.steps
+    for (let s = 0; s < total; s++) {
+      options.onProgress?.({ task: "bench ranks", done: s, total, unit: "steps" })
+      for (const [i, runner] of runners.entries()) {
         const began = performance.now()
-        stepper(s * data.geometry.global, LR)
-        if (s >= options.warmup) times.push(performance.now() - began)
+        yield* runner.step(s)
+        if (s < options.warmup) continue
+        times[i]!.push(performance.now() - began)
+        const p = runner.phases()
+        if (p !== undefined) phases[i]!.push(p)
       }
-      return { ms: median(times), tokens: data.geometry.global * data.seqLen }
-    }))
-
-    const rows: Array<Omit<RanksRow, "speedup">> = []
-    for (const [i, setting] of options.ranks.entries()) {
-      report(1 + i, `ranks ${setting}`)
-      rows.push(
-        yield* Effect.scoped(Effect.gen(function*() {
-          const config = yield* configFor(options.size, setting)
-          const { params, optimizer, data } = yield* partsOf(config)
-          const ranks = yield* startRanks({ config, data, params, optimizer: optimizer.state })
-          const times: Array<number> = []
-          const phases: Array<RankPhases> = []
-          for (let s = 0; s < total; s++) {
-            const began = performance.now()
-            yield* ranks.step(s * data.geometry.global, LR, s + 1)
-            if (s < options.warmup) continue
-            times.push(performance.now() - began)
-            phases.push(ranks.lastPhases().reduce((a, b) => (b.compute > a.compute ? b : a)))
-          }
-          const ms = median(times)
-          return {
-            setting: String(setting),
-            ranks: ranks.count,
-            msPerStep: ms,
-            tokensPerSec: single.tokens / (ms / 1000),
-            gradientBytes: ranks.gradientBytes,
-            phases: medianPhases(phases)
-          }
-        }))
-      )
     }
-    report(options.ranks.length + 1, "done")
-    const one = rows.find((r) => r.ranks === 1)?.msPerStep
+    options.onProgress?.({ task: "bench ranks", done: total, total, unit: "steps" })
+    const ms = times.map(median)
+    const one = runners.findIndex((r) => r.ranks === 1)
+    const { batch, model } = yield* configFor(options.size, 1)
+    const tokens = batch.global * model.seqLen
     return {
       size: options.size,
-      ...BATCH,
+      global: batch.global,
+      micro: batch.micro,
       cores: os.availableParallelism(),
-      singleThreadMs: single.ms,
-      protocolMs: one === undefined ? Number.NaN : one - single.ms,
-      rows: rows.map((r) => ({ ...r, speedup: one === undefined ? Number.NaN : one / r.msPerStep }))
+      singleThreadMs: ms[0]!,
+      protocolMs: one < 0 ? Number.NaN : ms[one]! - ms[0]!,
+      rows: runners.slice(1).map((runner, k) => ({
+        setting: runner.setting,
+        ranks: runner.ranks,
+        msPerStep: ms[k + 1]!,
+        tokensPerSec: tokens / (ms[k + 1]! / 1000),
+        speedup: one < 0 ? Number.NaN : ms[one]! / ms[k + 1]!,
+        gradientBytes: runner.gradientBytes,
+        phases: medianPhases(phases[k + 1]!)
+      }))
     } satisfies RanksBench
   }))
 
