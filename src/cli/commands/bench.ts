@@ -33,7 +33,8 @@ const countFlag = (name: string, description: string, min: number, fallback: num
 
 const sizeFlag = Flag.Literals("size", modelSizeNames).pipe(
   Flag.withDescription(
-    "Model size: the reference model, a wider and deeper one (mid), or mid-t128 (d128, 4 layers, T=128)"
+    "Model size: the reference model, a wider and deeper one (mid), mid-t128 (d128, 4 layers, T=128), " +
+      "or large (d512, 8 layers, 8 heads, T=256)"
   ),
   Flag.withDefault("default")
 )
@@ -72,7 +73,18 @@ const step = Command.make(
   {
     steps: countFlag("steps", "Timed steps", 1, 30),
     warmup: countFlag("warmup", "Untimed steps first", 0, 5),
-    cpuOnly: Flag.Boolean("cpu-only").pipe(Flag.withDescription("Skip the gpu.js modes"), Flag.withDefault(false)),
+    cpuOnly: Flag.Boolean("cpu-only").pipe(
+      Flag.withDescription("Skip the gpu.js modes (the same as --backend cpu)"),
+      Flag.withDefault(false)
+    ),
+    backend: Flag.Literals("backend", ["all", "cpu", "gpujs"] as const).pipe(
+      Flag.withDescription(
+        "Which backends to time: cpu, gpujs (each mode of --modes that runs; with upload, readback and " +
+          "launches per step), or all"
+      ),
+      Flag.withDefault("all")
+    ),
+    modes: listFlag("modes", gpujsModes),
     size: sizeFlag,
     profile: Flag.Boolean("profile").pipe(
       Flag.withDescription(
@@ -82,11 +94,16 @@ const step = Command.make(
     ),
     json: Flag.String("json").pipe(Flag.withDescription("Also write the results to this JSON file"), Flag.optional)
   },
-  ({ json, ...args }) =>
+  ({ backend, cpuOnly, json, modes, ...args }) =>
     whenRun(loadHandlers, (handlers) =>
       args.profile
         ? handlers.benchStepProfile({ ...args, json: Option.getOrUndefined(json) })
-        : handlers.benchStep({ ...args, json: Option.getOrUndefined(json) }))
+        : handlers.benchStep({
+          ...args,
+          backend: cpuOnly ? "cpu" : backend,
+          modes: Option.getOrUndefined(modes),
+          json: Option.getOrUndefined(json)
+        }))
 ).pipe(Command.withDescription(
   "One full training step (forward, backward, clipping, AdamW) per backend; --profile: where its time goes on cpu"
 ))
