@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The gpu.js backend on the machine at hand: which modes run and on which GL driver, the kernel
 # table, and the training-step time at three model sizes, with bytes up, bytes down and launches
-# per step. Ends within PROBE_BUDGET_S seconds (default 270): every stage runs under a timeout cut
+# per step. Ends within PROBE_BUDGET_S seconds (default 280): every stage runs under a timeout cut
 # from what is left.
 #
 #   scripts/device/gpujs-probe.sh OUTDIR      in a checkout (node, Xvfb and Mesa installed here)
@@ -21,7 +21,7 @@ set -u
 OUTDIR=${1:?usage: gpujs-probe.sh OUTDIR}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
-BUDGET=${PROBE_BUDGET_S:-270}
+BUDGET=${PROBE_BUDGET_S:-280}
 STARTED=$(date +%s)
 HERE=$(cd "$(dirname "$0")" && pwd)
 exec > >(tee -a "$OUTDIR/probe.log") 2>&1
@@ -56,8 +56,8 @@ if [ -f "$HERE/bundle.tar.xz" ]; then
   NODE=$R/bin/node
   CLI=("$NODE" "$R/app/continuum.mjs")
   PROBE=("$NODE" "$R/app/probe.mjs")
-  GLXPROBE=$R/bin/glxprobe
-  XVFB=$R/bin/Xvfb
+  GLXPROBE=("$R/bin/glxprobe")
+  XVFB=("$R/bin/Xvfb")
   XKBDIR=$R/share/X11/xkb
   export LIBGL_DRIVERS_PATH=$R/lib/dri
   # The server runs xkbcomp from the directory it was built with, and cannot be told another one.
@@ -68,9 +68,9 @@ else
   NODE=node
   CLI=(node bin/continuum)
   PROBE=(npx tsx scripts/device/gpujs-probe.ts)
-  GLXPROBE=$(mktemp -d)/glxprobe
-  cc -O1 -o "$GLXPROBE" scripts/device/glxprobe.c -ldl || exit 1
-  XVFB=Xvfb
+  GLXPROBE=("$(mktemp -d)/glxprobe")
+  cc -O1 -o "${GLXPROBE[0]}" scripts/device/glxprobe.c -ldl || exit 1
+  XVFB=(Xvfb)
   XKBDIR=/usr/share/X11/xkb
   LIBS=
 fi
@@ -86,12 +86,20 @@ if [ -z "$NVLIB" ]; then
 fi
 say "NVIDIA GLX library: ${NVLIB:-none found}"
 [ -n "$NVLIB" ] && ls "$NVLIB" | grep -E '^lib(GLX|EGL|nvidia-(glcore|tls|glsi|eglcore))' | tr '\n' ' ' && echo
-export LD_LIBRARY_PATH=${LIBS}${NVLIB:+:$NVLIB}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-say "node $("$NODE" --version)"
+# Only the programs that draw get the carried libraries: the system's own tools keep theirs.
+GLLIBS=${LIBS}${NVLIB:+:$NVLIB}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+GLLIBS=${GLLIBS#:}
+WITH_GL=(env LD_LIBRARY_PATH="$GLLIBS")
+NODE=("${WITH_GL[@]}" "$NODE")
+CLI=("${WITH_GL[@]}" "${CLI[@]}")
+PROBE=("${WITH_GL[@]}" "${PROBE[@]}")
+GLXPROBE=("${WITH_GL[@]}" "${GLXPROBE[@]}")
+XVFB=("${WITH_GL[@]}" "${XVFB[@]}")
+say "node $("${NODE[@]}" --version), carried libraries first: ${GLLIBS:-none}"
 
 say "starting Xvfb"
 fdfile=$(mktemp)
-"$XVFB" -displayfd 3 -screen 0 64x64x24 -nolisten tcp -xkbdir "$XKBDIR" 3>"$fdfile" >"$fdfile.log" 2>&1 &
+"${XVFB[@]}" -displayfd 3 -screen 0 64x64x24 -nolisten tcp -xkbdir "$XKBDIR" 3>"$fdfile" >"$fdfile.log" 2>&1 &
 XPID=$!
 trap 'kill $XPID 2>/dev/null' EXIT
 for _ in $(seq 100); do
@@ -111,7 +119,7 @@ best=
 for vendor in default nvidia; do
   if [ "$vendor" = default ]; then unset __GLX_VENDOR_LIBRARY_NAME; else export __GLX_VENDOR_LIBRARY_NAME=$vendor; fi
   say "GLX vendor $vendor: glxprobe"
-  answer=$(bounded 20 "$GLXPROBE" 2>&1)
+  answer=$(bounded 20 "${GLXPROBE[@]}" 2>&1)
   echo "$answer"
   renderer=$(echo "$answer" | sed -n 's/^GL_RENDERER: //p')
   say "GLX vendor $vendor: gpu.js modes"
@@ -128,36 +136,32 @@ else
   say "no GLX vendor reached a GPU: benchmarks on the default vendor (software, or nothing if GL does not run)"
 fi
 
-say "kernel table (headlessgl)"
-bounded 90 "${CLI[@]}" bench kernels --modes headlessgl --json "$OUTDIR/kernels.json" ||
-  say "kernel table stopped (timeout or failure, exit $?)"
-
 step() { # size, stepArgs...
   local size=$1 cap=$2
   shift 2
   say "step: $size model $*"
   bounded "$cap" "${CLI[@]}" bench step --size "$size" --modes headlessgl --json "$OUTDIR/step-$size.json" "$@"
 }
-step default 40 --steps 10 --warmup 2
-step mid-t128 60 --steps 3 --warmup 1
+step default 40 --steps 10 --warmup 2 || say "default model stopped after its 40 s (or failed: exit $?)"
+step mid-t128 60 --steps 3 --warmup 1 || say "mid-t128 model stopped after its 60 s (or failed: exit $?)"
 
-# The large model does about 65 times the mid-t128 model's arithmetic per step. Estimate its step
-# from mid-t128's on headlessgl, and skip it when a step would exceed 60 s or not fit what is left.
-mid_ms=$(python3 -c 'import json,sys
-rows=json.load(open(sys.argv[1]))["rows"]
-print(int(next((r["msPerStep"] for r in rows if r["backend"]=="gpujs:headlessgl"), 0)))' "$OUTDIR/step-mid-t128.json" 2>/dev/null)
-estimate=$((${mid_ms:-0} * 65 / 1000))
+# The large model does 16 to 64 times the mid-t128 model's arithmetic and twice its launches, so
+# its step takes at least twice as long: skip it when mid-t128's step took over 30 s. Otherwise
+# give its three steps (one warm-up, which compiles, and two timed) at most 120 s.
+mid_ms=$("${NODE[@]}" -e 'const rows = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows
+console.log(Math.round(rows.find((r) => r.backend === "gpujs:headlessgl")?.msPerStep ?? 0))' "$OUTDIR/step-mid-t128.json" 2>/dev/null)
 if [ -z "$mid_ms" ] || [ "$mid_ms" = 0 ]; then
-  say "large model skipped: no mid-t128 step time on headlessgl to estimate it from"
-elif [ "$estimate" -gt 60 ]; then
-  say "large model skipped: estimated ${estimate} s per step on headlessgl (65 × mid-t128's ${mid_ms} ms), over 60 s"
-elif [ $((estimate * 3 + 30)) -gt $(($(left) - 15)) ]; then
-  say "large model skipped: estimated ${estimate} s per step, 3 steps do not fit the $(left) s left"
+  say "large model skipped: mid-t128 gave no step time on headlessgl (it did not finish within its 60 s)"
+elif [ "$mid_ms" -gt 30000 ]; then
+  say "large model skipped: mid-t128 took ${mid_ms} ms per step, so a large step would exceed 60 s"
 else
-  say "large model: estimated ${estimate} s per step"
-  step large $((estimate * 5 + 60)) --backend gpujs --steps 1 --warmup 0 ||
-    say "large model stopped (timeout or failure, exit $?)"
+  step large 120 --backend gpujs --steps 1 --warmup 0 ||
+    say "large model stopped: 3 steps did not finish within 120 s, over ~40 s per step (or failed: exit $?)"
 fi
+
+say "kernel table (headlessgl)"
+bounded 90 "${CLI[@]}" bench kernels --modes headlessgl --json "$OUTDIR/kernels.json" ||
+  say "kernel table stopped after its 90 s or the budget (or failed: exit $?)"
 
 say "Xvfb log:"
 cat "$fdfile.log"

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
+import { formatKernelBench, runKernelBench } from "../../src/bench/kernels.ts"
 import { timeReferenceStep } from "../../src/bench/step.ts"
 import { makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
 import type { LlamaConfig } from "../../src/model/model.ts"
@@ -80,6 +81,28 @@ describe("gpujs traffic counters", () => {
 
       const cpuOnly = timeReferenceStep(g.kernels, "gpujs:cpu", 1, 0, tiny)
       assert.isUndefined(cpuOnly.trafficPerStep, "no device, no counting")
+    }))
+
+  it.effect("the kernel table gives each gpujs row its traffic per call; cpu rows have none", () =>
+    Effect.gen(function*() {
+      const result = yield* runKernelBench({
+        modes: ["cpu"],
+        families: ["add"],
+        scale: "quick",
+        reps: 1,
+        warmup: 0,
+        peers: false
+      })
+      const gpujs = result.rows.filter((r) => r.backend === "gpujs:cpu")
+      assert.deepStrictEqual(gpujs.map((r) => r.traffic), [
+        { bytesUp: 8e3, bytesDown: 4e3, launches: 1 },
+        { bytesUp: 8e4, bytesDown: 4e4, launches: 1 },
+        { bytesUp: 8e5, bytesDown: 4e5, launches: 1 }
+      ])
+      for (const r of result.rows.filter((r) => r.backend === "cpu")) assert.isUndefined(r.traffic)
+      const table = formatKernelBench(result)
+      assert.match(table, /KB up\s+KB down\s+launches/)
+      assert.match(table, /add\s+1000\s+gpujs:cpu .*\s8\.0\s+4\.0\s+1\s/)
     }))
 
   it("bench step --backend gpujs prints bytes up, bytes down and launches per step; cpu shows none", () => {
