@@ -15,6 +15,8 @@
 # reports only "ANGLE"), then with the probe (the modes, and the driver libraries the process
 # really loaded); the benchmarks then run on the vendor that reached a GPU, else on the default.
 #
+# PROBE_STAGES (default "default mid-t128 large kernels") picks the benchmarks; PROBE_LARGE_CAP_S
+# (default 120) bounds the large model's two steps.
 # OUTDIR receives at most 8 files: probe.log (everything printed), modes-<vendor>.json,
 # kernels.json, step-default.json, step-mid-t128.json, step-large.json.
 set -u
@@ -26,6 +28,9 @@ STARTED=$(date +%s)
 HERE=$(cd "$(dirname "$0")" && pwd)
 exec > >(tee -a "$OUTDIR/probe.log") 2>&1
 
+# PROBE_STAGES: which benchmarks to run after the modes (default: all of them, in this order).
+STAGES=" ${PROBE_STAGES:-default mid-t128 large kernels} "
+wanted() { [[ $STAGES == *" $1 "* ]]; }
 left() { echo $((BUDGET - ($(date +%s) - STARTED))); }
 say() { echo "== [$(($(date +%s) - STARTED)) s] $*"; }
 # Runs "$@" under a timeout of at most $1 seconds and no more than what is left, less a reserve.
@@ -142,26 +147,35 @@ step() { # size, stepArgs...
   say "step: $size model $*"
   bounded "$cap" "${CLI[@]}" bench step --size "$size" --modes headlessgl --json "$OUTDIR/step-$size.json" "$@"
 }
-step default 40 --steps 10 --warmup 2 || say "default model stopped after its 40 s (or failed: exit $?)"
-step mid-t128 60 --steps 3 --warmup 1 || say "mid-t128 model stopped after its 60 s (or failed: exit $?)"
+if wanted default; then
+  step default 40 --steps 10 --warmup 2 || say "default model stopped after its 40 s (or failed: exit $?)"
+fi
+if wanted mid-t128; then
+  step mid-t128 60 --steps 3 --warmup 1 || say "mid-t128 model stopped after its 60 s (or failed: exit $?)"
+fi
 
 # The large model does 16 to 64 times the mid-t128 model's arithmetic and twice its launches, so
 # its step takes at least twice as long: skip it when mid-t128's step took over 30 s. Otherwise
-# give its three steps (one warm-up, which compiles, and two timed) at most 120 s.
+# give its two steps (a warm-up, which compiles the kernels, and one timed) PROBE_LARGE_CAP_S.
 mid_ms=$("${NODE[@]}" -e 'const rows = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).rows
 console.log(Math.round(rows.find((r) => r.backend === "gpujs:headlessgl")?.msPerStep ?? 0))' "$OUTDIR/step-mid-t128.json" 2>/dev/null)
-if [ -z "$mid_ms" ] || [ "$mid_ms" = 0 ]; then
+large_cap=${PROBE_LARGE_CAP_S:-120}
+if ! wanted large; then
+  :
+elif wanted mid-t128 && { [ -z "$mid_ms" ] || [ "$mid_ms" = 0 ]; }; then
   say "large model skipped: mid-t128 gave no step time on headlessgl (it did not finish within its 60 s)"
-elif [ "$mid_ms" -gt 30000 ]; then
+elif wanted mid-t128 && [ "$mid_ms" -gt 30000 ]; then
   say "large model skipped: mid-t128 took ${mid_ms} ms per step, so a large step would exceed 60 s"
 else
-  step large 120 --backend gpujs --steps 1 --warmup 0 ||
-    say "large model stopped: 3 steps did not finish within 120 s, over ~40 s per step (or failed: exit $?)"
+  step large "$large_cap" --backend gpujs --steps 1 --warmup 1 ||
+    say "large model stopped: a warm-up and a timed step did not finish within ${large_cap} s or the budget (or failed: exit $?)"
 fi
 
-say "kernel table (headlessgl)"
-bounded 90 "${CLI[@]}" bench kernels --modes headlessgl --json "$OUTDIR/kernels.json" ||
-  say "kernel table stopped after its 90 s or the budget (or failed: exit $?)"
+if wanted kernels; then
+  say "kernel table (headlessgl)"
+  bounded 90 "${CLI[@]}" bench kernels --modes headlessgl --json "$OUTDIR/kernels.json" ||
+    say "kernel table stopped after its 90 s or the budget (or failed: exit $?)"
+fi
 
 say "Xvfb log:"
 cat "$fdfile.log"

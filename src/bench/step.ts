@@ -135,6 +135,12 @@ export interface StepBenchOptions {
   readonly modes: ReadonlyArray<GpujsMode>
   readonly steps: number
   readonly warmup: number
+  /**
+   * Timed and untimed steps on each gpu.js mode (default: a fifth of `steps`, at least 2, after one
+   * warm-up step, which compiles the kernels: gpu.js modes are slow and compared at a glance).
+   */
+  readonly gpujsSteps?: number
+  readonly gpujsWarmup?: number
   /** The model (default: the reference model). */
   readonly size?: ModelSize
   /** Told before each backend is timed (never inside a timing). */
@@ -165,8 +171,8 @@ export const runStepBench = (options: StepBenchOptions) =>
         return timeReferenceStep(
           gpu.kernels,
           `gpujs:${gpu.mode}`,
-          Math.max(2, Math.ceil(options.steps / 5)),
-          1,
+          options.gpujsSteps ?? Math.max(2, Math.ceil(options.steps / 5)),
+          options.gpujsWarmup ?? 1,
           config,
           gpu.device
         )

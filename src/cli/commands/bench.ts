@@ -79,8 +79,9 @@ const step = Command.make(
     ),
     backend: Flag.Literals("backend", ["all", "cpu", "gpujs"] as const).pipe(
       Flag.withDescription(
-        "Which backends to time: cpu, gpujs (each mode of --modes that runs; with upload, readback and " +
-          "launches per step), or all"
+        "Which backends to time: cpu, gpujs (each mode of --modes that runs, with bytes up, bytes down " +
+          "and launches per step; --steps and --warmup apply as given, where beside cpu a gpu.js mode " +
+          "runs a fifth of the steps after one warm-up), or all"
       ),
       Flag.withDefault("all")
     ),

@@ -123,6 +123,8 @@ export const benchStep = (
       runStepBench({
         cpu: backend !== "gpujs",
         modes: backend === "cpu" ? [] : args.modes ?? defaultStepModes,
+        // Timing gpu.js alone, the counts asked for are its own; beside cpu it runs fewer steps.
+        ...(backend === "gpujs" ? { gpujsSteps: steps, gpujsWarmup: warmup } : {}),
         steps,
         warmup,
         size,
