@@ -22,7 +22,8 @@ import {
   gpujsModes,
   makeGpujsKernels,
   type Stage,
-  type StageTimes
+  type StageTimes,
+  type Traffic
 } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import type { OnProgress } from "../tensor/progress.ts"
@@ -72,6 +73,8 @@ export interface KernelBenchRow {
   readonly uploadMs: number | undefined
   readonly computeMs: number | undefined
   readonly readbackMs: number | undefined
+  /** gpujs only: what one call moves across the gpu.js boundary: bytes up, bytes down, kernel launches. */
+  readonly traffic: Traffic | undefined
   /** Arithmetic rate over the whole call (families whose cost is arithmetic). */
   readonly gflops: number | undefined
   /** Host↔kernel traffic rate over the whole call: operand bytes read and written / time. */
@@ -243,6 +246,8 @@ interface Timing {
   readonly upload: number | undefined
   readonly compute: number | undefined
   readonly readback: number | undefined
+  /** gpujs only: one timed call's traffic (every call of a case issues the same uploads, launches and readbacks). */
+  readonly traffic: Traffic | undefined
 }
 
 /** Fast cases repeat until this much time has passed, so JIT warm-up and timer resolution wash out. */
@@ -250,11 +255,17 @@ const MIN_PHASE_MS = 150
 
 const timeCase = (call: () => void, g: GpujsKernels | undefined, reps: number, warmup: number): Timing => {
   const stages: Array<StageTimes> = []
+  let traffic: Traffic | undefined
   const latency = timeSync((phase) => {
     g?.device.startProfiling()
+    g?.device.startCounting()
     call()
+    const counted = g?.device.stopCounting()
     const times = g?.device.stopProfiling()
-    if (times !== undefined && phase === "run") stages.push(times)
+    if (times !== undefined && phase === "run") {
+      stages.push(times)
+      traffic = counted
+    }
   }, { iterations: reps, timeMs: MIN_PHASE_MS, warmupIterations: warmup, warmupMs: MIN_PHASE_MS })
   const stage = (s: Stage) => g === undefined ? undefined : median(stages.map((t) => t[s]))
   return {
@@ -262,7 +273,8 @@ const timeCase = (call: () => void, g: GpujsKernels | undefined, reps: number, w
     reps: latency.samplesCount,
     upload: stage("upload"),
     compute: stage("compute"),
-    readback: stage("readback")
+    readback: stage("readback"),
+    traffic
   }
 }
 
@@ -385,6 +397,7 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
               uploadMs: undefined,
               computeMs: undefined,
               readbackMs: undefined,
+              traffic: undefined,
               gflops: undefined,
               gbps: undefined,
               speedupVsCpu: undefined,
@@ -403,6 +416,7 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
             uploadMs: timing.upload,
             computeMs: timing.compute,
             readbackMs: timing.readback,
+            traffic: timing.traffic,
             gflops: c.flops === undefined ? undefined : c.flops / ms / 1e6,
             gbps: c.bytes / ms / 1e6,
             speedupVsCpu: cpuMs === undefined ? undefined : cpuMs / ms,
@@ -421,10 +435,25 @@ export const fmt = (x: number | undefined, digits = 2): string =>
 
 /** The result as plain-text tables: one row per (family, size, backend), then the crossovers. */
 export const formatKernelBench = (result: KernelBenchResult): string => {
-  const header = ["family", "size", "backend", "ms/call", "upload", "compute", "readback", "GFLOP/s", "GB/s", "vs cpu"]
+  const header = [
+    "family",
+    "size",
+    "backend",
+    "ms/call",
+    "upload",
+    "compute",
+    "readback",
+    "KB up",
+    "KB down",
+    "launches",
+    "GFLOP/s",
+    "GB/s",
+    "vs cpu"
+  ]
+  const kilobytes = (bytes: number | undefined) => bytes === undefined ? "-" : fmt(bytes / 1e3, 1)
   const body = result.rows.map((r) =>
     r.skipped !== undefined
-      ? [r.family, r.size, r.backend, "skipped", "", "", "", "", "", ""]
+      ? [r.family, r.size, r.backend, "skipped", "", "", "", "", "", "", "", "", ""]
       : [
         r.family,
         r.size,
@@ -433,6 +462,9 @@ export const formatKernelBench = (result: KernelBenchResult): string => {
         fmt(r.uploadMs, 3),
         fmt(r.computeMs, 3),
         fmt(r.readbackMs, 3),
+        kilobytes(r.traffic?.bytesUp),
+        kilobytes(r.traffic?.bytesDown),
+        r.traffic === undefined ? "-" : `${r.traffic.launches}`,
         fmt(r.gflops),
         fmt(r.gbps),
         r.speedupVsCpu === undefined || r.backend === "cpu" ? "" : `${fmt(r.speedupVsCpu)}×`

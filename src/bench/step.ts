@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
-import { type GpujsMode, makeGpujsKernels } from "../kernels/gpujs/index.ts"
+import { type Device, type GpujsMode, makeGpujsKernels, type Traffic } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 import { zerosFor } from "../model/init.ts"
 import { makeLlama } from "../model/llama.ts"
@@ -35,6 +35,11 @@ export interface StepTiming {
   readonly tokensPerSec: number
   readonly steps: number
   readonly finalLoss: number
+  /**
+   * gpujs only: what one step moves across the gpu.js boundary (see `Traffic`), counted over the
+   * timed steps. A step issues the same calls every time, so every timed step counts the same.
+   */
+  readonly trafficPerStep: Traffic | undefined
 }
 
 /** The reference model changed to the given size. */
@@ -80,20 +85,24 @@ export const prepareReferenceStep = (config: LlamaConfig): ReferenceStep => {
 
 /**
  * One full training step of the model — forward, backward, global-norm clipping and AdamW — timed
- * on the given kernels; the median after `warmup` untimed steps.
+ * on the given kernels; the median after `warmup` untimed steps. With `device` (the gpujs backend's),
+ * the timed steps also count their traffic; counting costs a check per device call, nothing more.
  */
 export const timeReferenceStep = (
   kernels: KernelsShape,
   backend: string,
   steps: number,
   warmup: number,
-  config: LlamaConfig
+  config: LlamaConfig,
+  device?: Device
 ): StepTiming => {
   const step = prepareReferenceStep(config)
   const forwardBackward: Array<number> = []
   const update: Array<number> = []
+  const traffic: Array<Traffic> = []
   let loss = 0
   const latency = timeSync((phase) => {
+    if (phase === "run") device?.startCounting()
     const t0 = performance.now()
     loss = step.forwardBackward(kernels)
     const t1 = performance.now()
@@ -102,6 +111,7 @@ export const timeReferenceStep = (
     if (phase === "run") {
       forwardBackward.push(t1 - t0)
       update.push(t2 - t1)
+      if (device !== undefined) traffic.push(device.stopCounting())
     }
     // The step's own clock, so that the parts and the whole are read off the same two instants.
     return { overriddenDuration: t2 - t0 }
@@ -114,14 +124,23 @@ export const timeReferenceStep = (
     msClipAndUpdate: median(update),
     tokensPerSec: step.tokens / (ms / 1000),
     steps,
-    finalLoss: loss
+    finalLoss: loss,
+    trafficPerStep: traffic.at(-1)
   }
 }
 
 export interface StepBenchOptions {
+  /** Whether to time the cpu backend too (default true). */
+  readonly cpu?: boolean
   readonly modes: ReadonlyArray<GpujsMode>
   readonly steps: number
   readonly warmup: number
+  /**
+   * Timed and untimed steps on each gpu.js mode (default: a fifth of `steps`, at least 2, after one
+   * warm-up step, which compiles the kernels: gpu.js modes are slow and compared at a glance).
+   */
+  readonly gpujsSteps?: number
+  readonly gpujsWarmup?: number
   /** The model (default: the reference model). */
   readonly size?: ModelSize
   /** Told before each backend is timed (never inside a timing). */
@@ -132,19 +151,31 @@ export interface StepBenchOptions {
 export const runStepBench = (options: StepBenchOptions) =>
   Effect.gen(function*() {
     const config = benchModel(options.size ?? "default")
-    const backends = 1 + options.modes.length
+    const withCpu = options.cpu ?? true
+    const first = withCpu ? 1 : 0
+    const backends = first + options.modes.length
     const report = (done: number, detail?: string) =>
       options.onProgress?.({ task: "bench step", done, total: backends, unit: "items", detail })
-    report(0, "cpu")
-    const rows: Array<StepTiming> = [timeReferenceStep(makeCpuKernels(), "cpu", options.steps, options.warmup, config)]
+    const rows: Array<StepTiming> = []
+    if (withCpu) {
+      report(0, "cpu")
+      rows.push(timeReferenceStep(makeCpuKernels(), "cpu", options.steps, options.warmup, config))
+    }
     const seen = new Set<string>()
     for (const [i, mode] of options.modes.entries()) {
-      report(1 + i, `gpujs ${mode}`)
+      report(first + i, `gpujs ${mode}`)
       const row = yield* Effect.scoped(Effect.gen(function*() {
         const gpu = yield* makeGpujsKernels(mode)
         if (seen.has(gpu.mode)) return undefined
         seen.add(gpu.mode)
-        return timeReferenceStep(gpu.kernels, `gpujs:${gpu.mode}`, Math.max(2, Math.ceil(options.steps / 5)), 1, config)
+        return timeReferenceStep(
+          gpu.kernels,
+          `gpujs:${gpu.mode}`,
+          options.gpujsSteps ?? Math.max(2, Math.ceil(options.steps / 5)),
+          options.gpujsWarmup ?? 1,
+          config,
+          gpu.device
+        )
       })).pipe(Effect.orElseSucceed(() => undefined))
       if (row !== undefined) rows.push(row)
     }

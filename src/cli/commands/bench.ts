@@ -33,7 +33,8 @@ const countFlag = (name: string, description: string, min: number, fallback: num
 
 const sizeFlag = Flag.Literals("size", modelSizeNames).pipe(
   Flag.withDescription(
-    "Model size: the reference model, a wider and deeper one (mid), or mid-t128 (d128, 4 layers, T=128)"
+    "Model size: the reference model, a wider and deeper one (mid), mid-t128 (d128, 4 layers, T=128), " +
+      "or large (d512, 8 layers, 8 heads, T=256)"
   ),
   Flag.withDefault("default")
 )
@@ -72,7 +73,19 @@ const step = Command.make(
   {
     steps: countFlag("steps", "Timed steps", 1, 30),
     warmup: countFlag("warmup", "Untimed steps first", 0, 5),
-    cpuOnly: Flag.Boolean("cpu-only").pipe(Flag.withDescription("Skip the gpu.js modes"), Flag.withDefault(false)),
+    cpuOnly: Flag.Boolean("cpu-only").pipe(
+      Flag.withDescription("Skip the gpu.js modes (the same as --backend cpu)"),
+      Flag.withDefault(false)
+    ),
+    backend: Flag.Literals("backend", ["all", "cpu", "gpujs"] as const).pipe(
+      Flag.withDescription(
+        "Which backends to time: cpu, gpujs (each mode of --modes that runs, with bytes up, bytes down " +
+          "and launches per step; --steps and --warmup apply as given, where beside cpu a gpu.js mode " +
+          "runs a fifth of the steps after one warm-up), or all"
+      ),
+      Flag.withDefault("all")
+    ),
+    modes: listFlag("modes", gpujsModes),
     skipPeers: Flag.Boolean("skip-peers").pipe(
       Flag.withDescription("Skip the same step in TensorFlow.js wasm and jax-js (run when installed)"),
       Flag.withDefault(false)
@@ -86,7 +99,7 @@ const step = Command.make(
     ),
     json: Flag.String("json").pipe(Flag.withDescription("Also write the results to this JSON file"), Flag.optional)
   },
-  ({ json, ...args }) =>
+  ({ backend, cpuOnly, json, modes, ...args }) =>
     whenRun(loadHandlers, (handlers) =>
       args.profile
         ? handlers.benchStepProfile({
@@ -95,7 +108,12 @@ const step = Command.make(
           warmup: args.warmup,
           json: Option.getOrUndefined(json)
         })
-        : handlers.benchStep({ ...args, json: Option.getOrUndefined(json) }))
+        : handlers.benchStep({
+          ...args,
+          backend: cpuOnly ? "cpu" : backend,
+          modes: Option.getOrUndefined(modes),
+          json: Option.getOrUndefined(json)
+        }))
 ).pipe(Command.withDescription(
   "One full training step (forward, backward, clipping, AdamW) per backend; --profile: where its time goes on cpu"
 ))

@@ -9,7 +9,7 @@ import type { ModelSize } from "../../bench/sizes.ts"
 import { benchModel, referenceBatch, runStepBench, type StepTiming } from "../../bench/step.ts"
 import { runStepPeers } from "../../bench/stepPeers.ts"
 import { formatStepProfile, runStepProfile } from "../../bench/stepProfile.ts"
-import { gpujsModes } from "../../kernels/gpujs/index.ts"
+import { type GpujsMode, gpujsModes, type Traffic } from "../../kernels/gpujs/index.ts"
 import { makeTaskProgress, type TaskProgress } from "../progress.ts"
 
 /** A measured kernel row, as a line that stays above the progress line. */
@@ -23,13 +23,21 @@ const withProgress = <A, E, R>(use: (progress: TaskProgress) => Effect.Effect<A,
     return use(progress).pipe(Effect.ensuring(Effect.sync(progress.finish)))
   })
 
+const megabytes = (bytes: number): number => +(bytes / 1e6).toFixed(2)
+
 const formatSteps = (rows: ReadonlyArray<StepTiming>): string =>
   [
     "end-to-end step of the reference model (forward + backward + clip + AdamW, B=16, T=64):",
     ...rows.map((r) =>
       `  ${r.backend.padEnd(18)} ${r.msPerStep.toFixed(1).padStart(9)} ms/step ${
         Math.round(r.tokensPerSec).toString().padStart(8)
-      } tokens/s  (${r.steps} steps)`
+      } tokens/s  (${r.steps} steps)${
+        r.trafficPerStep === undefined
+          ? ""
+          : `  ${megabytes(r.trafficPerStep.bytesUp)} MB up, ${
+            megabytes(r.trafficPerStep.bytesDown)
+          } MB down, ${r.trafficPerStep.launches} launches per step`
+      }`
     )
   ].join("\n")
 
@@ -91,10 +99,21 @@ export const benchMatmul = (dtype: "f32" | "f64") =>
 /** Timed steps of each peer at most: they run 5–20× slower than continuum's step. */
 const PEER_STEPS = 10
 
-/** `continuum bench step`: continuum's step per backend, then the same step in the peer libraries. */
+/** Which backends `bench step` times: cpu, gpujs (the modes asked for), or both. */
+export type StepBackends = "all" | "cpu" | "gpujs"
+
+/** The gpu.js modes `bench step` times unless told otherwise. */
+export const defaultStepModes: ReadonlyArray<GpujsMode> = ["headlessgl", "webasm", "cpu"]
+
+/** A step's traffic as table cells; left blank for the cpu backend, which has no device to cross to. */
+const trafficCells = (t: Traffic | undefined) =>
+  t === undefined ? {} : { "MB up": megabytes(t.bytesUp), "MB down": megabytes(t.bytesDown), launches: t.launches }
+
+/** `continuum bench step`. */
 export const benchStep = (
   args: {
-    readonly cpuOnly: boolean
+    readonly backend: StepBackends
+    readonly modes: ReadonlyArray<GpujsMode> | undefined
     readonly skipPeers: boolean
     readonly size: ModelSize
     readonly steps: number
@@ -103,12 +122,15 @@ export const benchStep = (
   }
 ) =>
   Effect.gen(function*() {
-    const { cpuOnly, json, size, skipPeers, steps, warmup } = args
+    const { backend, json, size, skipPeers, steps, warmup } = args
     yield* checkJsonTarget(json)
     const m = benchModel(size)
     const rows = yield* withProgress((progress) =>
       runStepBench({
-        modes: cpuOnly ? [] : ["headlessgl", "webasm", "cpu"],
+        cpu: backend !== "gpujs",
+        modes: backend === "cpu" ? [] : args.modes ?? defaultStepModes,
+        // Timing gpu.js alone, the counts asked for are its own; beside cpu it runs fewer steps.
+        ...(backend === "gpujs" ? { gpujsSteps: steps, gpujsWarmup: warmup } : {}),
         steps,
         warmup,
         size,
@@ -136,7 +158,8 @@ export const benchStep = (
       "fwd+bwd ms": +r.msForwardBackward.toFixed(1),
       "clip+AdamW ms": +r.msClipAndUpdate.toFixed(2),
       "tokens/s": Math.round(r.tokensPerSec),
-      steps: r.steps
+      steps: r.steps,
+      ...trafficCells(r.trafficPerStep)
     }])))
     if (peers !== undefined) {
       yield* Console.log(

@@ -34,6 +34,21 @@ export interface StageTimes {
 }
 
 /**
+ * What the backend moved across the gpu.js boundary while counting: float32 bytes handed to the
+ * device (uploads), bytes read back from it, and kernel runs. Logical sizes: a GL texture pads an
+ * array to whole texels and rows, which is not counted. In headlessgl every upload is also a
+ * launch (gpu.js copies an uploaded array into a texture of its own with an identity kernel); in
+ * the webasm and cpu modes nothing crosses a bus, and the bytes are those handed over in memory.
+ */
+export interface Traffic {
+  bytesUp: number
+  bytesDown: number
+  launches: number
+}
+
+const BYTES_PER_FLOAT = 4
+
+/**
  * Float32 holds integers exactly up to 2^24, and kernels index arrays with float arithmetic, so a
  * single array on the device is limited to this many elements.
  */
@@ -53,6 +68,7 @@ export class Device {
   private readonly uploadsInOp = new Map<number, number>()
   private profiling: StageTimes | undefined
   private lapStart = 0
+  private counting: Traffic | undefined
 
   constructor(readonly gpu: GPU, readonly mode: GpujsRunMode) {}
 
@@ -91,6 +107,7 @@ export class Device {
   run(key: string, spec: () => KernelSpec, ...args: Array<KernelVariable>): DeviceArray {
     const k = this.kernel(key, spec)
     const result = k(...args) as DeviceArray
+    if (this.counting !== undefined) this.counting.launches += 1
     if (!this.checked.has(key)) {
       this.checked.add(key)
       const inner =
@@ -119,6 +136,7 @@ export class Device {
    */
   uploadTo(slot: string, data: Float32Array): DeviceArray {
     checkSize(slot, data.length)
+    if (this.counting !== undefined) this.counting.bytesUp += data.length * BYTES_PER_FLOAT
     // In the webasm and cpu modes "device" arrays are plain arrays: no copy needed.
     if (this.mode !== "headlessgl") return data as DeviceArray
     return this.run(`${slot}:${data.length}`, () => ({ source: IDENTITY, output: data.length, constants: {} }), data)
@@ -127,6 +145,8 @@ export class Device {
   /** Copies the first `n` values of a device array into `dst` (converting to f64 if needed). */
   read(src: DeviceArray, n: number, dst: FloatArray): void {
     const values = hasToArray(src) ? (src.toArray() as Float32Array) : (src as unknown as Float32Array)
+    // The whole device array comes back, also when the caller keeps only its first `n` values.
+    if (this.counting !== undefined) this.counting.bytesDown += values.length * BYTES_PER_FLOAT
     if (values.length === n) dst.set(values)
     else dst.set(values.subarray(0, n))
   }
@@ -153,6 +173,21 @@ export class Device {
   stopProfiling(): StageTimes {
     const t = this.profiling ?? { upload: 0, compute: 0, readback: 0 }
     this.profiling = undefined
+    return t
+  }
+
+  /**
+   * Starts counting traffic (see `Traffic`). Off by default: outside a benchmark an op pays one
+   * `undefined` check per upload, launch and readback, and nothing else.
+   */
+  startCounting(): void {
+    this.counting = { bytesUp: 0, bytesDown: 0, launches: 0 }
+  }
+
+  /** Stops counting and returns what was counted since `startCounting`. */
+  stopCounting(): Traffic {
+    const t = this.counting ?? { bytesUp: 0, bytesDown: 0, launches: 0 }
+    this.counting = undefined
     return t
   }
 

@@ -25,7 +25,7 @@ import {
 } from "./modes.ts"
 
 export { delegatedKernelNames, deviceKernelNames } from "./backend.ts"
-export { Device, type DeviceArray, MAX_DEVICE_ELEMENTS, type Stage, type StageTimes } from "./device.ts"
+export { Device, type DeviceArray, MAX_DEVICE_ELEMENTS, type Stage, type StageTimes, type Traffic } from "./device.ts"
 export { type GpujsMode, gpujsModes, type GpujsRunMode } from "./modes.ts"
 
 export interface GpujsKernels {

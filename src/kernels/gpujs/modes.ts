@@ -34,6 +34,9 @@ export const webgpuUnavailableReason = async (): Promise<string> => {
     await import("webgpu")
   } catch (e) {
     const message = e instanceof Error ? e.message.split("\n")[0] : String(e)
+    if ((e as { code?: unknown } | null)?.code === "ERR_MODULE_NOT_FOUND") {
+      return "webgpu: the `webgpu` package is not installed"
+    }
     const glibc = glibcVersion()
     return `webgpu: the Dawn build in the \`webgpu\` package does not load (${message}); ` +
       `it needs glibc ≥ 2.38, this machine has ${glibc ? `glibc ${glibc}` : "no glibc"}`
