@@ -249,7 +249,7 @@ describe("bin/continuum inspect", () => {
   it.effect("prints the checkpoint and exits 0; exits 1 naming the damaged file with --verify", () =>
     Effect.gen(function*() {
       const runDir = path.join(tempDir(), "run")
-      yield* trainRun(yield* tinyConfig(runDir, { steps: 4 }))
+      yield* trainRun(yield* tinyConfig(runDir, { steps: 4, batch: { dp: 2 } }))
       const cli = (...args: Array<string>) =>
         spawnSync(process.execPath, [path.join(process.cwd(), "bin", "continuum"), "inspect", ...args], {
           encoding: "utf8"
@@ -258,6 +258,9 @@ describe("bin/continuum inspect", () => {
       assert.strictEqual(ok.status, 0, ok.stderr)
       assert.include(ok.stdout, "model.safetensors")
       assert.include(ok.stdout, "verification")
+      // The geometry the checkpoint was written with: two ranks, one micro-batch of 2 each.
+      assert.include(ok.stdout, "ranks      written by 2 ranks · 1 micro-batch per rank per step (micro 2)")
+      assert.include(ok.stdout, "batch      4 samples/step = 2 micro-batches of 2 · dp 2")
 
       flipLastByte(path.join(ckpt(runDir, 4), "model.safetensors"))
       const bad = cli(runDir, "--verify")
