@@ -266,10 +266,12 @@ export const makeObjectDisk = (client: S3Client, location: ObjectLocation): Obje
           await client.send(new PutObjectCommand({ Bucket, Key: keyOf(path), Body: bytes, IfNoneMatch: "*" }))
           return
         }
-        // Multipart above the part size (parts of 8 MiB, 4 at a time); a single PUT below it.
+        // Multipart above the part size (parts of 8 MiB, 4 at a time); a single PUT below it. Each
+        // request carries S3's own SHA-256 checksum, which a server that supports it verifies
+        // before it stores the bytes (the manifest's sha256 is verified on every read regardless).
         await new Upload({
           client,
-          params: { Bucket, Key: keyOf(path), Body: bytes },
+          params: { Bucket, Key: keyOf(path), Body: bytes, ChecksumAlgorithm: "SHA256" },
           partSize: 8 * 1024 * 1024,
           queueSize: 4,
           leavePartsOnError: false

@@ -59,6 +59,27 @@ const sameBits = (actual: Record<string, Tensor>, expected: Record<string, Tenso
 const open = (location: string) => makeObjectStoreCheckpointStore(location)
 
 describe("CheckpointStore in an S3-compatible bucket", () => {
+  it.effect("each tensor upload carries S3's own SHA-256 checksum: the manifest's sha256, base64", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const location = freshLocation()
+      const store = yield* open(location)
+      const sent = new Map<string, string | undefined>()
+      server.watchRequests((request) => {
+        if (request.method === "PUT") {
+          const checksum = request.headers["x-amz-checksum-sha256"]
+          sent.set(decodeURIComponent(request.url!.split("?")[0]!), Array.isArray(checksum) ? checksum[0] : checksum)
+        }
+        return "pass"
+      })
+      const ref = yield* store.save(snapshotAt(4))
+      server.watchRequests(() => "pass")
+      for (const component of ["model", "optimizer"] as const) {
+        const file = ref.manifest.components[component]
+        const key = `/${BUCKET}/${prefixOf(location)}/step-00000004/${file.file}`
+        assert.strictEqual(sent.get(key), Buffer.from(file.sha256, "hex").toString("base64"), key)
+      }
+    })))
+
   it.effect("saves step-N/{tensors, manifest} objects and loads them back bit for bit", () =>
     Effect.scoped(Effect.gen(function*() {
       const location = freshLocation()
