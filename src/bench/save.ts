@@ -92,7 +92,7 @@ const timedStore = (runDir: string, mode: Mode, timings: Timings) =>
         ...inner,
         retain: (options) => timed("retain", inner.retain(options)),
         save: (snapshot) => timed("save", inner.save(snapshot)),
-        saveAsync: (snapshot) => timed("save", inner.saveAsync(snapshot)),
+        saveAsync: (snapshot, options) => timed("save", inner.saveAsync(snapshot, options)),
         awaitPending: timed("awaitPending", inner.awaitPending)
       } satisfies CheckpointStoreShape
     })

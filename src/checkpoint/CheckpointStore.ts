@@ -58,10 +58,14 @@ export interface CheckpointStoreShape {
   /** Saves atomically and returns once the checkpoint is durable. Replaces an existing step. */
   readonly save: (snapshot: CheckpointSnapshot) => Effect.Effect<CheckpointRef, SaveError>
   /**
-   * Encodes (and so copies) the tensors now, then hashes and writes in the background. Waits for
-   * a save still in flight first, and fails with its error if it failed.
+   * Encodes (and so copies) the tensors now, then hashes and writes in the background — and then
+   * applies `retain`, if given, there too, so that neither waits on the disk or the network in
+   * the caller. Waits for a save still in flight first, and fails with its error if it failed.
    */
-  readonly saveAsync: (snapshot: CheckpointSnapshot) => Effect.Effect<void, SaveError>
+  readonly saveAsync: (
+    snapshot: CheckpointSnapshot,
+    options?: { readonly retain?: RetentionOptions }
+  ) => Effect.Effect<void, SaveError>
   /** Waits for the background save, if any; its failure surfaces here (once). */
   readonly awaitPending: Effect.Effect<Option.Option<CheckpointRef>, SaveError>
   /** Step directories, newest first (temporary directories never appear). */
@@ -151,11 +155,15 @@ export const makeStoreOver = Effect.fnUntraced(function*(
       return yield* write(yield* prepareSnapshot(snapshot))
     }))
 
-  const saveAsync = (snapshot: CheckpointSnapshot) =>
+  const saveAsync = (snapshot: CheckpointSnapshot, saveOptions?: { readonly retain?: RetentionOptions }) =>
     lock.withPermit(Effect.gen(function*() {
       yield* awaitPending
       const prepared = yield* prepareSnapshot(snapshot)
-      const fiber = yield* Effect.forkIn(write(prepared), saves)
+      const retention = saveOptions?.retain
+      const background = retention === undefined
+        ? write(prepared)
+        : Effect.tap(write(prepared), () => retainCheckpoints(context, retention, writer.remove))
+      const fiber = yield* Effect.forkIn(background, saves)
       yield* Ref.set(pending, Option.some(fiber))
     }))
 

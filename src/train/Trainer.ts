@@ -89,10 +89,15 @@ const makeTrainer = Effect.gen(function*() {
         schedule: scheduler.schedule,
         data
       })
-      // Retention runs before the next save: it waits for the previous save, which by then has
-      // usually finished, so the step loop never waits on the disk for it.
-      yield* store.retain(retention)
-      yield* config.checkpoint.async ? store.saveAsync(snapshot) : store.save(snapshot)
+      // A background save applies retention once it has published, in the background too: against
+      // a bucket, retention lists and deletes objects, and the step loop must not wait on that.
+      // A synchronous save waits anyway; retention runs before it, as it always has.
+      if (config.checkpoint.async) {
+        yield* store.saveAsync(snapshot, { retain: retention })
+      } else {
+        yield* store.retain(retention)
+        yield* store.save(snapshot)
+      }
       newestCheckpoint = state.step
       return {
         _tag: "Checkpoint",

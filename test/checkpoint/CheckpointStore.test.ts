@@ -390,6 +390,23 @@ describe("CheckpointStore on the file system", () => {
         ])
       }))
 
+    it.effect("apply retention in the background once the save has published, when asked", () =>
+      Effect.gen(function*() {
+        const dir = yield* runDir
+        yield* withStore(dir, (store) =>
+          Effect.gen(function*() {
+            for (const step of [1, 2, 3, 4]) {
+              yield* store.saveAsync(snapshotAt(step), { retain: { keepLatest: 2, keepEvery: 0 } })
+            }
+            yield* store.awaitPending
+          }))
+        // The newest save is counted: the two latest remain, the save just published among them.
+        assert.deepStrictEqual(NodeFs.readdirSync(NodePath.join(dir, "checkpoints")).sort(), [
+          "step-00000003",
+          "step-00000004"
+        ])
+      }))
+
     it.effect("report a failed background write on the next awaitPending, once", () =>
       Effect.gen(function*() {
         const dir = yield* runDir
