@@ -26,6 +26,7 @@ export { Model } from "./model/ModelService.ts"
 export { Optimizer } from "./optim/OptimizerService.ts"
 export { decodeSchedule, lr, ResolvedSchedule, resolveSchedule, ScheduleConfig } from "./optim/schedule.ts"
 export { Scheduler } from "./optim/Scheduler.ts"
+export { RankFailed } from "./ranks/errors.ts"
 export { PlanRejected, ResumePlan } from "./resume/plan.ts"
 export { AcceptedPlan, plannedStartLayer, RunDirConflict } from "./resume/plannedStart.ts"
 export { planResume } from "./resume/planner.ts"
@@ -53,6 +54,7 @@ export {
   type RunBuilder,
   type RunStart
 } from "./testkit/index.ts"
+export { NonFiniteTraining } from "./train/errors.ts"
 export type { CheckpointEvent, EvalEvent, StepEvent, TrainEvent } from "./train/events.ts"
 export { composeRun, dataLayerFor, noRunLock, runLayer, type RunParts } from "./train/layers.ts"
 export { RunDirLocked, RunLockError } from "./train/RunLock.ts"
