@@ -1,5 +1,5 @@
-import { leading } from "../../leading.ts"
-import { ensureBytes, instantiate } from "./instance.ts"
+import { instantiate } from "./instance.ts"
+import { makeOperandHeap, operandsFit } from "./operandHeap.ts"
 import { paramsWasmBase64 } from "./paramsWasm.generated.ts"
 
 /**
@@ -32,15 +32,8 @@ interface ParamsExports {
   readonly scatterAdd: (dOut: Ptr, ids: Ptr, dTable: Ptr, rows: number, dim: number) => void
 }
 
-/** Largest working set handed to the module: byte offsets must stay below 2³¹ as i32 arguments. */
-const MAX_BYTES = 2 ** 31 - 65536
-
-/** Elements (4 bytes each) rounded up to whole 16-byte vectors. */
-const padded = (n: number): number => (n + 3) & ~3
-
 /** Whether operands of these element counts (floats or int32 ids) fit the module's 32-bit addressing. */
-export const wasmParamsFits = (...counts: ReadonlyArray<number>): boolean =>
-  counts.reduce((sum, n) => sum + padded(n), 0) * 4 <= MAX_BYTES
+export const wasmParamsFits = operandsFit
 
 export interface WasmParams {
   /** AdamW of update.ts on float32 arrays of one length. */
@@ -66,25 +59,7 @@ export interface WasmParams {
 export const makeWasmParams = (): WasmParams => {
   const { exports, memory } = instantiate(paramsWasmBase64)
   const k = exports as unknown as ParamsExports
-  let heap = new Float32Array(memory.buffer)
-  let ints = new Int32Array(memory.buffer)
-  const offsets: Array<number> = []
-  /** Lays out operands of these element counts back to back (padded to vectors); offsets in elements. */
-  const layout = (...counts: ReadonlyArray<number>): ReadonlyArray<number> => {
-    offsets.length = 0
-    let at = 0
-    for (const n of counts) {
-      offsets.push(at)
-      at += padded(n)
-    }
-    if (ensureBytes(memory, at * 4)) {
-      heap = new Float32Array(memory.buffer)
-      ints = new Int32Array(memory.buffer)
-    }
-    return offsets
-  }
-  const put = (x: Float32Array, n: number, at: number): void => heap.set(leading(x, n), at)
-  const take = (at: number, n: number, into: Float32Array): void => into.set(heap.subarray(at, at + n))
+  const { layout, put, putInts, take } = makeOperandHeap(memory)
 
   return {
     adamw: (param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) => {
@@ -107,7 +82,7 @@ export const makeWasmParams = (): WasmParams => {
       const tableFloats = Math.floor(table.length / dim) * dim
       const [pt, pi, po] = layout(tableFloats, rows, rows * dim)
       put(table, tableFloats, pt)
-      ints.set(ids, pi)
+      putInts(ids, pi)
       k.gather(pt * 4, pi * 4, po * 4, rows, dim)
       take(po, rows * dim, out)
     },
@@ -116,7 +91,7 @@ export const makeWasmParams = (): WasmParams => {
       const tableFloats = Math.floor(dTable.length / dim) * dim
       const [pd, pi, pt] = layout(rows * dim, rows, tableFloats)
       put(dOut, rows * dim, pd)
-      ints.set(ids, pi)
+      putInts(ids, pi)
       put(dTable, tableFloats, pt)
       k.scatterAdd(pd * 4, pi * 4, pt * 4, rows, dim)
       take(pt, tableFloats, dTable)

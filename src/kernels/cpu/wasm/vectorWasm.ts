@@ -1,5 +1,5 @@
-import { leading } from "../../leading.ts"
-import { ensureBytes, instantiate } from "./instance.ts"
+import { instantiate } from "./instance.ts"
+import { makeOperandHeap, operandsFit } from "./operandHeap.ts"
 import { vectorWasmBase64 } from "./vectorWasm.generated.ts"
 
 /**
@@ -67,15 +67,8 @@ interface VectorExports {
   readonly softmaxRows: (logits: Ptr, dLogits: Ptr, stats: Ptr, rows: number, vocab: number, gradScale: number) => void
 }
 
-/** Largest working set handed to the module: byte offsets must stay below 2³¹ as i32 arguments. */
-const MAX_BYTES = 2 ** 31 - 65536
-
-/** Floats rounded up to whole 16-byte vectors. */
-const padded = (floats: number): number => (floats + 3) & ~3
-
 /** Whether operands of these float counts fit the module's 32-bit addressing. */
-export const wasmVectorFits = (...floats: ReadonlyArray<number>): boolean =>
-  floats.reduce((sum, n) => sum + padded(n), 0) * 4 <= MAX_BYTES
+export const wasmVectorFits = operandsFit
 
 /**
  * Whether the fused attention kernel takes these sizes: whole tiles of 4 query rows × 8 keys and
@@ -163,25 +156,7 @@ export const makeWasmVector = (): WasmVector => {
   const k = exports as unknown as VectorExports
   // The same exports under a name the attention calls' k operand does not shadow.
   const fused = k
-  let heap = new Float32Array(memory.buffer)
-  let heap64 = new Float64Array(memory.buffer)
-  const offsets: Array<number> = []
-  /** Lays out operands of these float counts back to back (padded to vectors); offsets in floats. */
-  const layout = (...floats: ReadonlyArray<number>): ReadonlyArray<number> => {
-    offsets.length = 0
-    let at = 0
-    for (const n of floats) {
-      offsets.push(at)
-      at += padded(n)
-    }
-    if (ensureBytes(memory, at * 4)) {
-      heap = new Float32Array(memory.buffer)
-      heap64 = new Float64Array(memory.buffer)
-    }
-    return offsets
-  }
-  const put = (x: Float32Array, n: number, at: number): void => heap.set(leading(x, n), at)
-  const take = (at: number, n: number, into: Float32Array): void => into.set(heap.subarray(at, at + n))
+  const { doubles, floats, layout, put, take } = makeOperandHeap(memory)
 
   const binary = (op: VectorExports["add"]) => (a: Float32Array, b: Float32Array, out: Float32Array, n: number) => {
     const [pa, pb] = layout(n, n)
@@ -255,6 +230,7 @@ export const makeWasmVector = (): WasmVector => {
       )
       take(po, n, out)
       // wasm has no log: the module leaves the running max and sum, lse = m + log l is formed here.
+      const heap = floats()
       for (let r = 0; r < rows; r++) lse[r] = heap[pm + r] + Math.log(heap[pl + r])
     },
     flashBackward: (q, k, v, out, lse, dOut, dq, dk, dv, B, T, H, hd) => {
@@ -313,6 +289,7 @@ export const makeWasmVector = (): WasmVector => {
       k.softmaxRows(pl * 4, pd * 4, ps * 4, rows, vocab, gradScale)
       take(pd, n, dLogits)
       const stats = ps / 2
+      const heap64 = doubles()
       let total = 0
       for (let r = 0; r < rows; r++) {
         const t = targets[r]
