@@ -25,20 +25,21 @@ export const vectorGeneratedPath = here("../src/kernels/cpu/wasm/vectorWasm.gene
 export const paramsWatPath = here("../src/kernels/cpu/wasm/params.wat")
 export const paramsGeneratedPath = here("../src/kernels/cpu/wasm/paramsWasm.generated.ts")
 
-/** Assembles WebAssembly text (SIMD and bulk memory enabled, relaxed SIMD when asked) into a validated binary. */
+/**
+ * Assembles WebAssembly text into a validated binary: SIMD, bulk memory and threads (the modules
+ * import one shared memory) enabled, relaxed SIMD when asked.
+ */
 export const assembleWat = async (
   fileName: string,
   source: string,
   options: { readonly relaxedSimd?: boolean } = {}
 ): Promise<Uint8Array> => {
   const wabt = await wabtInit()
-  const module = wabt.parseWat(fileName, source, {
-    simd: true,
-    bulk_memory: true,
-    relaxed_simd: options.relaxedSimd === true
-  })
+  const features = { simd: true, bulk_memory: true, threads: true, relaxed_simd: options.relaxedSimd === true }
+  const module = wabt.parseWat(fileName, source, features)
   try {
-    module.validate()
+    // The typings omit validate's features argument; without it, shared memories are refused.
+    ;(module as unknown as { validate(features: object): void }).validate(features)
     return module.toBinary({}).buffer
   } finally {
     module.destroy()

@@ -4,7 +4,10 @@ import { Kernels } from "../kernels/Kernels.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
 
 /** The calls of the kernel interface that compute (everything but its labels and a size query). */
-export type KernelMethod = Exclude<keyof KernelsShape, "backend" | "mode" | "forRanks" | "attentionSavedLength">
+export type KernelMethod = Exclude<
+  keyof KernelsShape,
+  "backend" | "mode" | "forRanks" | "storage" | "attentionSavedLength"
+>
 
 /** Told after each kernel call returns: which call, how long it took, and the arguments it got. */
 export type OnKernelCall = (method: KernelMethod, ms: number, args: ReadonlyArray<unknown>) => void
@@ -32,6 +35,7 @@ export const profiledKernels = (inner: KernelsShape, onCall: OnKernelCall): Kern
   return {
     backend: inner.backend,
     mode: inner.mode,
+    storage: inner.storage,
     matmul: timed("matmul"),
     add: timed("add"),
     mul: timed("mul"),

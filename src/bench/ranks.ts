@@ -17,6 +17,7 @@ import { RunSettings } from "../config/RunSettings.ts"
 import { Start } from "../config/Start.ts"
 import { DataLoader } from "../data/DataLoader.ts"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
+import { makeWasmStorage } from "../kernels/cpu/wasm/storage.ts"
 import { Model } from "../model/ModelService.ts"
 import { Optimizer } from "../optim/OptimizerService.ts"
 import { startRanks } from "../ranks/Ranks.ts"
@@ -132,7 +133,8 @@ const ranksRunner = (size: ModelSize, setting: RanksSetting) =>
   Effect.gen(function*() {
     const config = yield* configFor(size, setting)
     const { params, optimizer, data } = yield* partsOf(config)
-    const ranks = yield* startRanks({ config, data, params, optimizer: optimizer.state })
+    const storage = makeWasmStorage()
+    const ranks = yield* startRanks({ config, data, params, optimizer: optimizer.state, storage })
     return {
       setting: String(setting),
       ranks: ranks.count,

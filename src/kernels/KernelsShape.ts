@@ -1,4 +1,6 @@
 import type { FloatArray } from "../tensor/tensor.ts"
+import type { WasmStorage } from "./cpu/wasm/storage.ts"
+import type { TensorStorage } from "./TensorStorage.ts"
 
 /**
  * The numeric backend interface. Every op of the autograd layer goes through it, so a backend
@@ -24,11 +26,18 @@ export interface KernelsShape {
   readonly mode: string
   /**
    * Set when a rank's worker thread can build its own instance that computes exactly what this one
-   * does (`cpu`: `makeCpuKernels`), so the run may compute its updates on worker-thread ranks.
+   * does (`cpu`: `makeCpuKernels` over a storage of the same memory), so the run may compute its
+   * updates on worker-thread ranks that share this instance's memory.
    * Absent when the instance only works on the thread that made it: gpu.js's device, or kernels
    * wrapped or supplied by code (a profiler, a custom backend), which the run then uses itself.
    */
-  readonly forRanks?: "cpu"
+  readonly forRanks?: { readonly backend: "cpu"; readonly storage: WasmStorage }
+  /**
+   * Where the run allocates the tensors these kernels work on (parameters, gradients, optimizer
+   * moments, activations), so the kernels can use them in place. Any Float32Array is still
+   * accepted as an operand; one from elsewhere may cost a copy.
+   */
+  readonly storage: TensorStorage
 
   /**
    * `C[m×n] = op(A)·op(B)` (or `C += …` when accumulate). `op(A)` is `m×k`: A is stored `[m, k]`,

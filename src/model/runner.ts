@@ -3,6 +3,7 @@ import { crossEntropy } from "../autograd/ops/loss.ts"
 import { Tape } from "../autograd/tape.ts"
 import type { Var } from "../autograd/var.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
+import type { TensorStorage } from "../kernels/TensorStorage.ts"
 import { type DType, dtypeOf, type FloatArray } from "../tensor/tensor.ts"
 import { ModelInputError } from "./errors.ts"
 import { initParams } from "./init.ts"
@@ -30,14 +31,27 @@ const MAX_ARENAS = 8
  * the cross-entropy head and the backward pass are the same for every architecture.
  */
 export const languageModel = (def: ModelDefinition): LanguageModel => {
+  // Keyed by storage too: a model may be run with several kernels instances (a test comparing
+  // backends), and each instance's activations belong in its own storage.
   const arenas = new Map<string, Arena>()
-  const arenaFor = (dtype: DType, batch: number, len: number): Arena => {
-    const key = `${dtype}:${batch}x${len}`
+  const storageIds = new WeakMap<TensorStorage, number>()
+  let storages = 0
+  const arenaFor = (k: KernelsShape, dtype: DType, batch: number, len: number): Arena => {
+    let storageId = storageIds.get(k.storage)
+    if (storageId === undefined) {
+      storageId = storages++
+      storageIds.set(k.storage, storageId)
+    }
+    const key = `${storageId}:${dtype}:${batch}x${len}`
     let arena = arenas.get(key)
     if (arena === undefined) {
-      arena = new Arena(dtype)
+      arena = new Arena(dtype, k.storage)
       arenas.set(key, arena)
-      if (arenas.size > MAX_ARENAS) arenas.delete(arenas.keys().next().value!)
+      if (arenas.size > MAX_ARENAS) {
+        const oldest = arenas.keys().next().value!
+        arenas.get(oldest)!.releaseAll()
+        arenas.delete(oldest)
+      }
     }
     arena.rewind()
     return arena
@@ -88,7 +102,7 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
     checkTokens("ids", ids, batch, def.seqLen)
     checkTokens("targets", targets, batch, def.seqLen)
     const dtype = dtypeOfParams(params)
-    const t = new Tape(k, dtype, true, arenaFor(dtype, batch, def.seqLen))
+    const t = new Tape(k, dtype, true, arenaFor(k, dtype, batch, def.seqLen))
     const vars = leaves(t, params, grads)
     const logits = def.forward(t, lookup(vars), ids, batch, def.seqLen)
     const loss = crossEntropy(t, logits, targets, gradScale)
@@ -103,7 +117,7 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
     checkTokens("ids", ids, batch, def.seqLen)
     checkTokens("targets", targets, batch, def.seqLen)
     const dtype = dtypeOfParams(params)
-    const t = new Tape(k, dtype, false, arenaFor(dtype, batch, def.seqLen))
+    const t = new Tape(k, dtype, false, arenaFor(k, dtype, batch, def.seqLen))
     const logits = def.forward(t, lookup(leaves(t, params, undefined)), ids, batch, def.seqLen)
     return crossEntropy(t, logits, targets, 0).total
   }
@@ -115,7 +129,7 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
     }
     checkTokens("ids", ids, batch, len)
     const dtype = dtypeOfParams(params)
-    const t = new Tape(k, dtype, false, arenaFor(dtype, batch, len))
+    const t = new Tape(k, dtype, false, arenaFor(k, dtype, batch, len))
     // A copy: the arena buffer is overwritten by the next call with this geometry.
     return def.forward(t, lookup(leaves(t, params, undefined)), ids, batch, len).value.slice()
   }

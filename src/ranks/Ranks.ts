@@ -10,6 +10,7 @@ import { WorkerPlatform } from "effect/workers/Worker"
 import { Worker } from "node:worker_threads"
 import type { RunConfig } from "../config/RunConfig.ts"
 import type { DataLoaderShape } from "../data/DataLoader.ts"
+import type { WasmStorage } from "../kernels/cpu/wasm/storage.ts"
 import type { OptimizerState } from "../optim/optimizer.ts"
 import type { NamedTensors } from "../tensor/namedTensors.ts"
 import { abortRanks } from "./barrier.ts"
@@ -33,6 +34,8 @@ export interface RanksInput {
   /** The live parameters and optimizer state: moved into shared memory, in place. */
   readonly params: NamedTensors
   readonly optimizer: OptimizerState
+  /** The run's cpu kernels storage: the tensors move into its memory, which the ranks share. */
+  readonly storage: WasmStorage
 }
 
 export interface RanksShape {
@@ -142,8 +145,8 @@ export const startRanks = (input: RanksInput): Effect.Effect<RanksShape, RankFai
       microBatches: geometry.microBatches,
       microTokens: geometry.micro * data.seqLen
     })
-    const buffers = allocateShared(layout)
-    const views = viewsOf(layout, buffers)
+    const buffers = allocateShared(layout, input.storage)
+    const views = viewsOf(layout, buffers, input.storage)
     moveIntoShared(input.params, views.params)
     moveIntoShared(optimizer.tensors, views.state)
 

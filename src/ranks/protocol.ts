@@ -1,16 +1,20 @@
 /**
  * The messages between a run and its ranks, as Schema data: the run sends one `Setup` to each rank,
  * then one `Step` per update; a rank answers `Ready`, then one reply per step. Everything else a
- * step needs travels through shared memory (`sharedMemory.ts`), whose buffers `Setup` carries.
+ * step needs travels through shared memory (`sharedMemory.ts`), whose buffers (and the kernels'
+ * WebAssembly memory) `Setup` carries.
  * Messages are encoded before they are posted and decoded when they arrive, so another transport
  * could carry the same protocol.
  */
 import { Schema } from "effect"
 import { RunConfig } from "../config/RunConfig.ts"
+import { isSharedWasmMemory } from "../kernels/cpu/wasm/instance.ts"
 
 const SharedBuffer = Schema.declare((u): u is SharedArrayBuffer => u instanceof SharedArrayBuffer, {
   expected: "SharedArrayBuffer"
 })
+
+const SharedMemory = Schema.declare(isSharedWasmMemory, { expected: "a shared WebAssembly.Memory" })
 
 const TensorSlot = Schema.Struct({
   name: Schema.String,
@@ -35,9 +39,8 @@ export const Setup = Schema.TaggedStruct("Setup", {
   config: RunConfig,
   layout: SharedLayout,
   buffers: Schema.Struct({
-    params: SharedBuffer,
-    state: SharedBuffer,
-    gradients: SharedBuffer,
+    memory: SharedMemory,
+    tensors: Schema.Int,
     tokens: SharedBuffer,
     scalars: SharedBuffer,
     control: SharedBuffer

@@ -8,6 +8,7 @@ import { NodeRuntime, NodeWorkerRunner } from "@effect/platform-node"
 import { Effect } from "effect"
 import { WorkerRunnerPlatform } from "effect/workers/WorkerRunner"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
+import { makeWasmStorage } from "../kernels/cpu/wasm/storage.ts"
 import { modelFromConfig } from "../model/fromConfig.ts"
 import { ruleFor } from "../optim/OptimizerService.ts"
 import { abortRanks, makeBarrier, RankAborted } from "./barrier.ts"
@@ -30,13 +31,15 @@ const program = Effect.gen(function*() {
 
   const setup = (request: typeof Setup.Type): RankState => {
     const { rank, config, layout, buffers } = request
-    const views = viewsOf(layout, buffers)
+    // The rank's kernels work in the run's memory, on the parameters and its gradient slot in place.
+    const storage = makeWasmStorage(buffers.memory)
+    const views = viewsOf(layout, buffers, storage)
     const step = makeRankStep({
       rank,
       layout,
       views,
       barrier: makeBarrier(views.control, layout.ranks),
-      kernels: makeCpuKernels(),
+      kernels: makeCpuKernels(storage),
       model: modelFromConfig(config.model),
       rule: ruleFor(config.optimizer),
       micro: config.batch.micro,

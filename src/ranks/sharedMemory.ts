@@ -5,15 +5,22 @@
  * and the barrier's control words. The layout is plain data (offsets into each buffer), so every
  * thread builds the same views from it.
  *
+ * The tensors live in one block of the cpu backend's shared WebAssembly memory, which each rank's
+ * kernels are built over: the kernels work on the parameters, moments and gradient slots in place.
+ * Each tensor starts on a 16-float boundary and owns its padding (as every storage allocation
+ * does), so a SIMD kernel may run its last vector past the tensor's end.
+ *
  * Gradient memory is bounded by the number of ranks, not of micro-batches: a rank writes each of
  * its micro-batch gradients into its own slot, and the slots are summed into the step gradient
  * after every round, so (P + 1) parameter-sized buffers suffice for any accumulation.
  */
+import type { SharedWasmMemory } from "../kernels/cpu/wasm/instance.ts"
+import type { WasmStorage } from "../kernels/cpu/wasm/storage.ts"
 import type { NamedTensors } from "../tensor/namedTensors.ts"
 import { sizeOf, type Tensor } from "../tensor/tensor.ts"
 import { CONTROL_SLOTS } from "./barrier.ts"
 
-/** A tensor's place in a shared buffer, in values from the buffer's start. */
+/** A tensor's place in the shared tensor block, in floats from the block's start. */
 export interface TensorSlot {
   readonly name: string
   readonly shape: ReadonlyArray<number>
@@ -36,20 +43,23 @@ export interface SharedLayout {
 }
 
 export interface SharedBuffers {
-  readonly params: SharedArrayBuffer
-  readonly state: SharedArrayBuffer
-  readonly gradients: SharedArrayBuffer
+  /** The run's kernels memory, and the byte offset of the tensor block in it. */
+  readonly memory: SharedWasmMemory
+  readonly tensors: number
   readonly tokens: SharedArrayBuffer
   readonly scalars: SharedArrayBuffer
   readonly control: SharedArrayBuffer
 }
+
+/** Floats a tensor of `n` values takes in the block: whole 16-float blocks, as a storage allocation. */
+const slotFloats = (n: number): number => Math.ceil(Math.max(n, 1) / 16) * 16
 
 const slotsOf = (tensors: NamedTensors): { slots: Array<TensorSlot>; values: number } => {
   const slots: Array<TensorSlot> = []
   let values = 0
   for (const [name, t] of tensors) {
     slots.push({ name, shape: [...t.shape], offset: values })
-    values += sizeOf(t.shape)
+    values += slotFloats(sizeOf(t.shape))
   }
   return { slots, values }
 }
@@ -96,10 +106,13 @@ const I32 = 4
 /** Bytes of the gradient slots and the step gradient: (P + 1) parameter-sized float32 buffers. */
 export const gradientBytes = (layout: SharedLayout): number => (layout.ranks + 1) * layout.paramValues * F32
 
-export const allocateShared = (layout: SharedLayout): SharedBuffers => ({
-  params: new SharedArrayBuffer(layout.paramValues * F32),
-  state: new SharedArrayBuffer(layout.stateValues * F32),
-  gradients: new SharedArrayBuffer(gradientBytes(layout)),
+/** Floats of the tensor block: parameters, optimizer state, P gradient slots and the step gradient. */
+const blockFloats = (layout: SharedLayout): number => layout.paramValues * (layout.ranks + 2) + layout.stateValues
+
+/** The shared memory of a run: the tensor block in `storage` (the run's kernels memory), the rest beside it. */
+export const allocateShared = (layout: SharedLayout, storage: WasmStorage): SharedBuffers => ({
+  memory: storage.memory,
+  tensors: storage.allocate(blockFloats(layout)).byteOffset,
   tokens: new SharedArrayBuffer(2 * layout.microBatches * layout.microTokens * I32),
   scalars: new SharedArrayBuffer((layout.microBatches + layout.params.length) * F64),
   control: new SharedArrayBuffer(CONTROL_SLOTS * I32)
@@ -121,28 +134,33 @@ export interface SharedViews {
   readonly control: Int32Array
 }
 
-const tensorsAt = (buffer: SharedArrayBuffer, slots: ReadonlyArray<TensorSlot>, base = 0): NamedTensors => {
-  const tensors = new Map<string, Tensor>()
-  for (const slot of slots) {
-    tensors.set(slot.name, {
-      shape: slot.shape,
-      data: new Float32Array(buffer, (base + slot.offset) * F32, sizeOf(slot.shape))
-    })
+/**
+ * The views of one thread, made through its kernels' `storage` (over `buffers.memory`), so that
+ * its kernels know the tensors as their own and use them in place.
+ */
+export const viewsOf = (layout: SharedLayout, buffers: SharedBuffers, storage: WasmStorage): SharedViews => {
+  const tensorsAt = (slots: ReadonlyArray<TensorSlot>, base: number): NamedTensors => {
+    const tensors = new Map<string, Tensor>()
+    for (const slot of slots) {
+      const n = sizeOf(slot.shape)
+      tensors.set(slot.name, {
+        shape: slot.shape,
+        data: storage.view(buffers.tensors + (base + slot.offset) * F32, n, slotFloats(n))
+      })
+    }
+    return tensors
   }
-  return tensors
-}
-
-export const viewsOf = (layout: SharedLayout, buffers: SharedBuffers): SharedViews => {
+  const gradients = layout.paramValues + layout.stateValues
   const tokens = new Int32Array(buffers.tokens)
   const scalars = new Float64Array(buffers.scalars)
   const perBatch = 2 * layout.microTokens
   return {
-    params: tensorsAt(buffers.params, layout.params),
-    state: tensorsAt(buffers.state, layout.state),
-    stepGradients: tensorsAt(buffers.gradients, layout.params, layout.ranks * layout.paramValues),
+    params: tensorsAt(layout.params, 0),
+    state: tensorsAt(layout.state, layout.paramValues),
+    stepGradients: tensorsAt(layout.params, gradients + layout.ranks * layout.paramValues),
     slots: Array.from(
       { length: layout.ranks },
-      (_, r) => tensorsAt(buffers.gradients, layout.params, r * layout.paramValues)
+      (_, r) => tensorsAt(layout.params, gradients + r * layout.paramValues)
     ),
     ids: (j) => tokens.subarray(j * perBatch, j * perBatch + layout.microTokens),
     targets: (j) => tokens.subarray(j * perBatch + layout.microTokens, (j + 1) * perBatch),

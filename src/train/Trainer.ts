@@ -55,8 +55,8 @@ const makeTrainer = Effect.gen(function*() {
   // The cpu backend computes each update on worker-thread ranks. Kernels that only work on this
   // thread (gpu.js's device, kernels a caller supplied) compute it here, the P ranks taking their
   // turns: the same sum in order of j.
-  const ranks = kernels.forRanks === "cpu"
-    ? yield* startRanks({ config, data, params, optimizer: optimizer.state })
+  const ranks = kernels.forRanks !== undefined
+    ? yield* startRanks({ config, data, params, optimizer: optimizer.state, storage: kernels.forRanks.storage })
     : undefined
   const step = ranks?.step ?? inThisThread(makeStepper({
     kernels,
@@ -87,7 +87,8 @@ const makeTrainer = Effect.gen(function*() {
         params,
         optimizer: optimizer.state,
         schedule: scheduler.schedule,
-        data
+        data,
+        storage: kernels.storage
       })
       // A background save applies retention once it has published, in the background too: against
       // a bucket, retention lists and deletes objects, and the step loop must not wait on that.

@@ -5,6 +5,7 @@ import type { Lineage } from "../checkpoint/manifest.ts"
 import { encodeRunConfig } from "../config/loadConfig.ts"
 import type { RunConfig } from "../config/RunConfig.ts"
 import type { DataLoaderShape } from "../data/DataLoader.ts"
+import { readTensors, type TensorStorage } from "../kernels/TensorStorage.ts"
 import type { Params } from "../model/model.ts"
 import type { OptimizerState } from "../optim/optimizer.ts"
 import type { ResolvedSchedule } from "../optim/schedule.ts"
@@ -21,6 +22,8 @@ export interface SnapshotInput {
   readonly optimizer: OptimizerState
   readonly schedule: ResolvedSchedule
   readonly data: DataLoaderShape
+  /** Where the tensors live: the snapshot reads their values through it. */
+  readonly storage: TensorStorage
 }
 
 const encodeState = Schema.encodeSync(CheckpointState)
@@ -64,8 +67,8 @@ export const makeSnapshot = (input: SnapshotInput): CheckpointSnapshot => {
       model: modelFingerprint(config.model)
     },
     tensors: {
-      model: Object.fromEntries(input.params),
-      optimizer: Object.fromEntries(input.optimizer.tensors)
+      model: readTensors(input.storage, input.params),
+      optimizer: readTensors(input.storage, input.optimizer.tensors)
     },
     state: encodeState(state) as unknown as Record<string, unknown>
   }

@@ -1,13 +1,14 @@
 import { Effect } from "effect"
 import type { DataLoaderShape } from "../data/DataLoader.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
+import { moveIntoStorage, type TensorStorage } from "../kernels/TensorStorage.ts"
 import type { LanguageModel, Params } from "../model/model.ts"
 import { clipGradNorm } from "../optim/clip.ts"
 import type { OptimizerState, UpdateRule } from "../optim/optimizer.ts"
 import type { RankFailed } from "../ranks/errors.ts"
 import { firstNonFinite } from "../ranks/finite.ts"
 import type { StepOutcome } from "../ranks/outcome.ts"
-import { zeros } from "../tensor/tensor.ts"
+import { sizeOf } from "../tensor/tensor.ts"
 
 export interface StepperParts {
   readonly kernels: KernelsShape
@@ -20,9 +21,10 @@ export interface StepperParts {
   readonly clipNorm: number
 }
 
-const zerosLike = (params: Params): Params => {
+/** Zeroed gradients shaped like `params`, in the kernels' storage. */
+const zerosLike = (params: Params, storage: TensorStorage): Params => {
   const out: Params = new Map()
-  for (const [name, t] of params) out.set(name, zeros(t.shape))
+  for (const [name, t] of params) out.set(name, { shape: t.shape, data: storage.allocate(sizeOf(t.shape)) })
   return out
 }
 
@@ -39,11 +41,15 @@ const zerosLike = (params: Params): Params => {
  */
 export const makeStepper = (parts: StepperParts) => {
   const { kernels, model, params, data, rule, optimizer, clipNorm } = parts
+  // The kernels work on the parameters and moments in place from now on: the live maps' entries
+  // are replaced by copies in the kernels' storage (as the ranks move them into their memory).
+  moveIntoStorage(kernels.storage, params)
+  moveIntoStorage(kernels.storage, optimizer.tensors)
   const { global, micro, microBatches } = data.geometry
   const tokensPerStep = global * data.seqLen
   const gradScale = 1 / tokensPerStep
-  const stepGrads = zerosLike(params)
-  const microGrads = zerosLike(params)
+  const stepGrads = zerosLike(params, kernels.storage)
+  const microGrads = zerosLike(params, kernels.storage)
 
   return (cursor: number, lr: number): StepOutcome => {
     for (const g of stepGrads.values()) g.data.fill(0)

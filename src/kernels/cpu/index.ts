@@ -9,6 +9,9 @@ import { makeRope } from "./rope.ts"
 import { sgd, sumSquares } from "./update.ts"
 import { makeVectorKernels } from "./vectorKernels.ts"
 import { defaultMatmulVariant, makeWasmMatmul } from "./wasm/matmulWasm.ts"
+import { makeOperandHeap } from "./wasm/operandHeap.ts"
+import { makeWasmParams } from "./wasm/paramsWasm.ts"
+import { makeWasmStorage, type WasmStorage } from "./wasm/storage.ts"
 import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
@@ -17,21 +20,28 @@ import { makeWasmVector } from "./wasm/vectorWasm.ts"
  * checks), in TypeScript over typed arrays. Every kernel is deterministic (fixed summation order,
  * no threads).
  *
- * The instance owns all its working memory: gemm's packing panels, the reference attention's dS
- * buffer, the TypeScript attention's accumulators, the RoPE tables and the WebAssembly modules with their memories. Nothing is shared between instances,
- * so each thread (or rank) makes its own; calls on one instance must not overlap.
+ * Its tensor storage is one shared WebAssembly memory that all its modules import
+ * (wasm/storage.ts): tensors allocated there are used in place by the kernels, anything else is
+ * copied in and out per call. A rank's instance is built over the run's memory (`storage` made
+ * from it), so ranks and the run's thread read the same parameters without copies.
+ *
+ * The instance owns its working memory: gemm's packing panels, the reference attention's dS
+ * buffer, the TypeScript attention's accumulators, the RoPE tables and its scratch area in the
+ * memory. Calls on one instance must not overlap; each thread (or rank) makes its own.
  */
-export const makeCpuKernels = (): KernelsShape => {
+export const makeCpuKernels = (storage: WasmStorage = makeWasmStorage()): KernelsShape => {
   const gemm = makeGemm()
-  const wasmMatmul = makeWasmMatmul()
-  const wasmVector = makeWasmVector()
+  const heap = makeOperandHeap(storage)
+  const wasmMatmul = makeWasmMatmul(defaultMatmulVariant, heap)
+  const wasmVector = makeWasmVector(heap)
   const vector = makeVectorKernels(wasmVector)
-  const params = makeParamKernels()
+  const params = makeParamKernels(makeWasmParams(heap))
   return {
     backend: "cpu",
     // Which matmul build runs decides the float32 trajectory: `train` prints it.
     mode: defaultMatmulVariant === "fma" ? "typescript+wasm-simd+fma" : "typescript+wasm-simd",
-    forRanks: "cpu",
+    forRanks: { backend: "cpu", storage },
+    storage,
     matmul: makeMatmul(gemm, wasmMatmul),
     add: vector.add,
     mul: vector.mul,

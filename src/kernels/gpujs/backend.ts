@@ -14,6 +14,7 @@
 import type { FloatArray } from "../../tensor/tensor.ts"
 import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
+import { hostStorage } from "../TensorStorage.ts"
 import * as att from "./attention.ts"
 import { crossEntropy } from "./crossEntropy.ts"
 import type { Device } from "./device.ts"
@@ -70,6 +71,8 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
   }
   return {
     backend: "gpujs",
+    // Operands travel to the device per call, so tensors stay on the JavaScript heap.
+    storage: hostStorage,
     get mode() {
       return dev.fallbacks.length === 0 ? dev.mode : `${dev.mode} (cpu fallback in ${dev.fallbacks.length} kernels)`
     },

@@ -1,17 +1,19 @@
-/** Instantiating the cpu backend's embedded WebAssembly modules, and growing their memory. */
+/** Instantiating the cpu backend's embedded WebAssembly modules over their shared memory. */
 
-/** The part of the WebAssembly JavaScript API used here (the project's `lib` does not declare it). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer
+/** A shared WebAssembly memory (the project's `lib` does not declare the WebAssembly API). */
+export interface SharedWasmMemory {
+  readonly buffer: SharedArrayBuffer
+  /** Adds `pages` pages of 64 KiB; returns the size in pages before (atomic across threads). */
   grow(pages: number): number
 }
 interface WasmApi {
   readonly validate: (bytes: Uint8Array) => boolean
   readonly Module: new(bytes: Uint8Array) => object
   readonly Instance: new(module: object, imports: object) => { readonly exports: Record<string, unknown> }
+  readonly Memory: new(
+    descriptor: { readonly initial: number; readonly maximum: number; readonly shared: true }
+  ) => SharedWasmMemory
 }
-
-const PAGE = 65536
 
 const decodeBase64 = (text: string): Uint8Array => {
   const raw = atob(text)
@@ -28,21 +30,22 @@ const wasmApi = (): WasmApi => (globalThis as unknown as { readonly WebAssembly:
  */
 export const validates = (base64: string): boolean => wasmApi().validate(decodeBase64(base64))
 
-/**
- * A fresh instance (with its own memory) of the module whose binary is `base64`, compiled and
- * instantiated synchronously (the binaries are a few KB).
- */
-export const instantiate = (
-  base64: string
-): { readonly exports: Record<string, unknown>; readonly memory: WasmMemory } => {
+/** A fresh shared memory of `initial` pages that may grow to `maximum`. */
+export const sharedMemory = (initial: number, maximum: number): SharedWasmMemory =>
+  new (wasmApi().Memory)({ initial, maximum, shared: true })
+
+/** Whether `u` is a shared WebAssembly memory (as a rank receives it in a message). */
+export const isSharedWasmMemory = (u: unknown): u is SharedWasmMemory => {
   const api = wasmApi()
-  const instance = new api.Instance(new api.Module(decodeBase64(base64)), {})
-  return { exports: instance.exports, memory: instance.exports.memory as WasmMemory }
+  return u instanceof (api.Memory as unknown as new(...args: Array<never>) => object) &&
+    (u as SharedWasmMemory).buffer instanceof SharedArrayBuffer
 }
 
-/** Grows `memory` to at least `bytes`; returns whether it grew (views of the old buffer are then detached). */
-export const ensureBytes = (memory: WasmMemory, bytes: number): boolean => {
-  if (memory.buffer.byteLength >= bytes) return false
-  memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE))
-  return true
+/**
+ * An instance of the module whose binary is `base64` over `memory` (every module imports its
+ * memory as `env.memory`), compiled and instantiated synchronously (the binaries are a few KB).
+ */
+export const instantiate = (base64: string, memory: SharedWasmMemory): Record<string, unknown> => {
+  const api = wasmApi()
+  return new api.Instance(new api.Module(decodeBase64(base64)), { env: { memory } }).exports
 }

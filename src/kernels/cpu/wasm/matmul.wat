@@ -32,7 +32,7 @@
 ;; micro-kernel never branches on sizes: when n is not a multiple of 8, $matmul spreads an
 ;; accumulated C out to the padded layout first and packs the result back to `[m, n]` at the end.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1 32768 shared))
 
   ;; pa[(p·4 + r)] = op(A)[i0 + r, p0 + p] for p < kc, r < 4; rows r ≥ rows are zero.
   ;; op(A)[i, p] is the float at a + 4·(i·ais + p·aps).

@@ -1,14 +1,11 @@
-import { leading } from "../../leading.ts"
-import { ensureBytes, instantiate, validates } from "./instance.ts"
+import { instantiate, validates } from "./instance.ts"
 import { matmulRelaxedWasmBase64, matmulWasmBase64 } from "./matmulWasm.generated.ts"
+import { makeOperandHeap, type OperandHeap } from "./operandHeap.ts"
+import { makeWasmStorage } from "./storage.ts"
 
 /**
  * Float32 matrix multiply on the WebAssembly SIMD kernel of matmul.wat (see there for the
- * method). Operands are copied into the module's memory, multiplied there and the result copied
- * back: the copies cost O(mk + kn + mn) against O(mnk) arithmetic, and keep the kernel free of
- * JavaScript array layouts. The memory is grown on demand and reused, so once warm a call
- * allocates nothing but the view the result is copied out of (and views of operands
- * longer than their sizes).
+ * method), on operands in the kernels instance's memory (see operandHeap.ts).
  */
 
 type MatmulExport = (
@@ -30,9 +27,8 @@ type MatmulExport = (
 const MR = 4
 const NR = 8
 const KC = 256
-const PAGE = 65536
 /** Largest working set handed to the kernel: byte offsets must stay below 2³¹ as i32 arguments. */
-const MAX_BYTES = 2 ** 31 - PAGE
+const MAX_BYTES = 2 ** 31 - 65536
 
 /** Float offsets rounded up to 16 bytes, so SIMD loads and stores are aligned. */
 const align4 = (floats: number): number => (floats + 3) & ~3
@@ -80,20 +76,23 @@ export type WasmMatmul = (
 ) => void
 
 /**
- * A WebAssembly matmul instance with its own module memory: `C[m×n] = op(A)·op(B)` (or `C += …`
- * when accumulate) in float32, with the layouts and meaning of `KernelsShape.matmul`. Callers
- * check lengths and that `wasmMatmulFits(m, n, k)`. Summation is in float32, blocked over the
- * shared dimension; the order is fixed, so the same inputs give the same bits on every call.
- * The module is compiled and instantiated here, synchronously (the binary is under 2 KB);
- * `variant` must be available (`matmulVariantAvailable`).
+ * A WebAssembly matmul over `heap`'s memory: `C[m×n] = op(A)·op(B)` (or `C += …` when
+ * accumulate) in float32, with the layouts and meaning of `KernelsShape.matmul`. Callers check
+ * lengths and that `wasmMatmulFits(m, n, k)`. Summation is in float32, blocked over the shared
+ * dimension; the order is fixed, so the same inputs give the same bits on every call. Operands in
+ * the storage are used in place (C when it has room for the kernel's padded ⌈m/4⌉·4 × ⌈n/8⌉·8
+ * layout); others are copied in and out. The module is compiled and instantiated here,
+ * synchronously (the binary is under 2 KB); `variant` must be available (`matmulVariantAvailable`).
  */
-export const makeWasmMatmul = (variant: MatmulVariant = defaultMatmulVariant): WasmMatmul => {
+export const makeWasmMatmul = (
+  variant: MatmulVariant = defaultMatmulVariant,
+  heap: OperandHeap = makeOperandHeap(makeWasmStorage())
+): WasmMatmul => {
   if (!matmulVariantAvailable(variant)) {
     throw new Error("the fused matmul needs relaxed WebAssembly SIMD (Node 20: --experimental-wasm-relaxed-simd)")
   }
-  const { exports, memory } = instantiate(variant === "fma" ? matmulRelaxedWasmBase64 : matmulWasmBase64)
+  const exports = instantiate(variant === "fma" ? matmulRelaxedWasmBase64 : matmulWasmBase64, heap.storage.memory)
   const kernel = exports.matmul as MatmulExport
-  let heap = new Float32Array(memory.buffer)
   return (a, b, c, m, n, k, transA, transB, accumulate) => {
     if (m === 0 || n === 0) return
     if (k === 0) {
@@ -103,30 +102,15 @@ export const makeWasmMatmul = (variant: MatmulVariant = defaultMatmulVariant): W
     const npad = Math.ceil(n / NR) * NR
     const mpad = Math.ceil(m / MR) * MR
     const kc = Math.min(k, KC)
-    const aAt = 0
-    const bAt = aAt + align4(m * k)
-    const cAt = bAt + align4(k * n)
-    const paAt = cAt + align4(mpad * npad)
-    const pbAt = paAt + align4(kc * MR)
-    const bytes = (pbAt + kc * npad) * 4
-    if (ensureBytes(memory, bytes)) heap = new Float32Array(memory.buffer)
-    heap.set(leading(a, m * k), aAt)
-    heap.set(leading(b, k * n), bAt)
-    if (accumulate) heap.set(leading(c, m * n), cAt)
-    kernel(
-      aAt * 4,
-      bAt * 4,
-      cAt * 4,
-      paAt * 4,
-      pbAt * 4,
-      m,
-      n,
-      k,
-      transA ? 1 : 0,
-      transB ? 1 : 0,
-      accumulate ? 1 : 0,
-      KC
-    )
-    c.set(heap.subarray(cAt, cAt + m * n))
+    heap.begin()
+    heap.input(a, m * k)
+    heap.input(b, k * n)
+    if (accumulate) heap.inout(c, m * n, mpad * npad)
+    else heap.output(c, m * n, mpad * npad)
+    heap.scratch(kc * MR)
+    heap.scratch(kc * npad)
+    const [pa, pb, pc, panelA, panelB] = heap.place(false)
+    kernel(pa!, pb!, pc!, panelA!, panelB!, m, n, k, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, KC)
+    heap.finish()
   }
 }

@@ -1,14 +1,20 @@
 /**
- * The per-call operand area of a wasm module's memory, shared by the vector and parameter
- * modules: a call lays its operands out back to back from offset 0, each at a 16-byte aligned
- * offset and padded to whole f32x4 vectors (so the module's loops never need a scalar tail),
- * copies them in, runs one export and copies the results out. The memory is grown on demand and
- * reused; the typed views follow it when it grows.
+ * How one kernel call reaches its operands in the instance's WebAssembly memory. A call declares
+ * its operands in the order the export takes them, then `place` gives each a byte offset:
+ *
+ * - an operand that lives in the storage (`storage.ts`) is used in place — the common case in
+ *   training, where parameters, gradients, moments and activations are all allocated there;
+ * - any other operand (a caller's own array, a view the kernel may not write past) is staged in
+ *   the instance's scratch area: inputs are copied in, and outputs are copied back by `finish`.
+ *
+ * Staged operands sit back to back at 16-byte aligned offsets, each padded to whole f32x4 vectors,
+ * so the modules' loops never need a scalar tail. The scratch area is itself a storage allocation,
+ * replaced by a larger one when a call needs more. Once warm, a call allocates nothing but the
+ * views that copy a staged operand that is longer than its count.
  */
-import { leading } from "../../leading.ts"
-import { ensureBytes, type WasmMemory } from "./instance.ts"
+import type { WasmStorage } from "./storage.ts"
 
-/** Largest working set handed to a module: byte offsets must stay below 2³¹ as i32 arguments. */
+/** Largest working set a call may stage: byte offsets must stay below 2³¹ as i32 arguments. */
 const MAX_BYTES = 2 ** 31 - 65536
 
 /** Elements (4 bytes each: floats or int32 ids) rounded up to whole 16-byte vectors. */
@@ -18,48 +24,138 @@ const padded = (n: number): number => (n + 3) & ~3
 export const operandsFit = (...counts: ReadonlyArray<number>): boolean =>
   counts.reduce((sum, n) => sum + padded(n), 0) * 4 <= MAX_BYTES
 
+const INPUT = 0
+const OUTPUT = 1
+const INOUT = 2
+const SCRATCH = 3
+type Kind = typeof INPUT | typeof OUTPUT | typeof INOUT | typeof SCRATCH
+
 export interface OperandHeap {
+  readonly storage: WasmStorage
+  /** Starts a call, forgetting the previous call's operands. */
+  readonly begin: () => void
+  /** An operand the kernel reads (its first `n` values). */
+  readonly input: (x: Float32Array | Int32Array, n: number) => void
+  /** An operand the kernel overwrites: `n` values, with room for `room` from its start. */
+  readonly output: (x: Float32Array, n: number, room?: number) => void
+  /** An operand the kernel reads and writes (accumulated into): `n` values, room for `room`. */
+  readonly inout: (x: Float32Array, n: number, room?: number) => void
+  /** Working space of `floats` values that only the kernel uses. */
+  readonly scratch: (floats: number) => void
   /**
-   * Offsets (in 4-byte elements) of operands of these element counts, laid out from 0; grows the
-   * memory to fit. The returned array is reused by the next call.
+   * The byte offsets of the declared operands, in order; copies staged inputs in. Unless
+   * `inPlaceSafe` (the kernel reads each element before writing it, as elementwise ones do), a
+   * written operand that overlaps another is staged, so the kernel never sees aliased operands.
+   * The returned array is reused by the next call.
    */
-  readonly layout: (...counts: ReadonlyArray<number>) => ReadonlyArray<number>
-  /** Copies the first `n` values of `x` to element offset `at`. */
-  readonly put: (x: Float32Array, n: number, at: number) => void
-  /** Copies `n` values from element offset `at` into `into`. */
-  readonly take: (at: number, n: number, into: Float32Array) => void
-  /** Copies int32 ids to element offset `at`. */
-  readonly putInts: (ids: Int32Array, at: number) => void
-  /** The memory as floats, for results read in place (valid until the next `layout`). */
+  readonly place: (inPlaceSafe: boolean) => ReadonlyArray<number>
+  /** Copies staged outputs back to their arrays. */
+  readonly finish: () => void
+  /** The whole memory as floats (index = byte offset / 4), for results read in place. */
   readonly floats: () => Float32Array
-  /** The memory as doubles (offsets in 8-byte elements; valid until the next `layout`). */
+  /** The whole memory as doubles (index = byte offset / 8). */
   readonly doubles: () => Float64Array
 }
 
-export const makeOperandHeap = (memory: WasmMemory): OperandHeap => {
-  let f32 = new Float32Array(memory.buffer)
-  let f64 = new Float64Array(memory.buffer)
-  let i32 = new Int32Array(memory.buffer)
+export const makeOperandHeap = (storage: WasmStorage): OperandHeap => {
+  const kinds: Array<Kind> = []
+  const arrays: Array<Float32Array | Int32Array | undefined> = []
+  const counts: Array<number> = []
+  const rooms: Array<number> = []
+  const staged: Array<boolean> = []
   const offsets: Array<number> = []
+  let operands = 0
+  let area = storage.allocate(1024)
+  let areaInts = new Int32Array(area.buffer, area.byteOffset, area.length)
+  let f32 = new Float32Array(storage.memory.buffer)
+  let f64 = new Float64Array(storage.memory.buffer)
+
+  const declare = (kind: Kind, x: Float32Array | Int32Array | undefined, n: number, room: number): void => {
+    kinds[operands] = kind
+    arrays[operands] = x
+    counts[operands] = n
+    rooms[operands] = room
+    operands++
+  }
+
+  const residentOffset = (i: number): number => {
+    const x = arrays[i]
+    if (x === undefined) return -1
+    if (kinds[i] === INPUT) return storage.readable(x, counts[i]!)
+    return x instanceof Float32Array ? storage.writable(x, rooms[i]!) : -1
+  }
+
+  const overlapsAnother = (i: number): boolean => {
+    const start = offsets[i]!
+    const end = start + rooms[i]! * 4
+    for (let j = 0; j < operands; j++) {
+      if (j === i || staged[j] || kinds[j] === SCRATCH) continue
+      const otherStart = offsets[j]!
+      if (otherStart < end && start < otherStart + rooms[j]! * 4) return true
+    }
+    return false
+  }
+
+  const ensureArea = (floats: number): void => {
+    if (floats <= area.length) return
+    storage.release(area)
+    area = storage.allocate(Math.max(floats, 2 * area.length))
+    areaInts = new Int32Array(area.buffer, area.byteOffset, area.length)
+  }
+
   return {
-    layout: (...counts) => {
-      offsets.length = 0
+    storage,
+    begin: () => {
+      operands = 0
+    },
+    input: (x, n) => declare(INPUT, x, n, n),
+    output: (x, n, room = n) => declare(OUTPUT, x, n, room),
+    inout: (x, n, room = n) => declare(INOUT, x, n, room),
+    scratch: (floats) => declare(SCRATCH, undefined, floats, floats),
+    place: (inPlaceSafe) => {
+      for (let i = 0; i < operands; i++) {
+        offsets[i] = residentOffset(i)
+        staged[i] = offsets[i]! < 0
+      }
+      if (!inPlaceSafe) {
+        for (let i = 0; i < operands; i++) {
+          if (kinds[i] !== INPUT && !staged[i] && overlapsAnother(i)) staged[i] = true
+        }
+      }
+      let floats = 0
+      for (let i = 0; i < operands; i++) if (staged[i]) floats += padded(rooms[i]!)
+      ensureArea(floats)
       let at = 0
-      for (const n of counts) {
-        offsets.push(at)
-        at += padded(n)
+      for (let i = 0; i < operands; i++) {
+        if (!staged[i]) continue
+        offsets[i] = area.byteOffset + at * 4
+        const x = arrays[i]
+        const n = counts[i]!
+        if (x !== undefined && kinds[i] !== OUTPUT) {
+          const source = x.length === n ? x : x.subarray(0, n)
+          if (source instanceof Int32Array) areaInts.set(source, at)
+          else area.set(source, at)
+        }
+        at += padded(rooms[i]!)
       }
-      if (ensureBytes(memory, at * 4)) {
-        f32 = new Float32Array(memory.buffer)
-        f64 = new Float64Array(memory.buffer)
-        i32 = new Int32Array(memory.buffer)
-      }
+      offsets.length = operands
       return offsets
     },
-    put: (x, n, at) => f32.set(leading(x, n), at),
-    take: (at, n, into) => into.set(f32.subarray(at, at + n)),
-    putInts: (ids, at) => i32.set(ids, at),
-    floats: () => f32,
-    doubles: () => f64
+    finish: () => {
+      for (let i = 0; i < operands; i++) {
+        const x = arrays[i]
+        if (!staged[i] || x === undefined || kinds[i] === INPUT) continue
+        const from = (offsets[i]! - area.byteOffset) / 4
+        x.set(area.subarray(from, from + counts[i]!))
+      }
+    },
+    floats: () => {
+      if (f32.buffer.byteLength !== storage.memory.buffer.byteLength) f32 = new Float32Array(storage.memory.buffer)
+      return f32
+    },
+    doubles: () => {
+      if (f64.buffer.byteLength !== storage.memory.buffer.byteLength) f64 = new Float64Array(storage.memory.buffer)
+      return f64
+    }
   }
 }

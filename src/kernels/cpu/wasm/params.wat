@@ -13,7 +13,7 @@
 ;;   adds in double and rounds to float32, which gives the same float (a double holds the exact
 ;;   sum of two floats to within less than half a float ulp, so the final rounding matches).
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1 32768 shared))
 
   ;; AdamW over n floats (rounded up to whole vectors: the padding lanes compute garbage that is
   ;; never copied out), with bias corrections bc1 = 1 − β1ᵗ, bc2 = 1 − β2ᵗ and c1 = 1 − β1,

@@ -1,12 +1,12 @@
 import { instantiate } from "./instance.ts"
-import { makeOperandHeap, operandsFit } from "./operandHeap.ts"
+import { makeOperandHeap, type OperandHeap, operandsFit } from "./operandHeap.ts"
 import { paramsWasmBase64 } from "./paramsWasm.generated.ts"
+import { makeWasmStorage } from "./storage.ts"
 
 /**
  * Float32 AdamW and the embedding's gather and scatter-add on the WebAssembly SIMD module of
- * params.wat (see there: both give the TypeScript kernels' bits exactly). Each call copies its
- * operands into the module's memory at 16-byte aligned offsets, runs one export and copies the
- * results back; the memory is grown on demand and reused. Callers check lengths and indices
+ * params.wat (see there: both give the TypeScript kernels' bits exactly), on operands in the
+ * kernels instance's memory (see operandHeap.ts). Callers check lengths and indices
  * (`checks.ts`), that the embedding dimension is a multiple of 4, and `wasmParamsFits`.
  */
 
@@ -55,46 +55,45 @@ export interface WasmParams {
   embeddingBackward(dOut: Float32Array, ids: Int32Array, dTable: Float32Array, dim: number): void
 }
 
-/** A parameter-kernel instance with its own module memory. */
-export const makeWasmParams = (): WasmParams => {
-  const { exports, memory } = instantiate(paramsWasmBase64)
-  const k = exports as unknown as ParamsExports
-  const { layout, put, putInts, take } = makeOperandHeap(memory)
+/** A parameter-kernel instance over `heap`'s memory. */
+export const makeWasmParams = (heap: OperandHeap = makeOperandHeap(makeWasmStorage())): WasmParams => {
+  const k = instantiate(paramsWasmBase64, heap.storage.memory) as unknown as ParamsExports
+  const { begin, finish, inout, input, output, place } = heap
 
   return {
     adamw: (param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) => {
       const n = param.length
-      const [pp, pg, pm, pv] = layout(n, n, n, n)
-      put(param, n, pp)
-      put(grad, n, pg)
-      put(m, n, pm)
-      put(v, n, pv)
+      begin()
+      inout(param, n)
+      input(grad, n)
+      inout(m, n)
+      inout(v, n)
+      const [pp, pg, pm, pv] = place(true)
       // The scalars as update.ts computes them, in double.
       const bc1 = 1 - Math.pow(beta1, step)
       const bc2 = 1 - Math.pow(beta2, step)
-      k.adamw(pp * 4, pg * 4, pm * 4, pv * 4, n, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, bc1, bc2)
-      take(pp, n, param)
-      take(pm, n, m)
-      take(pv, n, v)
+      k.adamw(pp!, pg!, pm!, pv!, n, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, bc1, bc2)
+      finish()
     },
     embedding: (table, ids, out, dim) => {
       const rows = ids.length
-      const tableFloats = Math.floor(table.length / dim) * dim
-      const [pt, pi, po] = layout(tableFloats, rows, rows * dim)
-      put(table, tableFloats, pt)
-      putInts(ids, pi)
-      k.gather(pt * 4, pi * 4, po * 4, rows, dim)
-      take(po, rows * dim, out)
+      begin()
+      input(table, Math.floor(table.length / dim) * dim)
+      input(ids, rows)
+      output(out, rows * dim)
+      const [pt, pi, po] = place(false)
+      k.gather(pt!, pi!, po!, rows, dim)
+      finish()
     },
     embeddingBackward: (dOut, ids, dTable, dim) => {
       const rows = ids.length
-      const tableFloats = Math.floor(dTable.length / dim) * dim
-      const [pd, pi, pt] = layout(rows * dim, rows, tableFloats)
-      put(dOut, rows * dim, pd)
-      putInts(ids, pi)
-      put(dTable, tableFloats, pt)
-      k.scatterAdd(pd * 4, pi * 4, pt * 4, rows, dim)
-      take(pt, tableFloats, dTable)
+      begin()
+      input(dOut, rows * dim)
+      input(ids, rows)
+      inout(dTable, Math.floor(dTable.length / dim) * dim)
+      const [pd, pi, pt] = place(false)
+      k.scatterAdd(pd!, pi!, pt!, rows, dim)
+      finish()
     }
   }
 }

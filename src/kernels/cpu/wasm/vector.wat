@@ -19,7 +19,7 @@
 ;; range so 2ⁿ stays a normal float (exp(-87.3) ≈ 1.2e-38 stands in for anything smaller and
 ;; exp(88.3) ≈ 2.2e38 for anything larger).
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1 32768 shared))
 
   (func $exp4 (param $x v128) (result v128)
     (local $n v128) (local $r v128) (local $p v128)

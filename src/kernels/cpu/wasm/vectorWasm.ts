@@ -1,14 +1,13 @@
 import { instantiate } from "./instance.ts"
-import { makeOperandHeap, operandsFit } from "./operandHeap.ts"
+import { makeOperandHeap, type OperandHeap, operandsFit } from "./operandHeap.ts"
+import { makeWasmStorage } from "./storage.ts"
 import { vectorWasmBase64 } from "./vectorWasm.generated.ts"
 
 /**
  * Float32 elementwise and row kernels on the WebAssembly SIMD module of vector.wat (see there
- * for the methods and accuracy). Each call copies its operands into the module's memory at
- * 16-byte aligned offsets, runs one export and copies the results back: O(n) copies against
- * O(n) arithmetic, but the arithmetic (exp above all) costs several times the copies. The
- * memory is grown on demand and reused. Callers check lengths (`checks.ts`), that row lengths
- * are multiples of 4 where required, and `wasmVectorFits`.
+ * for the methods and accuracy), on operands in the kernels instance's memory (see
+ * operandHeap.ts: tensors of the storage in place, others copied in and out). Callers check
+ * lengths (`checks.ts`), that row lengths are multiples of 4 where required, and `wasmVectorFits`.
  */
 
 type Ptr = number
@@ -150,150 +149,145 @@ export interface WasmVector {
   ): number
 }
 
-/** A vector-kernel instance with its own module memory. */
-export const makeWasmVector = (): WasmVector => {
-  const { exports, memory } = instantiate(vectorWasmBase64)
-  const k = exports as unknown as VectorExports
+/** A vector-kernel instance over `heap`'s memory. */
+export const makeWasmVector = (heap: OperandHeap = makeOperandHeap(makeWasmStorage())): WasmVector => {
+  const k = instantiate(vectorWasmBase64, heap.storage.memory) as unknown as VectorExports
   // The same exports under a name the attention calls' k operand does not shadow.
   const fused = k
-  const { doubles, floats, layout, put, take } = makeOperandHeap(memory)
+  const { begin, doubles, finish, floats, inout, input, output, place, scratch } = heap
 
   const binary = (op: VectorExports["add"]) => (a: Float32Array, b: Float32Array, out: Float32Array, n: number) => {
-    const [pa, pb] = layout(n, n)
-    put(a, n, pa)
-    put(b, n, pb)
-    op(pa * 4, pb * 4, pa * 4, n)
-    take(pa, n, out)
+    begin()
+    input(a, n)
+    input(b, n)
+    output(out, n)
+    const [pa, pb, po] = place(true)
+    op(pa!, pb!, po!, n)
+    finish()
   }
 
   return {
     add: binary(k.add),
     mul: binary(k.mul),
     silu: (x, out, n) => {
-      const [px] = layout(n)
-      put(x, n, px)
-      k.silu(px * 4, px * 4, n)
-      take(px, n, out)
+      begin()
+      input(x, n)
+      output(out, n)
+      const [px, po] = place(true)
+      k.silu(px!, po!, n)
+      finish()
     },
     siluBackward: (x, dy, dx, n, accumulate) => {
-      const [px, pdy, pdx] = layout(n, n, accumulate ? n : 0)
-      put(x, n, px)
-      put(dy, n, pdy)
-      // Without accumulation the result overwrites x's copy, which is read before it is written.
-      const out = accumulate ? pdx : px
-      if (accumulate) put(dx, n, pdx)
-      k.siluBackward(px * 4, pdy * 4, out * 4, n, accumulate ? 1 : 0)
-      take(out, n, dx)
+      begin()
+      input(x, n)
+      input(dy, n)
+      if (accumulate) inout(dx, n)
+      else output(dx, n)
+      const [px, pdy, pdx] = place(true)
+      k.siluBackward(px!, pdy!, pdx!, n, accumulate ? 1 : 0)
+      finish()
     },
     rmsnorm: (x, w, out, rstd, rows, dim, eps) => {
-      const [px, pw, pout, pr] = layout(rows * dim, dim, rows * dim, rows)
-      put(x, rows * dim, px)
-      put(w, dim, pw)
-      k.rmsnorm(px * 4, pw * 4, pout * 4, pr * 4, rows, dim, eps)
-      take(pout, rows * dim, out)
-      take(pr, rows, rstd)
+      begin()
+      input(x, rows * dim)
+      input(w, dim)
+      output(out, rows * dim)
+      output(rstd, rows)
+      const [px, pw, po, pr] = place(false)
+      k.rmsnorm(px!, pw!, po!, pr!, rows, dim, eps)
+      finish()
     },
     rmsnormBackward: (x, w, rstd, dy, dx, dw, rows, dim, accumulate) => {
       const n = rows * dim
-      const [px, pw, pr, pdy, pdx, pdw] = layout(n, dim, rows, n, n, dim)
-      put(x, n, px)
-      put(w, dim, pw)
-      put(rstd, rows, pr)
-      put(dy, n, pdy)
-      if (accumulate) put(dx, n, pdx)
-      put(dw, dim, pdw)
-      k.rmsnormBackward(px * 4, pw * 4, pr * 4, pdy * 4, pdx * 4, pdw * 4, rows, dim, accumulate ? 1 : 0)
-      take(pdx, n, dx)
-      take(pdw, dim, dw)
+      begin()
+      input(x, n)
+      input(w, dim)
+      input(rstd, rows)
+      input(dy, n)
+      if (accumulate) inout(dx, n)
+      else output(dx, n)
+      inout(dw, dim)
+      const [px, pw, pr, pdy, pdx, pdw] = place(false)
+      k.rmsnormBackward(px!, pw!, pr!, pdy!, pdx!, pdw!, rows, dim, accumulate ? 1 : 0)
+      finish()
     },
     flashForward: (q, k, v, lse, out, B, T, H, hd) => {
       const n = B * T * H * hd
       const rows = B * H * T
-      const [pq, pk, pv, po, pm, pl, pkt, ptile] = layout(n, n, n, n, rows, rows, hd * T, 32)
-      put(q, n, pq)
-      put(k, n, pk)
-      put(v, n, pv)
-      fused.flashForward(
-        pq * 4,
-        pk * 4,
-        pv * 4,
-        po * 4,
-        pm * 4,
-        pl * 4,
-        pkt * 4,
-        ptile * 4,
-        B,
-        T,
-        H,
-        hd,
-        1 / Math.sqrt(hd)
-      )
-      take(po, n, out)
+      begin()
+      input(q, n)
+      input(k, n)
+      input(v, n)
+      output(out, n)
+      scratch(rows)
+      scratch(rows)
+      scratch(hd * T)
+      scratch(32)
+      const [pq, pk, pv, po, pm, pl, pkt, ptile] = place(false)
+      fused.flashForward(pq!, pk!, pv!, po!, pm!, pl!, pkt!, ptile!, B, T, H, hd, 1 / Math.sqrt(hd))
+      finish()
       // wasm has no log: the module leaves the running max and sum, lse = m + log l is formed here.
-      const heap = floats()
-      for (let r = 0; r < rows; r++) lse[r] = heap[pm + r] + Math.log(heap[pl + r])
+      const memory = floats()
+      const m0 = pm! / 4
+      const l0 = pl! / 4
+      for (let r = 0; r < rows; r++) lse[r] = memory[m0 + r] + Math.log(memory[l0 + r])
     },
     flashBackward: (q, k, v, out, lse, dOut, dq, dk, dv, B, T, H, hd) => {
       const n = B * T * H * hd
       const rows = B * H * T
-      const [pq, pk, pv, po, pdo, plse, pdq, pdk, pdv, pkt, pvt, pdd, ptile] = layout(
-        n,
-        n,
-        n,
-        n,
-        n,
-        rows,
-        n,
-        n,
-        n,
-        hd * T,
-        hd * T,
-        T,
-        64 + 16 * hd
-      )
-      put(q, n, pq)
-      put(k, n, pk)
-      put(v, n, pv)
-      put(out, n, po)
-      put(dOut, n, pdo)
-      put(lse, rows, plse)
+      begin()
+      input(q, n)
+      input(k, n)
+      input(v, n)
+      input(out, n)
+      input(dOut, n)
+      input(lse, rows)
+      output(dq, n)
+      output(dk, n)
+      output(dv, n)
+      scratch(hd * T)
+      scratch(hd * T)
+      scratch(T)
+      scratch(64 + 16 * hd)
+      const [pq, pk, pv, po, pdo, plse, pdq, pdk, pdv, pkt, pvt, pdd, ptile] = place(false)
       fused.flashBackward(
-        pq * 4,
-        pk * 4,
-        pv * 4,
-        po * 4,
-        pdo * 4,
-        plse * 4,
-        pdq * 4,
-        pdk * 4,
-        pdv * 4,
-        pkt * 4,
-        pvt * 4,
-        pdd * 4,
-        ptile * 4,
+        pq!,
+        pk!,
+        pv!,
+        po!,
+        pdo!,
+        plse!,
+        pdq!,
+        pdk!,
+        pdv!,
+        pkt!,
+        pvt!,
+        pdd!,
+        ptile!,
         B,
         T,
         H,
         hd,
         1 / Math.sqrt(hd)
       )
-      take(pdq, n, dq)
-      take(pdk, n, dk)
-      take(pdv, n, dv)
+      finish()
     },
     crossEntropy: (logits, targets, dLogits, rows, vocab, gradScale) => {
       const n = rows * vocab
+      begin()
+      input(logits, n)
+      output(dLogits, n)
       // stats holds (max, sum) per row as float64: 4 floats a row, 16-byte aligned.
-      const [pl, pd, ps] = layout(n, n, 4 * rows)
-      put(logits, n, pl)
-      k.softmaxRows(pl * 4, pd * 4, ps * 4, rows, vocab, gradScale)
-      take(pd, n, dLogits)
-      const stats = ps / 2
-      const heap64 = doubles()
+      scratch(4 * rows)
+      const [pl, pd, ps] = place(false)
+      k.softmaxRows(pl!, pd!, ps!, rows, vocab, gradScale)
+      finish()
+      const stats = ps! / 8
+      const memory64 = doubles()
       let total = 0
       for (let r = 0; r < rows; r++) {
         const t = targets[r]
-        total += heap64[stats + 2 * r] + Math.log(heap64[stats + 2 * r + 1]) - logits[r * vocab + t]
+        total += memory64[stats + 2 * r] + Math.log(memory64[stats + 2 * r + 1]) - logits[r * vocab + t]
         dLogits[r * vocab + t] -= gradScale
       }
       return total
