@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { makeCpuKernels } from "../kernels/cpu/index.ts"
 import { type Device, type GpujsMode, makeGpujsKernels, type Traffic } from "../kernels/gpujs/index.ts"
 import type { KernelsShape } from "../kernels/KernelsShape.ts"
+import { hostStorage, moveIntoStorage, type TensorStorage } from "../kernels/TensorStorage.ts"
 import { zerosFor } from "../model/init.ts"
 import { makeLlama } from "../model/llama.ts"
 import type { LlamaConfig } from "../model/model.ts"
@@ -62,13 +63,15 @@ export interface ReferenceStep {
  * The model initialised from seed 0, with its gradients, AdamW state and a fixed batch of
  * `referenceBatch` rows of pseudo-random tokens.
  */
-export const prepareReferenceStep = (config: LlamaConfig): ReferenceStep => {
+export const prepareReferenceStep = (config: LlamaConfig, storage: TensorStorage = hostStorage): ReferenceStep => {
   const model = makeLlama(config)
   const params = model.init(0)
   const grads = zerosFor(model.params)
   const { beta1, beta2, eps, lr, weightDecay } = benchAdamW
   const rule = adamw({ lr, betas: [beta1, beta2], eps, weightDecay })
   const state = rule.init(params)
+  // Where a training run keeps them: in the storage of the kernels that will run the step.
+  for (const tensors of [params, grads, state.tensors]) moveIntoStorage(storage, tensors)
   const n = referenceBatch * config.seqLen
   const { ids, targets } = benchTokens(config, referenceBatch)
   return {
@@ -96,7 +99,7 @@ export const timeReferenceStep = (
   config: LlamaConfig,
   device?: Device
 ): StepTiming => {
-  const step = prepareReferenceStep(config)
+  const step = prepareReferenceStep(config, kernels.storage)
   const forwardBackward: Array<number> = []
   const update: Array<number> = []
   const traffic: Array<Traffic> = []

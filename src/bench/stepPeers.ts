@@ -49,7 +49,7 @@ export const runStepPeers = async (
 ): Promise<StepPeersReport> => {
   const input = peerStepInput(options.config, options.batch)
   const kernels = makeCpuKernels()
-  const reference = prepareReferenceStep(options.config)
+  const reference = prepareReferenceStep(options.config, kernels.storage)
   const continuum = (): void => {
     reference.forwardBackward(kernels)
     reference.clipAndUpdate(kernels)

@@ -146,13 +146,13 @@ export const runStepProfile = (options: StepProfileOptions): StepProfile => {
   const { model, steps, warmup } = options
   const plain = timeReferenceStep(makeCpuKernels(), "cpu", steps, warmup, model)
 
-  const step = prepareReferenceStep(model)
+  const cpu = makeCpuKernels()
+  const step = prepareReferenceStep(model, cpu.storage)
   const parts = modelParts(model.layers)
   const partOfBuffer = new Map<unknown, number>()
   for (const [name, tensor] of step.params) partOfBuffer.set(tensor.data, partOfParam(name, model.layers))
   for (const [name, tensor] of step.grads) partOfBuffer.set(tensor.data, partOfParam(name, model.layers))
   const attributor = new StepAttributor(parts, partOfBuffer)
-  const cpu = makeCpuKernels()
   const kernels = profiledKernels(cpu, attributor.record)
 
   const samples: Array<ProfiledStep> = []

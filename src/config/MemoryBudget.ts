@@ -1,11 +1,19 @@
 /**
- * The memory a run may use, and the check that refuses a configuration needing more — or a
- * tensor larger than a typed array may index — before anything is allocated.
+ * The memory a run may use, and the check that refuses a configuration needing more — or more
+ * tensor memory than the cpu backend has, or a tensor larger than a typed array may index —
+ * before anything is allocated.
  */
 import { Context, Effect, Schema } from "effect"
 import * as os from "node:os"
 import { describeBytes } from "./boundedRead.ts"
-import { estimateParts, largestTensors, MAX_TENSOR_VALUES, type MemoryEstimate } from "./memoryEstimate.ts"
+import {
+  CPU_TENSOR_MEMORY_BYTES,
+  estimateParts,
+  largestTensors,
+  MAX_TENSOR_VALUES,
+  type MemoryEstimate,
+  tensorMemoryBytes
+} from "./memoryEstimate.ts"
 import type { RunConfig } from "./RunConfig.ts"
 
 export interface MemoryBudgetShape {
@@ -85,6 +93,17 @@ export const checkRunSize = (
         fields: tooLarge.fields,
         message: `${tooLarge.fields}: ${tooLarge.tensor} would hold ${tooLarge.values} values, ` +
           `more than the ${MAX_TENSOR_VALUES} one tensor may hold`
+      })
+    )
+  }
+  if (config.kernels.backend === "cpu" && tensorMemoryBytes(estimate) > CPU_TENSOR_MEMORY_BYTES) {
+    const { fields, subject } = blame(config, reference)
+    return Effect.fail(
+      new RunTooLarge({
+        fields,
+        message:
+          `${subject} ~${describeBytes(tensorMemoryBytes(estimate))} of tensors; the cpu backend holds at most ` +
+          `${describeBytes(CPU_TENSOR_MEMORY_BYTES)} (its WebAssembly memory)`
       })
     )
   }

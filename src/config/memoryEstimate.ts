@@ -39,6 +39,16 @@ export const RUNTIME_BYTES = 256 * 1024 * 1024
 /** What a rank's worker thread adds before its tensors: its isolate's heap, code and modules. */
 export const RANK_RUNTIME_BYTES = 88 * 1024 * 1024
 
+/**
+ * The most the cpu backend's tensor memory holds: its kernels take byte offsets as signed 32-bit
+ * numbers, so the one shared WebAssembly memory that holds every tensor stops at 2 GiB.
+ */
+export const CPU_TENSOR_MEMORY_BYTES = 2 ** 31
+
+/** The estimate's tensors, which the cpu backend keeps in its memory: everything but data, checkpoints and runtime. */
+export const tensorMemoryBytes = (estimate: MemoryEstimate): number =>
+  estimate.parameters + estimate.gradients + estimate.optimizer + estimate.activations + estimate.evaluation
+
 export interface MemoryEstimate {
   readonly parameters: number
   readonly gradients: number

@@ -88,6 +88,22 @@ describe("sizes beyond the machine are refused before anything is allocated", ()
       /RunTooLarge: model\.dim × model\.dim: the attention weights would hold 4294967296 values/
     ))
 
+  it("tensors beyond the cpu backend's 2 GiB memory, however much memory --max-memory allows", () =>
+    assertRefused(
+      "train",
+      () => [
+        "--set",
+        "model.dim=4096",
+        "--set",
+        "model.heads=32",
+        "--set",
+        "model.ffnDim=11008",
+        "--max-memory",
+        "1PiB"
+      ],
+      /RunTooLarge: model\.dim 4096, model\.heads 32, model\.ffnDim 11008 need ~[\d.]+ GiB of tensors; the cpu backend holds at most 2\.0 GiB/
+    ))
+
   it("the reference run under a --max-memory it does not fit, and a malformed --max-memory", () => {
     assertRefused(
       "train",

@@ -14,6 +14,7 @@
  * padded to whole 16-float blocks: the padding belongs to the allocation, so a SIMD kernel may
  * run its last vector past `n` without touching a neighbour.
  */
+import { CPU_TENSOR_MEMORY_BYTES } from "../../../config/memoryEstimate.ts"
 import type { TensorStorage } from "../../TensorStorage.ts"
 import { sharedMemory, type SharedWasmMemory } from "./instance.ts"
 
@@ -24,9 +25,10 @@ const ALIGN_FLOATS = 16
 const CHUNK_PAGES = 16
 /**
  * The memory's maximum, 2 GiB: the modules take byte offsets as i32 arguments and compare them as
- * signed numbers, so every address must stay below 2³¹.
+ * signed numbers, so every address must stay below 2³¹ (the modules declare the same maximum, and
+ * a configuration needing more is refused before it runs).
  */
-export const MAX_PAGES = 32768
+export const MAX_PAGES = CPU_TENSOR_MEMORY_BYTES / PAGE
 
 const padded = (n: number): number => Math.ceil(Math.max(n, 1) / ALIGN_FLOATS) * ALIGN_FLOATS
 
