@@ -3,8 +3,8 @@ import { makeOperandHeap, operandsFit } from "./operandHeap.ts"
 import { paramsWasmBase64 } from "./paramsWasm.generated.ts"
 
 /**
- * Float32 AdamW and the embedding's gather and scatter-add on the WebAssembly SIMD module of
- * params.wat (see there: both give the TypeScript kernels' bits exactly). Each call copies its
+ * Float32 AdamW, SGD and the embedding's gather and scatter-add on the WebAssembly SIMD module
+ * of params.wat (see there: all give the TypeScript kernels' bits exactly). Each call copies its
  * operands into the module's memory at 16-byte aligned offsets, runs one export and copies the
  * results back; the memory is grown on demand and reused. Callers check lengths and indices
  * (`checks.ts`), that the embedding dimension is a multiple of 4, and `wasmParamsFits`.
@@ -28,6 +28,18 @@ interface ParamsExports {
     bc1: number,
     bc2: number
   ) => void
+  readonly sgd: (
+    p: Ptr,
+    g: Ptr,
+    b: Ptr,
+    n: number,
+    lr: number,
+    mu: number,
+    wd: number,
+    momentum: number,
+    first: number,
+    nesterov: number
+  ) => void
   readonly gather: (table: Ptr, ids: Ptr, out: Ptr, rows: number, dim: number) => void
   readonly scatterAdd: (dOut: Ptr, ids: Ptr, dTable: Ptr, rows: number, dim: number) => void
 }
@@ -46,6 +58,17 @@ export interface WasmParams {
     beta1: number,
     beta2: number,
     eps: number,
+    weightDecay: number,
+    step: number
+  ): void
+  /** SGD with momentum of update.ts on float32 arrays of one length. */
+  sgd(
+    param: Float32Array,
+    grad: Float32Array,
+    buf: Float32Array,
+    lr: number,
+    momentum: number,
+    nesterov: boolean,
     weightDecay: number,
     step: number
   ): void
@@ -76,6 +99,20 @@ export const makeWasmParams = (): WasmParams => {
       take(pp, n, param)
       take(pm, n, m)
       take(pv, n, v)
+    },
+    sgd: (param, grad, buf, lr, momentum, nesterov, weightDecay, step) => {
+      const n = param.length
+      // update.ts's branches, decided here: without momentum buf is neither read nor written, and
+      // the first step overwrites it without reading it.
+      const withMomentum = momentum !== 0
+      const first = step <= 1
+      const [pp, pg, pb] = layout(n, n, withMomentum ? n : 0)
+      put(param, n, pp)
+      put(grad, n, pg)
+      if (withMomentum && !first) put(buf, n, pb)
+      k.sgd(pp * 4, pg * 4, pb * 4, n, lr, momentum, weightDecay, withMomentum ? 1 : 0, first ? 1 : 0, nesterov ? 1 : 0)
+      take(pp, n, param)
+      if (withMomentum) take(pb, n, buf)
     },
     embedding: (table, ids, out, dim) => {
       const rows = ids.length

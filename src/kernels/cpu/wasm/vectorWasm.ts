@@ -4,7 +4,7 @@ import { vectorWasmBase64 } from "./vectorWasm.generated.ts"
 
 /**
  * Float32 elementwise and row kernels on the WebAssembly SIMD module of vector.wat (see there
- * for the methods and accuracy). Each call copies its operands into the module's memory at
+ * for the methods and accuracy; add, mul, scale and RoPE give the TypeScript kernels' bits). Each call copies its operands into the module's memory at
  * 16-byte aligned offsets, runs one export and copies the results back: O(n) copies against
  * O(n) arithmetic, but the arithmetic (exp above all) costs several times the copies. The
  * memory is grown on demand and reused. Callers check lengths (`checks.ts`), that row lengths
@@ -65,6 +65,8 @@ interface VectorExports {
     scale: number
   ) => void
   readonly softmaxRows: (logits: Ptr, dLogits: Ptr, stats: Ptr, rows: number, vocab: number, gradScale: number) => void
+  readonly scale: (x: Ptr, out: Ptr, n: number, s: number) => void
+  readonly rope: (x: Ptr, cos: Ptr, sin: Ptr, rows: number, T: number, H: number, hd: number, inverse: number) => void
 }
 
 /** Whether operands of these float counts fit the module's 32-bit addressing. */
@@ -83,6 +85,23 @@ export const flashAttentionFits = (B: number, T: number, H: number, hd: number):
 export interface WasmVector {
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
   mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
+  /** `out = s·x`, the product in double rounded once (elementwise.ts's bits). */
+  scale(x: Float32Array, s: number, out: Float32Array, n: number): void
+  /**
+   * RoPE of rope.ts (its bits) over `rows` rows of H heads of hd floats (hd a multiple of 4), with
+   * that kernel's float64 tables for (T, hd, θ).
+   */
+  rope(
+    x: Float32Array,
+    out: Float32Array,
+    rows: number,
+    T: number,
+    H: number,
+    hd: number,
+    cos: Float64Array,
+    sin: Float64Array,
+    inverse: boolean
+  ): void
   silu(x: Float32Array, out: Float32Array, n: number): void
   siluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, accumulate: boolean): void
   /** dim a multiple of 4. */
@@ -169,6 +188,25 @@ export const makeWasmVector = (): WasmVector => {
   return {
     add: binary(k.add),
     mul: binary(k.mul),
+    scale: (x, s, out, n) => {
+      const [px] = layout(n)
+      put(x, n, px)
+      k.scale(px * 4, px * 4, n, s)
+      take(px, n, out)
+    },
+    rope: (x, out, rows, T, H, hd, cos, sin, inverse) => {
+      const n = rows * H * hd
+      // Each table is T·hd/2 doubles, T·hd floats' worth of bytes; copied per call (they are
+      // 2/(B·H) of x's bytes), so the module keeps no state between calls.
+      const tableFloats = T * hd
+      const [px, pc, ps] = layout(n, tableFloats, tableFloats)
+      put(x, n, px)
+      const heap64 = doubles()
+      heap64.set(cos.subarray(0, tableFloats / 2), pc / 2)
+      heap64.set(sin.subarray(0, tableFloats / 2), ps / 2)
+      k.rope(px * 4, pc * 4, ps * 4, rows, T, H, hd, inverse ? 1 : 0)
+      take(px, n, out)
+    },
     silu: (x, out, n) => {
       const [px] = layout(n)
       put(x, n, px)
