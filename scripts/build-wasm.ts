@@ -119,7 +119,7 @@ export const buildVectorModule = async (): Promise<string> =>
 export const buildParamsModule = async (): Promise<string> =>
   renderGeneratedModule("params", [{
     constName: "paramsWasmBase64",
-    what: "The params WebAssembly module (AdamW, embedding gather and scatter-add)",
+    what: "The params WebAssembly module (AdamW, SGD, embedding gather and scatter-add)",
     binary: await assembleWat("params.wat", await readFile(paramsWatPath, "utf8"))
   }])
 

@@ -1,5 +1,5 @@
 /**
- * The WebAssembly AdamW and embedding kernels (params.wat) give exactly the TypeScript kernels'
+ * The WebAssembly AdamW, SGD and embedding kernels (params.wat) give exactly the TypeScript kernels'
  * bits: the tolerance is zero, so moving them into wasm cannot change a float32 trajectory.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs"
 import { buildParamsModule, paramsGeneratedPath } from "../../scripts/build-wasm.ts"
 import { embedding, embeddingBackward } from "../../src/kernels/cpu/embedding.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
-import { adamw } from "../../src/kernels/cpu/update.ts"
+import { adamw, sgd } from "../../src/kernels/cpu/update.ts"
 import { makeWasmParams } from "../../src/kernels/cpu/wasm/paramsWasm.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 
@@ -29,7 +29,7 @@ const assertSameBits = (got: Float32Array, want: Float32Array, what: string): vo
   }
 }
 
-describe("wasm AdamW and embedding", () => {
+describe("wasm AdamW, SGD and embedding", () => {
   it("AdamW gives update.ts's bits for parameters, moments and squares (property: sizes, hyper-parameters, steps)", () => {
     fc.assert(
       fc.property(
@@ -68,6 +68,52 @@ describe("wasm AdamW and embedding", () => {
     assertSameBits(param, want[0], "param")
     assertSameBits(m, want[1], "m")
     assertSameBits(v, want[2], "v")
+  })
+
+  it("SGD gives update.ts's bits for parameters and momentum buffers (property: sizes, momentum, Nesterov, decay, steps)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom(0, 0.9, 0.5),
+        fc.boolean(),
+        fc.constantFrom(0, 0.1, 0.01),
+        fc.double({ min: 1e-5, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 10_000 }),
+        (n, step, momentum, nesterov, weightDecay, lr, seed) => {
+          const param = f32(n, seed)
+          const grad = f32(n, seed + 1, 10)
+          const buf = f32(n, seed + 2, 3)
+          const want = [param.slice(), buf.slice()] as const
+          sgd(want[0], grad, want[1], lr, momentum, nesterov, weightDecay, step)
+          wasm.sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
+          assertSameBits(param, want[0], "param")
+          assertSameBits(buf, want[1], "buf")
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+
+  it("the cpu backend's SGD gives the wasm kernel's bits for float32 and update.ts's values for float64", () => {
+    const k = makeCpuKernels()
+    const param = f32(13, 70)
+    const grad = f32(13, 71)
+    const buf = f32(13, 72)
+    const want = [param.slice(), buf.slice()] as const
+    wasm.sgd(want[0], grad, want[1], 1e-2, 0.9, true, 0.1, 2)
+    k.sgd(param, grad, buf, 1e-2, 0.9, true, 0.1, 2)
+    assertSameBits(param, want[0], "param")
+    assertSameBits(buf, want[1], "buf")
+
+    const p64 = Float64Array.from(f32(13, 73))
+    const g64 = Float64Array.from(f32(13, 74))
+    const b64 = Float64Array.from(f32(13, 75))
+    const want64 = [p64.slice(), b64.slice()] as const
+    sgd(want64[0], g64, want64[1], 1e-2, 0.9, false, 0.1, 3)
+    k.sgd(p64, g64, b64, 1e-2, 0.9, false, 0.1, 3)
+    assert.deepStrictEqual([...p64], [...want64[0]])
+    assert.deepStrictEqual([...b64], [...want64[1]])
   })
 
   it("the embedding gather and its scatter-add give embedding.ts's bits, repeated ids summed in order (property)", () => {

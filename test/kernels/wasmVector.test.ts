@@ -6,14 +6,19 @@ import * as ts from "../../src/kernels/cpu/elementwise.ts"
 import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import * as tsLoss from "../../src/kernels/cpu/loss.ts"
 import * as tsNorm from "../../src/kernels/cpu/norm.ts"
+import { makeRope, makeRopeTables } from "../../src/kernels/cpu/rope.ts"
+import { makeWasmVector } from "../../src/kernels/cpu/wasm/vectorWasm.ts"
 import { uniform } from "../../src/tensor/rng.ts"
 
 /*
  * Parity of the float32 WebAssembly kernels (what makeCpuKernels runs for float32 operands)
  * with the TypeScript kernels run in float64 on the same float32 values, which serve as the
  * truth. Tolerances, and why:
- * - add, mul: one float32 rounding of an exactly representable float64 result, as the
- *   TypeScript kernel's own rounding: bit-identical to the TypeScript float32 kernel.
+ * - add, mul, addInPlace: the float32 sum or product of two floats rounded once, which is what
+ *   the TypeScript kernel's double result rounded to float32 gives: bit-identical to the
+ *   TypeScript float32 kernel.
+ * - scale, RoPE: computed in double in the TypeScript kernel's order and rounded once when
+ *   stored: bit-identical to the TypeScript float32 kernel.
  * - silu: exp to a few ulp plus two roundings: relative 1e-5 (float32 ulp is 6e-8). Below
  *   |x| ≈ 87 exp is clamped, so tiny outputs (|silu| < 1e-30) are compared absolutely.
  * - siluBackward: 1 + x(1 − σ) crosses zero near x ≈ −1.28, so the error is bounded relative to
@@ -32,6 +37,14 @@ const k = makeCpuKernels()
 const f32 = (n: number, stream: number, lo = -1, hi = 1): Float32Array => {
   const out = new Float32Array(n)
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * uniform(13, stream, i)
+  return out
+}
+/** Floats of magnitudes spread over 2^±40, both signs (sums and products that lose bits to rounding). */
+const wide = (n: number, stream: number): Float32Array => {
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    out[i] = (2 * uniform(17, stream, i) - 1) * 2 ** Math.round(80 * uniform(19, stream, i) - 40)
+  }
   return out
 }
 const f64 = (x: Float32Array): Float64Array => Float64Array.from(x)
@@ -65,6 +78,73 @@ describe("wasm SIMD vector kernels (float32) against the TypeScript kernels", ()
         }
       }),
       { numRuns: 100 }
+    )
+  })
+
+  it("scale and addInPlace are bit-identical to the TypeScript float32 kernels, ragged lengths, aliasing (property)", () => {
+    const wasm = makeWasmVector()
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 70 }),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.integer({ min: 0, max: 10_000 }),
+        (n, s, seed) => {
+          const x = wide(n, seed)
+          const want = new Float32Array(n)
+          ts.scale(x, s, want)
+          const direct = new Float32Array(n)
+          wasm.scale(x, s, direct, n)
+          assert.deepStrictEqual(bitsOf(direct), bitsOf(want))
+          const aliased = x.slice()
+          k.scale(aliased, s, aliased)
+          assert.deepStrictEqual(bitsOf(aliased), bitsOf(want))
+
+          const src = wide(n, seed + 1)
+          const dst = wide(n, seed + 2)
+          const wantSum = dst.slice()
+          ts.addInPlace(wantSum, src)
+          k.addInPlace(dst, src)
+          assert.deepStrictEqual(bitsOf(dst), bitsOf(wantSum))
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+
+  it("RoPE is bit-identical to rope.ts: forward and inverse, out aliasing x, any head size, rows past T (property)", () => {
+    const wasm = makeWasmVector()
+    const tables = makeRopeTables()
+    const reference = makeRope()
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 30 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 12 }).map((pairs) => 2 * pairs),
+        fc.constantFrom(10_000, 500_000, 3.5),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 10_000 }),
+        (rows, T, H, hd, theta, inverse, seed) => {
+          const n = rows * H * hd
+          const x = wide(n, seed)
+          const want = new Float32Array(n)
+          reference(x, want, rows, T, H, hd, theta, inverse)
+          if (hd % 4 === 0) {
+            // The module itself (the backend runs TypeScript for the other head sizes).
+            const { cos, sin } = tables(T, hd, theta)
+            const direct = new Float32Array(n)
+            wasm.rope(x, direct, rows, T, H, hd, cos, sin, inverse)
+            assert.deepStrictEqual(bitsOf(direct), bitsOf(want))
+          }
+          const got = new Float32Array(n)
+          k.rope(x, got, rows, T, H, hd, theta, inverse)
+          assert.deepStrictEqual(bitsOf(got), bitsOf(want))
+          const aliased = x.slice()
+          k.rope(aliased, aliased, rows, T, H, hd, theta, inverse)
+          assert.deepStrictEqual(bitsOf(aliased), bitsOf(want))
+        }
+      ),
+      { numRuns: 200 }
     )
   })
 
@@ -229,6 +309,16 @@ describe("wasm SIMD vector kernels (float32) against the TypeScript kernels", ()
     tsNorm.rmsnorm(x32, w32, wantOut, wantR, rows, dim, 1e-5)
     assert.deepStrictEqual(bitsOf(out), bitsOf(wantOut))
     assert.deepStrictEqual(bitsOf(rstd), bitsOf(wantR))
+
+    const scaled = new Float64Array(30)
+    k.scale(x, 1 / 3, scaled)
+    assert.deepStrictEqual([...scaled], [...x].map((v) => (1 / 3) * v))
+    const rotated = new Float64Array(2 * 3 * 8)
+    const wantRotated = new Float64Array(2 * 3 * 8)
+    const x64 = f64(f32(2 * 3 * 8, 4))
+    k.rope(x64, rotated, 2, 2, 3, 8, 10_000, false)
+    makeRope()(x64, wantRotated, 2, 2, 3, 8, 10_000, false)
+    assert.deepStrictEqual(rotated, wantRotated)
   })
 
   it("reads only the leading entries of longer operands and writes only the output's", () => {

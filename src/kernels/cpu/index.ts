@@ -1,12 +1,10 @@
 import type { KernelsShape } from "../KernelsShape.ts"
 import { makeAttention } from "./attention.ts"
-import { addInPlace, scale } from "./elementwise.ts"
 import { makeGemm } from "./gemm.ts"
 import { softmax } from "./loss.ts"
 import { makeMatmul } from "./matmul.ts"
 import { makeParamKernels } from "./paramKernels.ts"
-import { makeRope } from "./rope.ts"
-import { sgd, sumSquares } from "./update.ts"
+import { sumSquares } from "./update.ts"
 import { makeVectorKernels } from "./vectorKernels.ts"
 import { defaultMatmulVariant, makeWasmMatmul } from "./wasm/matmulWasm.ts"
 import { makeOperandHeap } from "./wasm/operandHeap.ts"
@@ -16,9 +14,11 @@ import { makeWasmVector } from "./wasm/vectorWasm.ts"
 
 /**
  * A new instance of the reference backend. Float32 matmul, fused causal attention (forward and
- * backward), add, mul, SiLU, RMSNorm, cross-entropy, AdamW and the embedding run in WebAssembly SIMD; the rest, and every float64 call (gradient
- * checks), in TypeScript over typed arrays. Every kernel is deterministic (fixed summation order,
- * no threads).
+ * backward), add, mul, scale, addInPlace, SiLU, RMSNorm, RoPE, cross-entropy, AdamW, SGD and the
+ * embedding run in WebAssembly SIMD; the rest (softmax, sumSquares, attention at sizes the fused
+ * kernel does not take), and every float64 call (gradient checks), in TypeScript over typed
+ * arrays. The wasm kernels other than matmul, attention, SiLU, RMSNorm and cross-entropy give the
+ * TypeScript kernels' bits. Every kernel is deterministic (fixed summation order, no threads).
  *
  * Its tensor storage is one shared WebAssembly memory that all its modules import
  * (wasm/storage.ts): tensors allocated there are used in place by the kernels, anything else is
@@ -45,13 +45,13 @@ export const makeCpuKernels = (storage: WasmStorage = makeWasmStorage()): Kernel
     matmul: makeMatmul(gemm, wasmMatmul),
     add: vector.add,
     mul: vector.mul,
-    scale,
-    addInPlace,
+    scale: vector.scale,
+    addInPlace: vector.addInPlace,
     silu: vector.silu,
     siluBackward: vector.siluBackward,
     rmsnorm: vector.rmsnorm,
     rmsnormBackward: vector.rmsnormBackward,
-    rope: makeRope(),
+    rope: vector.rope,
     ...makeAttention(gemm, wasmVector),
     embedding: params.embedding,
     embeddingBackward: params.embeddingBackward,
@@ -59,6 +59,6 @@ export const makeCpuKernels = (storage: WasmStorage = makeWasmStorage()): Kernel
     softmax,
     sumSquares,
     adamw: params.adamw,
-    sgd
+    sgd: params.sgd
   }
 }

@@ -1,16 +1,16 @@
 import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
 import { embedding, embeddingBackward } from "./embedding.ts"
-import { adamw } from "./update.ts"
+import { adamw, sgd } from "./update.ts"
 import { makeWasmParams, type WasmParams, wasmParamsFits } from "./wasm/paramsWasm.ts"
 
-type ParamKernels = Pick<KernelsShape, "adamw" | "embedding" | "embeddingBackward">
+type ParamKernels = Pick<KernelsShape, "adamw" | "sgd" | "embedding" | "embeddingBackward">
 
 const f32 = (x: unknown): x is Float32Array => x instanceof Float32Array
 
 /**
- * AdamW and the embedding of one instance: float32 operands run on the WebAssembly SIMD module
- * (wasm/params.wat, with its own memory), which gives the TypeScript kernels' bits exactly;
+ * AdamW, SGD and the embedding of one instance: float32 operands run on the WebAssembly SIMD module
+ * (wasm/params.wat, over the instance's storage), which gives the TypeScript kernels' bits exactly;
  * anything else (the float64 of gradient checks), and embeddings whose dimension is not a
  * multiple of 4, on the TypeScript kernels, which stay the reference.
  */
@@ -21,6 +21,13 @@ export const makeParamKernels = (wasm: WasmParams = makeWasmParams()): ParamKern
     if (f32(param) && f32(grad) && f32(m) && f32(v) && wasmParamsFits(n, n, n, n)) {
       wasm.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
     } else adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step)
+  },
+  sgd: (param, grad, buf, lr, momentum, nesterov, weightDecay, step) => {
+    check.sgd(param, grad, buf)
+    const n = param.length
+    if (f32(param) && f32(grad) && f32(buf) && wasmParamsFits(n, n, n)) {
+      wasm.sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
+    } else sgd(param, grad, buf, lr, momentum, nesterov, weightDecay, step)
   },
   embedding: (table, ids, out, dim) => {
     check.embedding(table, ids, out, dim)

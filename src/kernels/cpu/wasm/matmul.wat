@@ -1,6 +1,7 @@
 ;; Single-precision matrix multiply with WebAssembly SIMD (f32x4), compiled to
-;; matmulWasm.generated.ts by scripts/build-wasm.ts. The TypeScript side (matmulWasm.ts) copies the
-;; operands into this module's memory, calls $matmul and copies C back out.
+;; matmulWasm.generated.ts by scripts/build-wasm.ts. The module imports the kernels instance's shared
+;; memory, where the run's tensors live; the TypeScript side (matmulWasm.ts, operandHeap.ts) passes
+;; their byte offsets, copying in only operands that live elsewhere.
 ;;
 ;; Method (as in GotoBLAS): op(B) is packed into column panels `[⌈n/8⌉][kc][8]` and op(A) into row
 ;; panels `[kc][4]` (zero padded), so every transpose combination runs the same 4×8 micro-kernel

@@ -1,12 +1,13 @@
 ;; Float32 kernels over parameter-sized arrays with WebAssembly SIMD, compiled to
-;; paramsWasm.generated.ts by scripts/build-wasm.ts: the AdamW update, and the embedding's row
-;; gather and its scatter-add backward. The TypeScript side (paramsWasm.ts) copies the operands
-;; into this module's memory at 16-byte aligned offsets, each padded to whole f32x4 vectors, calls
-;; one function and copies the results back. All pointers are byte offsets.
+;; paramsWasm.generated.ts by scripts/build-wasm.ts: the AdamW and SGD updates, and the
+;; embedding's row gather and its scatter-add backward. The module imports the kernels instance's
+;; shared memory; the TypeScript side (paramsWasm.ts, operandHeap.ts) passes the byte offsets of
+;; operands that live there and copies the others in, each 16-byte aligned and padded to whole f32x4
+;; vectors. All pointers are byte offsets.
 ;;
-;; Both compute exactly what the TypeScript kernels (update.ts, embedding.ts) compute, bit for
+;; All compute exactly what the TypeScript kernels (update.ts, embedding.ts) compute, bit for
 ;; bit, so moving them here leaves every float32 trajectory unchanged:
-;; - AdamW runs in f64x2 lanes (floats promoted, results demoted once when stored), with the same
+;; - AdamW and SGD run in f64x2 lanes (floats promoted, results demoted once when stored), with the same
 ;;   operations in the same order as the JavaScript arithmetic in doubles; IEEE division and square
 ;;   root are correctly rounded in both.
 ;; - The scatter-add adds rows in order of r with f32x4.add; JavaScript's `dTable[i] += dOut[j]`
@@ -121,4 +122,56 @@
       (local.set $dOut (i32.add (local.get $dOut) (local.get $rowBytes)))
       (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
       (br_if $row (i32.lt_u (local.get $ids) (local.get $end)))))
+
+  ;; SGD with momentum (update.ts: PyTorch semantics, dampening 0) over n floats, in f64x2 lanes
+  ;; like AdamW, in update.ts's order:
+  ;;   g ← g + wd·p;  without momentum p ← p − lr·g; with it
+  ;;   b ← g on the first step, else μ·b + g;  p ← p − lr·(Nesterov ? g + μ·b : b)
+  ;; where the p update uses b before it is rounded to float32. The caller decides the flags
+  ;; (μ ≠ 0, first step, Nesterov) in JavaScript; b is read only when it is: μ ≠ 0, not the first step.
+  (func (export "sgd") (param $p i32) (param $g i32) (param $b i32) (param $n i32)
+        (param $lr f64) (param $mu f64) (param $wd f64)
+        (param $momentum i32) (param $first i32) (param $nesterov i32)
+    (local $i i32) (local $end i32) (local $x v128)
+    (local $pl v128) (local $ph v128) (local $gl v128) (local $gh v128) (local $bl v128) (local $bh v128)
+    (local $LR v128) (local $MU v128) (local $WD v128)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (local.set $LR (f64x2.splat (local.get $lr)))
+    (local.set $MU (f64x2.splat (local.get $mu)))
+    (local.set $WD (f64x2.splat (local.get $wd)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (loop $l
+      (local.set $x (v128.load (i32.add (local.get $p) (local.get $i))))
+      (local.set $pl (f64x2.promote_low_f32x4 (local.get $x)))
+      (local.set $ph (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+      (local.set $x (v128.load (i32.add (local.get $g) (local.get $i))))
+      (local.set $gl (f64x2.add (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.mul (local.get $WD) (local.get $pl))))
+      (local.set $gh (f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))) (f64x2.mul (local.get $WD) (local.get $ph))))
+      (if (local.get $momentum)
+        (then
+          (if (local.get $first)
+            (then
+              (local.set $bl (local.get $gl))
+              (local.set $bh (local.get $gh)))
+            (else
+              (local.set $x (v128.load (i32.add (local.get $b) (local.get $i))))
+              (local.set $bl (f64x2.add (f64x2.mul (local.get $MU) (f64x2.promote_low_f32x4 (local.get $x))) (local.get $gl)))
+              (local.set $bh (f64x2.add (f64x2.mul (local.get $MU) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))) (local.get $gh)))))
+          (v128.store (i32.add (local.get $b) (local.get $i))
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $bl)) (f32x4.demote_f64x2_zero (local.get $bh))))
+          ;; the direction replaces g: b, or g + μ·b with Nesterov
+          (if (local.get $nesterov)
+            (then
+              (local.set $gl (f64x2.add (local.get $gl) (f64x2.mul (local.get $MU) (local.get $bl))))
+              (local.set $gh (f64x2.add (local.get $gh) (f64x2.mul (local.get $MU) (local.get $bh)))))
+            (else
+              (local.set $gl (local.get $bl))
+              (local.set $gh (local.get $bh))))))
+      (v128.store (i32.add (local.get $p) (local.get $i))
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.sub (local.get $pl) (f64x2.mul (local.get $LR) (local.get $gl))))
+          (f32x4.demote_f64x2_zero (f64x2.sub (local.get $ph) (f64x2.mul (local.get $LR) (local.get $gh))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
 )

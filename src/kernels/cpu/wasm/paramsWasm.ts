@@ -4,8 +4,8 @@ import { paramsWasmBase64 } from "./paramsWasm.generated.ts"
 import { makeWasmStorage } from "./storage.ts"
 
 /**
- * Float32 AdamW and the embedding's gather and scatter-add on the WebAssembly SIMD module of
- * params.wat (see there: both give the TypeScript kernels' bits exactly), on operands in the
+ * Float32 AdamW, SGD and the embedding's gather and scatter-add on the WebAssembly SIMD module
+ * of params.wat (see there: all give the TypeScript kernels' bits exactly), on operands in the
  * kernels instance's memory (see operandHeap.ts). Callers check lengths and indices
  * (`checks.ts`), that the embedding dimension is a multiple of 4, and `wasmParamsFits`.
  */
@@ -28,6 +28,18 @@ interface ParamsExports {
     bc1: number,
     bc2: number
   ) => void
+  readonly sgd: (
+    p: Ptr,
+    g: Ptr,
+    b: Ptr,
+    n: number,
+    lr: number,
+    mu: number,
+    wd: number,
+    momentum: number,
+    first: number,
+    nesterov: number
+  ) => void
   readonly gather: (table: Ptr, ids: Ptr, out: Ptr, rows: number, dim: number) => void
   readonly scatterAdd: (dOut: Ptr, ids: Ptr, dTable: Ptr, rows: number, dim: number) => void
 }
@@ -46,6 +58,17 @@ export interface WasmParams {
     beta1: number,
     beta2: number,
     eps: number,
+    weightDecay: number,
+    step: number
+  ): void
+  /** SGD with momentum of update.ts on float32 arrays of one length. */
+  sgd(
+    param: Float32Array,
+    grad: Float32Array,
+    buf: Float32Array,
+    lr: number,
+    momentum: number,
+    nesterov: boolean,
     weightDecay: number,
     step: number
   ): void
@@ -73,6 +96,22 @@ export const makeWasmParams = (heap: OperandHeap = makeOperandHeap(makeWasmStora
       const bc1 = 1 - Math.pow(beta1, step)
       const bc2 = 1 - Math.pow(beta2, step)
       k.adamw(pp!, pg!, pm!, pv!, n, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, bc1, bc2)
+      finish()
+    },
+    sgd: (param, grad, buf, lr, momentum, nesterov, weightDecay, step) => {
+      const n = param.length
+      // update.ts's branches, decided here: without momentum buf is neither read nor written, and
+      // the first step overwrites it without reading it.
+      const withMomentum = momentum !== 0
+      const first = step <= 1
+      begin()
+      inout(param, n)
+      input(grad, n)
+      if (withMomentum && first) output(buf, n)
+      else if (withMomentum) inout(buf, n)
+      const [pp, pg, pb] = place(true)
+      // Without momentum the kernel never touches buf: any offset will do.
+      k.sgd(pp!, pg!, pb ?? pp!, n, lr, momentum, weightDecay, withMomentum ? 1 : 0, first ? 1 : 0, nesterov ? 1 : 0)
       finish()
     },
     embedding: (table, ids, out, dim) => {

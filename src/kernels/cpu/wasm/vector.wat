@@ -1,10 +1,15 @@
 ;; Single-precision elementwise and row kernels with WebAssembly SIMD (f32x4), compiled to
-;; vectorWasm.generated.ts by scripts/build-wasm.ts. The TypeScript side (vectorWasm.ts) copies
-;; the operands into this module's memory at 16-byte aligned offsets, each padded to a whole
-;; number of f32x4 vectors, calls one function and copies the results back. Because every
-;; operand is padded, the elementwise loops run over whole vectors and never need a scalar tail
-;; (padding lanes compute garbage that is never copied out). Row kernels require the row length
+;; vectorWasm.generated.ts by scripts/build-wasm.ts. The module imports the kernels instance's
+;; shared memory; the TypeScript side (vectorWasm.ts, operandHeap.ts) passes the byte offsets of
+;; operands that live there and copies the others in (and results out), each at a 16-byte aligned
+;; offset and padded to a whole number of f32x4 vectors — as every tensor of the storage is. Because
+;; every operand is padded, the elementwise loops run over whole vectors and never need a scalar
+;; tail (padding lanes compute garbage in padding that belongs to the operand). Row kernels require the row length
 ;; to be a multiple of 4 (the caller falls back to TypeScript otherwise).
+;;
+;; add, mul, scale and RoPE (at the end of the module) give the TypeScript kernels' bits exactly:
+;; the sum or product of two floats rounded once is what the double arithmetic rounded to float32
+;; gives, and scale and RoPE compute in f64x2 lanes, in the TypeScript kernels' order.
 ;;
 ;; All pointers are byte offsets; n counts floats. Reductions (sums of squares, dot products and
 ;; the softmax denominator) accumulate in f64x2 lanes, so they are as accurate as the float64
@@ -718,4 +723,75 @@
         (br_if $heads (i32.lt_u (local.get $h) (local.get $H))))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br_if $batches (i32.lt_u (local.get $b) (local.get $B)))))
+
+  ;; Kernels that give the TypeScript kernels' bits exactly (their float32 trajectory is the
+  ;; reference): they compute in f64x2 lanes, floats promoted and results demoted once when stored,
+  ;; with the same operations in the same order as the JavaScript arithmetic in doubles.
+
+  ;; out = s·x over n floats, s a double (elementwise.ts: `out[i] = s * x[i]`).
+  (func (export "scale") (param $x i32) (param $out i32) (param $n i32) (param $s f64)
+    (local $i i32) (local $end i32) (local $v v128) (local $S v128)
+    (if (i32.eqz (local.get $n)) (then (return)))
+    (local.set $S (f64x2.splat (local.get $s)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (loop $l
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.mul (local.get $S) (f64x2.promote_low_f32x4 (local.get $v))))
+          (f32x4.demote_f64x2_zero
+            (f64x2.mul (local.get $S)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
+
+  ;; RoPE from x into out (which may be x) over rows of H heads of hd floats (hd a multiple of 4),
+  ;; rope.ts's rotation of
+  ;; each pair (x0, x1) of a head at position t = row mod T:
+  ;;   x0 ← x0·c − x1·s;  x1 ← x0·s + x1·c
+  ;; with c, s the f64 tables cos, sin laid out [T][hd/2] (s negated for the inverse rotation:
+  ;; flipping the sign bit is exactly JavaScript's `-1 * sin`). One vector holds two pairs, whose
+  ;; table entries are the two f64 lanes at the same byte offset in the table row (4 floats of x
+  ;; and 2 doubles both take 16 bytes), so a head of hd floats walks hd·4 bytes of each table.
+  (func (export "rope") (param $x i32) (param $out i32) (param $cos i32) (param $sin i32) (param $rows i32)
+        (param $T i32) (param $H i32) (param $hd i32) (param $inverse i32)
+    (local $row i32) (local $t i32) (local $h i32) (local $j i32) (local $headBytes i32)
+    (local $c i32) (local $s i32)
+    (local $v v128) (local $x0 v128) (local $x1 v128) (local $C v128) (local $S v128) (local $sign v128)
+    (if (i32.or (i32.or (i32.eqz (local.get $rows)) (i32.eqz (local.get $H))) (i32.eqz (local.get $hd)))
+      (then (return)))
+    (local.set $headBytes (i32.shl (local.get $hd) (i32.const 2)))
+    (if (local.get $inverse) (then (local.set $sign (v128.const f64x2 -0.0 -0.0))))
+    (loop $rowLoop
+      (local.set $c (i32.add (local.get $cos) (i32.mul (local.get $t) (local.get $headBytes))))
+      (local.set $s (i32.add (local.get $sin) (i32.mul (local.get $t) (local.get $headBytes))))
+      (local.set $h (i32.const 0))
+      (loop $heads
+        (local.set $j (i32.const 0))
+        (loop $pairs
+          ;; [x0 x1 x0' x1'] split into [x0 x0'] and [x1 x1'], promoted
+          (local.set $v (v128.load (local.get $x)))
+          (local.set $x0
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 0 1 2 3 8 9 10 11 0 1 2 3 8 9 10 11 (local.get $v) (local.get $v))))
+          (local.set $x1
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 4 5 6 7 12 13 14 15 4 5 6 7 12 13 14 15 (local.get $v) (local.get $v))))
+          (local.set $C (v128.load (i32.add (local.get $c) (local.get $j))))
+          (local.set $S (v128.xor (v128.load (i32.add (local.get $s) (local.get $j))) (local.get $sign)))
+          ;; the two rotated halves demoted and interleaved back into [x0 x1 x0' x1']
+          (v128.store (local.get $out)
+            (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+              (f32x4.demote_f64x2_zero
+                (f64x2.sub (f64x2.mul (local.get $x0) (local.get $C)) (f64x2.mul (local.get $x1) (local.get $S))))
+              (f32x4.demote_f64x2_zero
+                (f64x2.add (f64x2.mul (local.get $x0) (local.get $S)) (f64x2.mul (local.get $x1) (local.get $C))))))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (local.set $out (i32.add (local.get $out) (i32.const 16)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br_if $pairs (i32.lt_u (local.get $j) (local.get $headBytes))))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br_if $heads (i32.lt_u (local.get $h) (local.get $H))))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (if (i32.eq (local.get $t) (local.get $T)) (then (local.set $t (i32.const 0))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br_if $rowLoop (i32.lt_u (local.get $row) (local.get $rows)))))
 )

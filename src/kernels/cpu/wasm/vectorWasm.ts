@@ -64,6 +64,18 @@ interface VectorExports {
     scale: number
   ) => void
   readonly softmaxRows: (logits: Ptr, dLogits: Ptr, stats: Ptr, rows: number, vocab: number, gradScale: number) => void
+  readonly scale: (x: Ptr, out: Ptr, n: number, s: number) => void
+  readonly rope: (
+    x: Ptr,
+    out: Ptr,
+    cos: Ptr,
+    sin: Ptr,
+    rows: number,
+    T: number,
+    H: number,
+    hd: number,
+    inverse: number
+  ) => void
 }
 
 /** Whether operands of these float counts fit the module's 32-bit addressing. */
@@ -82,6 +94,23 @@ export const flashAttentionFits = (B: number, T: number, H: number, hd: number):
 export interface WasmVector {
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
   mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void
+  /** `out = s·x`, the product in double rounded once (elementwise.ts's bits). */
+  scale(x: Float32Array, s: number, out: Float32Array, n: number): void
+  /**
+   * RoPE of rope.ts (its bits) over `rows` rows of H heads of hd floats (hd a multiple of 4), with
+   * that kernel's float64 tables for (T, hd, θ).
+   */
+  rope(
+    x: Float32Array,
+    out: Float32Array,
+    rows: number,
+    T: number,
+    H: number,
+    hd: number,
+    cos: Float64Array,
+    sin: Float64Array,
+    inverse: boolean
+  ): void
   silu(x: Float32Array, out: Float32Array, n: number): void
   siluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, accumulate: boolean): void
   /** dim a multiple of 4. */
@@ -166,9 +195,42 @@ export const makeWasmVector = (heap: OperandHeap = makeOperandHeap(makeWasmStora
     finish()
   }
 
+  // The RoPE tables, copied into the storage once per table (the caller caches them per (T, hd, θ)).
+  const residentTables = new WeakMap<Float64Array, Float32Array>()
+  const resident = (table: Float64Array): Float32Array => {
+    let copy = residentTables.get(table)
+    if (copy === undefined) {
+      copy = heap.storage.allocate(2 * table.length)
+      new Float64Array(copy.buffer, copy.byteOffset, table.length).set(table)
+      residentTables.set(table, copy)
+    }
+    return copy
+  }
+
   return {
     add: binary(k.add),
     mul: binary(k.mul),
+    scale: (x, s, out, n) => {
+      begin()
+      input(x, n)
+      output(out, n)
+      const [px, po] = place(true)
+      k.scale(px!, po!, n, s)
+      finish()
+    },
+    rope: (x, out, rows, T, H, hd, cos, sin, inverse) => {
+      const n = rows * H * hd
+      const c = resident(cos)
+      const sn = resident(sin)
+      begin()
+      input(x, n)
+      output(out, n)
+      input(c, c.length)
+      input(sn, sn.length)
+      const [px, po, pc, ps] = place(true)
+      k.rope(px!, po!, pc!, ps!, rows, T, H, hd, inverse ? 1 : 0)
+      finish()
+    },
     silu: (x, out, n) => {
       begin()
       input(x, n)
