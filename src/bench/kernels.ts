@@ -114,8 +114,24 @@ interface Case {
   readonly peer?: (p: TfjsPeer) => PreparedMatmul
 }
 
+/**
+ * A case's operands live in the cpu kernels' storage, as a training run's tensors do, so the cpu
+ * rows time the kernels working in place (the gpujs rows take them as any array); they go back to
+ * the storage when the case is done.
+ */
+const caseTensors: Array<Float32Array> = []
+const zeros = (n: number): Float32Array => {
+  const x = cpuKernels.storage.allocate(n)
+  caseTensors.push(x)
+  return x
+}
+const releaseCaseTensors = (): void => {
+  for (const x of caseTensors) cpuKernels.storage.release(x)
+  caseTensors.length = 0
+}
+
 const values = (stream: number, n: number, scale = 1): Float32Array => {
-  const out = new Float32Array(n)
+  const out = zeros(n)
   for (let i = 0; i < n; i++) out[i] = (2 * uniform(1234, stream, i) - 1) * scale
   return out
 }
@@ -127,7 +143,7 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
   matmul: [32, 64, 128, 256, 512].map((n) => () => {
     const a = values(1, n * n)
     const b = values(2, n * n)
-    const c = new Float32Array(n * n)
+    const c = zeros(n * n)
     return {
       size: `${n}×${n}×${n}`,
       flops: 2 * n * n * n,
@@ -139,26 +155,26 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
   add: [1e3, 1e4, 1e5, 1e6].map((n) => () => {
     const a = values(1, n)
     const b = values(2, n)
-    const out = new Float32Array(n)
+    const out = zeros(n)
     return { size: `${n}`, bytes: 3 * n * F, run: (k) => k.add(a, b, out) }
   }),
   silu: [1e3, 1e4, 1e5, 1e6].map((n) => () => {
     const x = values(1, n, 4)
-    const out = new Float32Array(n)
+    const out = zeros(n)
     return { size: `${n}`, bytes: 2 * n * F, run: (k) => k.silu(x, out) }
   }),
   softmax: [16, 64, 256, 1024, 4096].map((rows) => () => {
     const cols = 256
     const x = values(1, rows * cols, 4)
-    const out = new Float32Array(rows * cols)
+    const out = zeros(rows * cols)
     return { size: `${rows}×${cols}`, bytes: 2 * rows * cols * F, run: (k) => k.softmax(x, out, rows, cols) }
   }),
   rmsnorm: [64, 256, 1024, 4096, 16384].map((rows) => () => {
     const dim = 64
     const x = values(1, rows * dim)
     const w = values(2, dim)
-    const out = new Float32Array(rows * dim)
-    const rstd = new Float32Array(rows)
+    const out = zeros(rows * dim)
+    const rstd = zeros(rows)
     return {
       size: `${rows}×${dim}`,
       bytes: (2 * rows * dim + dim + rows) * F,
@@ -169,11 +185,11 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
     const dim = 64
     const x = values(1, rows * dim)
     const w = values(2, dim)
-    const rstd = new Float32Array(rows)
-    cpuKernels.rmsnorm(x, w, new Float32Array(rows * dim), rstd, rows, dim, 1e-5)
+    const rstd = zeros(rows)
+    cpuKernels.rmsnorm(x, w, zeros(rows * dim), rstd, rows, dim, 1e-5)
     const dy = values(3, rows * dim)
-    const dx = new Float32Array(rows * dim)
-    const dw = new Float32Array(dim)
+    const dx = zeros(rows * dim)
+    const dw = zeros(dim)
     return {
       size: `${rows}×${dim}`,
       bytes: (3 * rows * dim + 3 * dim + rows) * F,
@@ -183,7 +199,7 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
   rope: [64, 256, 1024, 4096].map((rows) => () => {
     const T = 64, H = 4, hd = 16
     const x = values(1, rows * H * hd)
-    const out = new Float32Array(rows * H * hd)
+    const out = zeros(rows * H * hd)
     return {
       size: `${rows}×${H}×${hd}`,
       bytes: 2 * rows * H * hd * F,
@@ -195,8 +211,8 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
   attention: [[1, 64], [4, 64], [16, 64], [16, 128], [16, 256]].map(([B, T]) => () => {
     const H = 4, hd = 16, n = B * T * H * hd
     const q = values(1, n), kk = values(2, n), v = values(3, n)
-    const saved = new Float32Array(B * H * T * T)
-    const out = new Float32Array(n)
+    const saved = zeros(B * H * T * T)
+    const out = zeros(n)
     return {
       size: `B${B} T${T} H${H} hd${hd}`,
       flops: 2 * B * H * T * (T + 1) * hd,
@@ -207,12 +223,12 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
   attentionBackward: [[1, 64], [4, 64], [16, 64], [16, 128], [16, 256]].map(([B, T]) => () => {
     const H = 4, hd = 16, n = B * T * H * hd
     const q = values(1, n), kk = values(2, n), v = values(3, n), dOut = values(4, n)
-    const saved = new Float32Array(B * H * T * T)
-    const out = new Float32Array(n)
+    const saved = zeros(B * H * T * T)
+    const out = zeros(n)
     // What the cpu backend saves; the gpujs rows read the same buffer as probabilities, whose
     // values do not change its cost.
     cpuKernels.attention(q, kk, v, saved, out, B, T, H, hd)
-    const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n)
+    const dq = zeros(n), dk = zeros(n), dv = zeros(n)
     return {
       size: `B${B} T${T} H${H} hd${hd}`,
       flops: 4 * B * H * T * (T + 1) * hd,
@@ -224,7 +240,7 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
     const vocab = 256
     const logits = values(1, rows * vocab, 4)
     const targets = Int32Array.from({ length: rows }, (_, r) => Math.floor(uniform(1234, 2, r) * vocab))
-    const d = new Float32Array(rows * vocab)
+    const d = zeros(rows * vocab)
     return {
       size: `${rows}×${vocab}`,
       bytes: (2 * rows * vocab + rows) * F,
@@ -232,7 +248,7 @@ const families: Record<KernelFamily, ReadonlyArray<() => Case>> = {
     }
   }),
   adamw: [1e3, 1e4, 1e5, 1e6].map((n) => () => {
-    const p = values(1, n), g = values(2, n), m = new Float32Array(n), v = new Float32Array(n)
+    const p = values(1, n), g = values(2, n), m = zeros(n), v = zeros(n)
     let step = 0
     return { size: `${n}`, bytes: 7 * n * F, run: (k) => k.adamw(p, g, m, v, 1e-3, 0.9, 0.95, 1e-8, 0.1, ++step) }
   })
@@ -423,6 +439,7 @@ export const runKernelBench = (options: KernelBenchOptions = {}): Effect.Effect<
             skipped: undefined
           })
         }
+        releaseCaseTensors()
         casesDone += 1
       }
     }

@@ -138,9 +138,15 @@ describe("the cpu backend's storage", () => {
           )
           const vocab = 4 * k
           const targets = Int32Array.from({ length: rows }, (_, r) => (r * 7 + seed) % vocab)
-          residentAndHeap(kernels, reference, [values(rows * vocab, seed + 6), values(rows * vocab, 0)], (kk, [x, d]) => {
-            d![0] = kk.crossEntropy(x!, targets, d!, rows, vocab, 1 / rows)
-          }, `cross-entropy ${rows}×${vocab}`)
+          residentAndHeap(
+            kernels,
+            reference,
+            [values(rows * vocab, seed + 6), values(rows * vocab, 0)],
+            (kk, [x, d]) => {
+              d![0] = kk.crossEntropy(x!, targets, d!, rows, vocab, 1 / rows)
+            },
+            `cross-entropy ${rows}×${vocab}`
+          )
         }
       ),
       { numRuns: 40 }
@@ -165,10 +171,16 @@ describe("the cpu backend's storage", () => {
       },
       "attention"
     )
-    residentAndHeap(kernels, reference, [values(300, 5), values(300, 6), values(300, 0), values(300, 0)], (kk, [p, g, m, v]) => {
-      for (let step = 1; step <= 3; step++) kk.adamw(p!, g!, m!, v!, 1e-3, 0.9, 0.95, 1e-8, 0.1, step)
-      for (let step = 1; step <= 3; step++) kk.sgd(p!, g!, m!, 0.01, 0.9, step === 2, 0.01, step)
-    }, "optimizers")
+    residentAndHeap(
+      kernels,
+      reference,
+      [values(300, 5), values(300, 6), values(300, 0), values(300, 0)],
+      (kk, [p, g, m, v]) => {
+        for (let step = 1; step <= 3; step++) kk.adamw(p!, g!, m!, v!, 1e-3, 0.9, 0.95, 1e-8, 0.1, step)
+        for (let step = 1; step <= 3; step++) kk.sgd(p!, g!, m!, 0.01, 0.9, step === 2, 0.01, step)
+      },
+      "optimizers"
+    )
     const ids = Int32Array.from({ length: 24 }, (_, i) => (i * 5) % 10)
     residentAndHeap(kernels, reference, [values(10 * 8, 7), new Float32Array(24 * 8)], (kk, [table, out]) => {
       kk.embedding(table!, ids, out!, 8)
