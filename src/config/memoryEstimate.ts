@@ -126,8 +126,9 @@ export const estimateMemory = (config: RunConfig, dataBytes: number, ranks = 1):
   const activations = Math.max(threads, 1) *
     ((forwardValues(model, batch.micro, saved) + backwardValues(model, batch.micro)) * BYTES_PER_VALUE +
       batchBytes(batch.micro, model.seqLen))
-  // Arenas are kept per batch geometry: with μ = B evaluation reuses the training arena's buffers.
-  const evaluationArena = batch.global === batch.micro ? 0 : forwardValues(model, batch.global, saved) * BYTES_PER_VALUE
+  // Evaluation runs μ windows at a time: on the run's thread it reuses the training arena's buffers
+  // (arenas are kept per batch geometry); where ranks train, the run's thread has its own.
+  const evaluationArena = threads === 0 ? 0 : forwardValues(model, batch.micro, saved) * BYTES_PER_VALUE
   const evaluation = evaluationArena + batchBytes(config.eval.batches * batch.global, model.seqLen)
   const checkpoint = 2 * (parameters + optimizer)
   const data = 2 * dataBytes

@@ -49,9 +49,14 @@ const makeTrainer = Effect.gen(function*() {
   const stop = yield* StopSignal
 
   yield* data.checkVocab(model.vocabSize)
-  const { global } = data.geometry
+  const { global, micro } = data.geometry
   const evalBatchCount = Math.min(config.eval.batches, Math.floor(data.validationWindows / global))
-  const validation = evalBatchCount > 0 ? yield* data.validationBatches(evalBatchCount, global) : []
+  // The eval.batches batches of B windows, evaluated μ windows at a time: evaluation then needs the
+  // activations of one micro-batch, not of the whole batch (at long windows, the larger part of a
+  // run's memory), and reuses the training arena where the run's thread trains.
+  const validation = evalBatchCount > 0
+    ? yield* data.validationBatches(evalBatchCount * (global / micro), micro)
+    : []
   // The cpu backend computes each update on worker-thread ranks. Kernels that only work on this
   // thread (gpu.js's device, kernels a caller supplied) compute it here, the P ranks taking their
   // turns: the same sum in order of j.

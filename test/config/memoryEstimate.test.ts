@@ -49,17 +49,17 @@ const arenaValues = (pass: () => void): number => {
   return values
 }
 
-/** Measured arena values of a training micro-batch (forward and backward) and of an evaluation forward. */
+/** Measured arena values of a training micro-batch (forward and backward) and of an evaluation forward (μ windows at a time). */
 const measure = (config: RunConfig) => {
   const model = modelFromConfig(config.model)
   const params = model.init(1)
   const rows = (batch: number) => new Int32Array(batch * config.model.seqLen)
-  const { micro, global } = config.batch
+  const { micro } = config.batch
   return {
     training: arenaValues(() =>
       model.lossAndGrad(k, params, rows(micro), rows(micro), micro, 1, zerosFor(model.params))
     ),
-    evaluation: arenaValues(() => model.loss(k, params, rows(global), rows(global), global))
+    evaluation: arenaValues(() => model.loss(k, params, rows(micro), rows(micro), micro))
   }
 }
 
@@ -98,12 +98,20 @@ describe("estimateMemory", () => {
     const { layers, heads, seqLen: t } = config.model
     const extra = (batch: number) => 4 * layers * batch * heads * t * (t - 1)
     assert.strictEqual(estimateMemory(gpujs, 0).activations - estimateMemory(config, 0).activations, extra(2))
-    assert.strictEqual(estimateMemory(gpujs, 0).evaluation - estimateMemory(config, 0).evaluation, extra(4))
   })
 
-  it("shares the training arena with evaluation when the micro-batch is the whole batch", () => {
-    const config = configOf({ batch: { global: 2, micro: 2 }, eval: { batches: 1 } })
-    assert.strictEqual(estimateMemory(config, 0).evaluation, 8 * 2 * config.model.seqLen)
+  it("evaluation reuses the training arena where the run's thread trains (gpujs), and has its own of μ windows beside ranks (cpu)", () => {
+    const input = { batch: { global: 4, micro: 2 }, eval: { batches: 1 } }
+    const gpujs = configOf({ ...input, kernels: { backend: "gpujs" } })
+    const ids = 8 * 4 * gpujs.model.seqLen
+    assert.strictEqual(estimateMemory(gpujs, 0).evaluation, ids)
+    const cpu = configOf(input)
+    assert.strictEqual(estimateMemory(cpu, 0).evaluation, 4 * measure(cpu).evaluation + ids)
+    assert.strictEqual(
+      estimateMemory(cpu, 0, 2).evaluation,
+      estimateMemory(cpu, 0, 1).evaluation,
+      "one evaluating thread"
+    )
   })
 
   it("grows with every size, and counts the data twice (bytes read, tokens built)", () => {
