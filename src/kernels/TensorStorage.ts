@@ -17,13 +17,24 @@ export interface TensorStorage {
   readonly release: (x: Float32Array) => void
   /** The values of a tensor of this storage as host memory (the view itself where the host can address it). */
   readonly read: (x: Float32Array) => Float32Array
+  /**
+   * Host code wrote values into `x` (any array; only the storage's own matter): a backend that
+   * keeps a copy elsewhere must not use that copy again.
+   */
+  readonly written: (x: Float32Array | Float64Array) => void
+  /** Sets every value of `x` to `value`, in whichever copy the backend uses (`x.fill` on the host). */
+  readonly fill: (x: Float32Array | Float64Array, value: number) => void
 }
 
 /** Storage on the JavaScript heap, for backends that take any array (each call brings its operands). */
 export const hostStorage: TensorStorage = {
   allocate: (n) => new Float32Array(n),
   release: () => undefined,
-  read: (x) => x
+  read: (x) => x,
+  written: () => undefined,
+  fill: (x, value) => {
+    x.fill(value)
+  }
 }
 
 /**
@@ -36,6 +47,7 @@ export const moveIntoStorage = (storage: TensorStorage, tensors: Map<string, Ten
     if (!(tensor.data instanceof Float32Array)) continue
     const data = storage.allocate(tensor.data.length)
     data.set(tensor.data)
+    storage.written(data)
     tensors.set(name, { shape: tensor.shape, data })
   }
 }

@@ -7,6 +7,7 @@
  * `dq = dS·k`, `dk = dSᵀ·q`.
  */
 import type { Device, DeviceArray } from "./device.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants, unflatten } from "./source.ts"
 
 /** Decomposes the thread index of a `[B, H, T, T]` output into b, h, i (query) and j (key). */
@@ -203,7 +204,7 @@ export const attentionOnDevice = (
   return { probs, out }
 }
 
-export const attention = (dev: Device) =>
+export const attention = (dev: Device, store: GpujsStorage) =>
 (
   q: Float32Array,
   k: Float32Array,
@@ -217,18 +218,19 @@ export const attention = (dev: Device) =>
 ): void => {
   const n = B * T * H * hd
   dev.begin()
-  const uq = dev.upload(q, n)
-  const uk = dev.upload(k, n)
-  const uv = dev.upload(v, n)
+  const uq = store.input(q, n)
+  const uk = store.input(k, n)
+  const uv = store.input(v, n)
   dev.lap("upload")
   const r = attentionOnDevice(dev, uq, uk, uv, { B, T, H, hd })
   dev.lap("compute")
-  dev.read(r.probs, B * H * T * T, probs)
-  dev.read(r.out, n, out)
+  store.output(probs, r.probs, B * H * T * T)
+  store.output(out, r.out, n)
   dev.lap("readback")
+  dev.end()
 }
 
-export const attentionBackward = (dev: Device) =>
+export const attentionBackward = (dev: Device, store: GpujsStorage) =>
 (
   q: Float32Array,
   k: Float32Array,
@@ -248,11 +250,11 @@ export const attentionBackward = (dev: Device) =>
   const key = dimsKey({ B, T, H, hd })
   const headConstants = { H, HD: hd, ...sumConstants("T", T) }
   dev.begin()
-  const uq = dev.upload(q, n)
-  const uk = dev.upload(k, n)
-  const uv = dev.upload(v, n)
-  const up = dev.upload(probs, np)
-  const udo = dev.upload(dOut, n)
+  const uq = store.input(q, n)
+  const uk = store.input(k, n)
+  const uv = store.input(v, n)
+  const up = store.input(probs, np)
+  const udo = store.input(dOut, n)
   dev.lap("upload")
   const gv = dev.run(
     `attentionBackward.dv:${key}`,
@@ -317,8 +319,9 @@ export const attentionBackward = (dev: Device) =>
     uq
   )
   dev.lap("compute")
-  dev.read(gq, n, dq)
-  dev.read(gk, n, dk)
-  dev.read(gv, n, dv)
+  store.output(dq, gq, n)
+  store.output(dk, gk, n)
+  store.output(dv, gv, n)
   dev.lap("readback")
+  dev.end()
 }

@@ -3,6 +3,7 @@
  * over k. The four transpose variants differ only in how A and B are indexed.
  */
 import type { Device, DeviceArray } from "./device.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
 
 export const matmulSource = (transA: boolean, transB: boolean, accumulate: boolean): string => {
@@ -42,7 +43,7 @@ export const matmulOnDevice = (
 }
 
 /** The `KernelsShape.matmul` method over float32 arrays: upload, one kernel, one readback. */
-export const matmul = (dev: Device) =>
+export const matmul = (dev: Device, store: GpujsStorage) =>
 (
   a: Float32Array,
   b: Float32Array,
@@ -55,12 +56,13 @@ export const matmul = (dev: Device) =>
   accumulate: boolean
 ): void => {
   dev.begin()
-  const da = dev.upload(a, m * k)
-  const db = dev.upload(b, k * n)
-  const dc = accumulate ? dev.upload(c, m * n) : undefined
+  const da = store.input(a, m * k)
+  const db = store.input(b, k * n)
+  const dc = accumulate ? store.input(c, m * n) : undefined
   dev.lap("upload")
   const result = matmulOnDevice(dev, da, db, dc, m, n, k, transA, transB)
   dev.lap("compute")
-  dev.read(result, m * n, c)
+  store.output(c, result, m * n)
   dev.lap("readback")
+  dev.end()
 }
