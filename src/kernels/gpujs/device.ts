@@ -114,7 +114,7 @@ export class Device {
         immutable: this.resident,
         precision: "single",
         // Four floats per texel: a quarter of the texture memory and readback bandwidth.
-        optimizeFloatMemory: true,
+        optimizeFloatMemory: false,
         tactic: "precision"
       }
       k = this.gpu.createKernel(s.source, settings)
