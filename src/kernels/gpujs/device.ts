@@ -23,6 +23,11 @@ export interface KernelSpec {
   readonly output: number
   /** Compile-time integers: shapes, loop bounds. */
   readonly constants: Readonly<Record<string, number>>
+  /**
+   * "Array(4)": each thread returns four floats, one texel; a kernel taking the result indexes it
+   * by texel and gets all four in one fetch (matmul's packed operands).
+   */
+  readonly returnType?: "Array(4)"
 }
 
 export type Stage = "upload" | "compute" | "readback"
@@ -113,9 +118,12 @@ export class Device {
         // (`free`), after which the kernel renders into its own texture again: no growth.
         immutable: this.resident,
         precision: "single",
-        // Four floats per texel: a quarter of the texture memory and readback bandwidth.
+        // One float per texel. Packing four (optimizeFloatMemory) saves texture memory, but every
+        // fetch then selects a channel after an extra integer division, which costs more in a
+        // software rasteriser than the memory is worth now that tensors rarely cross back.
         optimizeFloatMemory: false,
-        tactic: "precision"
+        tactic: "precision",
+        ...(s.returnType === undefined ? {} : { returnType: s.returnType })
       }
       k = this.gpu.createKernel(s.source, settings)
       this.kernels.set(key, k)

@@ -1,6 +1,12 @@
 /**
  * `C[m×n] (+)= op(A)·op(B)` on the device: one thread per output element, a chunked dot product
  * over k. The four transpose variants differ only in how A and B are indexed.
+ *
+ * In headless GL the product runs on packed operands: op(A)'s rows and op(B)'s columns are first
+ * copied into textures of four consecutive k-values per texel, so the dot product fetches one texel
+ * of each for four multiply-adds instead of one value of each per multiply-add. Fetches are what a
+ * software rasteriser spends its time on; the two packing passes cost (m + n)·k fetches against the
+ * m·n·k/2 they save. (In the webasm and cpu modes there is no texture to fetch from: plain kernel.)
  */
 import type { Device, DeviceArray } from "./device.ts"
 import type { GpujsStorage } from "./residency.ts"
@@ -42,7 +48,89 @@ export const matmulOnDevice = (
   return acc ? dev.run(key, spec, a, b, cIn) : dev.run(key, spec, a, b)
 }
 
-/** The `KernelsShape.matmul` method over float32 arrays: upload, one kernel, one readback. */
+/**
+ * Packs `rows` vectors of `k` values of a matrix into `rows · ⌈k/4⌉` texels: value j of vector
+ * `row` is `x[row·R + j·S]` (R, S: the strides that give op(A)'s rows or op(B)'s columns); the
+ * last texel is padded with zeros.
+ */
+export const packSource = kernelSource(
+  ["x"],
+  `
+  const i = this.thread.x;
+  const row = ${idiv("i", "this.constants.KQ")};
+  const p = (i - row * this.constants.KQ) * 4;
+  const base = row * this.constants.R + p * this.constants.S;
+  let v0 = 0;
+  let v1 = 0;
+  let v2 = 0;
+  let v3 = 0;
+  if (p < this.constants.K) { v0 = x[base]; }
+  if (p + 1 < this.constants.K) { v1 = x[base + this.constants.S]; }
+  if (p + 2 < this.constants.K) { v2 = x[base + 2 * this.constants.S]; }
+  if (p + 3 < this.constants.K) { v3 = x[base + 3 * this.constants.S]; }
+  return [v0, v1, v2, v3];`
+)
+
+/** `C[r, c] (+)= Σ_q ⟨a4[r, q], b4[c, q]⟩` over packed operands, chunked over the texels. */
+export const packedMatmulSource = (accumulate: boolean): string =>
+  kernelSource(
+    accumulate ? ["a4", "b4", "cIn"] : ["a4", "b4"],
+    `
+  const i = this.thread.x;
+  const r = ${idiv("i", "this.constants.N")};
+  const c = i - r * this.constants.N;
+  const aBase = r * this.constants.KQ;
+  const bBase = c * this.constants.KQ;
+  let total = 0;
+  for (let qc = 0; qc < this.constants.KQ_NC; qc++) {
+    let part = 0;
+    for (let qt = 0; qt < this.constants.KQ_CH; qt++) {
+      const q = qc * this.constants.KQ_CH + qt;
+      if (q < this.constants.KQ) {
+        const x = a4[aBase + q];
+        const y = b4[bBase + q];
+        part += x[0] * y[0] + x[1] * y[1] + x[2] * y[2] + x[3] * y[3];
+      }
+    }
+    total += part;
+  }
+  return ${accumulate ? "cIn[i] + total" : "total"};`
+  )
+
+/** Runs the packed product on device arrays (see the module comment); returns the m·n result. */
+const packedMatmulOnDevice = (
+  dev: Device,
+  a: DeviceArray,
+  b: DeviceArray,
+  cIn: DeviceArray | undefined,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean
+): DeviceArray => {
+  const kq = Math.ceil(k / 4)
+  const pack = (x: DeviceArray, rows: number, R: number, S: number) =>
+    dev.run(`matmul.pack:${rows}x${k}:${R}:${S}`, () => ({
+      source: packSource,
+      output: rows * kq,
+      constants: { K: k, KQ: kq, R, S },
+      returnType: "Array(4)"
+    }), x)
+  // op(A)[r, p] = A[r·k + p] or (transA) A[p·m + r]; op(B)[p, c] = B[p·n + c] or (transB) B[c·k + p].
+  const a4 = pack(a, m, transA ? 1 : k, transA ? m : 1)
+  const b4 = pack(b, n, transB ? k : 1, transB ? 1 : n)
+  const acc = cIn !== undefined
+  const key = `matmul.packed${acc ? "+" : ""}:${m}x${n}x${k}`
+  const spec = () => ({
+    source: packedMatmulSource(acc),
+    output: m * n,
+    constants: { N: n, ...sumConstants("KQ", kq) }
+  })
+  return acc ? dev.run(key, spec, a4, b4, cIn) : dev.run(key, spec, a4, b4)
+}
+
+/** The `KernelsShape.matmul` method over float32 arrays: operands where they live, one product. */
 export const matmul = (dev: Device, store: GpujsStorage) =>
 (
   a: Float32Array,
@@ -60,7 +148,9 @@ export const matmul = (dev: Device, store: GpujsStorage) =>
   const db = store.input(b, k * n)
   const dc = accumulate ? store.input(c, m * n) : undefined
   dev.lap("upload")
-  const result = matmulOnDevice(dev, da, db, dc, m, n, k, transA, transB)
+  const result = dev.resident
+    ? packedMatmulOnDevice(dev, da, db, dc, m, n, k, transA, transB)
+    : matmulOnDevice(dev, da, db, dc, m, n, k, transA, transB)
   dev.lap("compute")
   store.output(c, result, m * n)
   dev.lap("readback")
