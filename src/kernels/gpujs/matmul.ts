@@ -9,6 +9,7 @@
  * m·n·k/2 they save. (In the webasm and cpu modes there is no texture to fetch from: plain kernel.)
  */
 import type { Device, DeviceArray } from "./device.ts"
+import { pack, packedDot, strided } from "./pack.ts"
 import type { GpujsStorage } from "./residency.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
 
@@ -48,29 +49,6 @@ export const matmulOnDevice = (
   return acc ? dev.run(key, spec, a, b, cIn) : dev.run(key, spec, a, b)
 }
 
-/**
- * Packs `rows` vectors of `k` values of a matrix into `rows · ⌈k/4⌉` texels: value j of vector
- * `row` is `x[row·R + j·S]` (R, S: the strides that give op(A)'s rows or op(B)'s columns); the
- * last texel is padded with zeros.
- */
-export const packSource = kernelSource(
-  ["x"],
-  `
-  const i = this.thread.x;
-  const row = ${idiv("i", "this.constants.KQ")};
-  const p = (i - row * this.constants.KQ) * 4;
-  const base = row * this.constants.R + p * this.constants.S;
-  let v0 = 0;
-  let v1 = 0;
-  let v2 = 0;
-  let v3 = 0;
-  if (p < this.constants.K) { v0 = x[base]; }
-  if (p + 1 < this.constants.K) { v1 = x[base + this.constants.S]; }
-  if (p + 2 < this.constants.K) { v2 = x[base + 2 * this.constants.S]; }
-  if (p + 3 < this.constants.K) { v3 = x[base + 3 * this.constants.S]; }
-  return [v0, v1, v2, v3];`
-)
-
 /** `C[r, c] (+)= Σ_q ⟨a4[r, q], b4[c, q]⟩` over packed operands, chunked over the texels. */
 export const packedMatmulSource = (accumulate: boolean): string =>
   kernelSource(
@@ -79,21 +57,7 @@ export const packedMatmulSource = (accumulate: boolean): string =>
   const i = this.thread.x;
   const r = ${idiv("i", "this.constants.N")};
   const c = i - r * this.constants.N;
-  const aBase = r * this.constants.KQ;
-  const bBase = c * this.constants.KQ;
-  let total = 0;
-  for (let qc = 0; qc < this.constants.KQ_NC; qc++) {
-    let part = 0;
-    for (let qt = 0; qt < this.constants.KQ_CH; qt++) {
-      const q = qc * this.constants.KQ_CH + qt;
-      if (q < this.constants.KQ) {
-        const x = a4[aBase + q];
-        const y = b4[bBase + q];
-        part += x[0] * y[0] + x[1] * y[1] + x[2] * y[2] + x[3] * y[3];
-      }
-    }
-    total += part;
-  }
+  ${packedDot("a4", "r * this.constants.KQ", "b4", "c * this.constants.KQ")}
   return ${accumulate ? "cIn[i] + total" : "total"};`
   )
 
@@ -110,16 +74,9 @@ const packedMatmulOnDevice = (
   transB: boolean
 ): DeviceArray => {
   const kq = Math.ceil(k / 4)
-  const pack = (x: DeviceArray, rows: number, R: number, S: number) =>
-    dev.run(`matmul.pack:${rows}x${k}:${R}:${S}`, () => ({
-      source: packSource,
-      output: rows * kq,
-      constants: { K: k, KQ: kq, R, S },
-      returnType: "Array(4)"
-    }), x)
   // op(A)[r, p] = A[r·k + p] or (transA) A[p·m + r]; op(B)[p, c] = B[p·n + c] or (transB) B[c·k + p].
-  const a4 = pack(a, m, transA ? 1 : k, transA ? m : 1)
-  const b4 = pack(b, n, transB ? k : 1, transB ? 1 : n)
+  const a4 = pack(dev, a, m, k, transA ? strided(1, m) : strided(k, 1))
+  const b4 = pack(dev, b, n, k, transB ? strided(k, 1) : strided(1, n))
   const acc = cIn !== undefined
   const key = `matmul.packed${acc ? "+" : ""}:${m}x${n}x${k}`
   const spec = () => ({
