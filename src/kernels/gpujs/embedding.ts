@@ -6,6 +6,7 @@
  */
 import type { Device } from "./device.ts"
 import type { IntOperands } from "./intOperands.ts"
+import { pack, strided } from "./pack.ts"
 import type { GpujsStorage } from "./residency.ts"
 import { idiv, kernelSource } from "./source.ts"
 
@@ -28,6 +29,36 @@ export const embeddingBackwardSource = kernelSource(
   for (let r = 0; r < this.constants.ROWS; r++) {
     if (ids[r] == v) {
       s += dOut[r * this.constants.DIM + c];
+    }
+  }
+  return s;`
+)
+
+/**
+ * The same gather with the ids packed four per texel (headless GL; pack.ts): every table entry
+ * reads all ids, so a quarter of the fetches. Padding ids are -1, which no entry matches.
+ */
+export const packedEmbeddingBackwardSource = kernelSource(
+  ["dOut", "ids4", "dTableIn"],
+  `
+  const i = this.thread.x;
+  const v = ${idiv("i", "this.constants.DIM")};
+  const c = i - v * this.constants.DIM;
+  let s = dTableIn[i];
+  for (let q = 0; q < this.constants.RQ; q++) {
+    const t = ids4[q];
+    const r = q * 4;
+    if (t[0] == v) {
+      s += dOut[r * this.constants.DIM + c];
+    }
+    if (t[1] == v) {
+      s += dOut[(r + 1) * this.constants.DIM + c];
+    }
+    if (t[2] == v) {
+      s += dOut[(r + 2) * this.constants.DIM + c];
+    }
+    if (t[3] == v) {
+      s += dOut[(r + 3) * this.constants.DIM + c];
     }
   }
   return s;`
@@ -59,18 +90,28 @@ export const embeddingBackward =
   (dOut: Float32Array, ids: Int32Array, dTable: Float32Array, dim: number): void => {
     const rows = ids.length
     const n = dTable.length
+    const shape = `${n}x${rows}x${dim}`
     dev.begin()
     const ud = store.input(dOut, rows * dim)
     const ui = ints.input(ids)
     const ut = store.input(dTable, n)
     dev.lap("upload")
-    const r = dev.run(
-      `embeddingBackward:${n}x${rows}x${dim}`,
-      () => ({ source: embeddingBackwardSource, output: n, constants: { DIM: dim, ROWS: rows } }),
-      ud,
-      ui,
-      ut
-    )
+    const r = dev.resident
+      ? dev.run(
+        `embeddingBackward.packed:${shape}`,
+        () => ({ source: packedEmbeddingBackwardSource, output: n, constants: { DIM: dim, RQ: Math.ceil(rows / 4) } }),
+        ud,
+        // The ids four per texel, padded with -1 (no entry's id).
+        pack(dev, ui, 1, rows, strided(0, 1), -1),
+        ut
+      )
+      : dev.run(
+        `embeddingBackward:${shape}`,
+        () => ({ source: embeddingBackwardSource, output: n, constants: { DIM: dim, ROWS: rows } }),
+        ud,
+        ui,
+        ut
+      )
     dev.lap("compute")
     store.output(dTable, r, n)
     dev.lap("readback")

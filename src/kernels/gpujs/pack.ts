@@ -23,7 +23,7 @@ export interface PackLayout {
 export const strided = (R: number, S: number): PackLayout => ({ IN: 1, RO: R, RI: 0, S })
 
 export const packSource = kernelSource(
-  ["x"],
+  ["x", "pad"],
   `
   const i = this.thread.x;
   const row = ${idiv("i", "this.constants.KQ")};
@@ -31,10 +31,10 @@ export const packSource = kernelSource(
   const o = ${idiv("row", "this.constants.IN")};
   const u = row - o * this.constants.IN;
   const base = o * this.constants.RO + u * this.constants.RI + p * this.constants.S;
-  let v0 = 0;
-  let v1 = 0;
-  let v2 = 0;
-  let v3 = 0;
+  let v0 = pad;
+  let v1 = pad;
+  let v2 = pad;
+  let v3 = pad;
   if (p < this.constants.K) { v0 = x[base]; }
   if (p + 1 < this.constants.K) { v1 = x[base + this.constants.S]; }
   if (p + 2 < this.constants.K) { v2 = x[base + 2 * this.constants.S]; }
@@ -42,15 +42,30 @@ export const packSource = kernelSource(
   return [v0, v1, v2, v3];`
 )
 
-/** `rows` vectors of `k` values of `x`, laid out as `layout` says, as `rows · ⌈k/4⌉` texels (zero-padded). */
-export const pack = (dev: Device, x: DeviceArray, rows: number, k: number, layout: PackLayout): DeviceArray => {
+/**
+ * `rows` vectors of `k` values of `x`, laid out as `layout` says, as `rows · ⌈k/4⌉` texels; the
+ * last texel of each is padded with `pad` (zero for dot products).
+ */
+export const pack = (
+  dev: Device,
+  x: DeviceArray,
+  rows: number,
+  k: number,
+  layout: PackLayout,
+  pad = 0
+): DeviceArray => {
   const { IN, RO, RI, S } = layout
-  return dev.run(`pack:${rows}x${k}:${IN}:${RO}:${RI}:${S}`, () => ({
-    source: packSource,
-    output: rows * Math.ceil(k / 4),
-    constants: { K: k, KQ: Math.ceil(k / 4), IN, RO, RI, S },
-    returnType: "Array(4)"
-  }), x)
+  return dev.run(
+    `pack:${rows}x${k}:${IN}:${RO}:${RI}:${S}`,
+    () => ({
+      source: packSource,
+      output: rows * Math.ceil(k / 4),
+      constants: { K: k, KQ: Math.ceil(k / 4), IN, RO, RI, S },
+      returnType: "Array(4)"
+    }),
+    x,
+    pad
+  )
 }
 
 /**
