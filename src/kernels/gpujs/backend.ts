@@ -3,8 +3,10 @@
  *
  * On the device (float32 arrays): matmul (all transpose variants, accumulate), add, mul, scale,
  * addInPlace, silu, siluBackward, softmax, rmsnorm, rmsnormBackward, rope, attention,
- * attentionBackward, crossEntropy, embedding, embeddingBackward, sumSquares (summed on the device
- * in float32, one value read back), adamw, sgd.
+ * attentionBackward, crossEntropy, adamw, sgd; in headless GL, where tensors stay on the device,
+ * also embedding, embeddingBackward and sumSquares (summed in float32, one value read back). In the
+ * webasm and cpu modes, which have no device to stay on, those three are the cpu backend's (a
+ * gather, an ordered scatter-add and a float64 sum gain nothing from a gpu.js kernel there).
  * Delegated to the cpu backend: every call with a Float64Array operand (gradient checks need double
  * precision, which WebGL does not have), and calls with an empty output (gpu.js cannot create a
  * zero-sized kernel); operands living on the device are brought back for them (hostDelegate.ts).
@@ -48,15 +50,12 @@ export const deviceKernelNames = [
   "attention",
   "attentionBackward",
   "crossEntropy",
-  "embedding",
-  "embeddingBackward",
-  "sumSquares",
   "adamw",
   "sgd"
 ] as const
 
-/** Families that always run on the cpu backend: none (a call still goes there for float64 or an empty shape). */
-export const delegatedKernelNames = [] as const
+/** Families that run on the cpu backend except in headless GL (and always for float64 or an empty shape). */
+export const delegatedKernelNames = ["embedding", "embeddingBackward", "sumSquares"] as const
 
 const f32 = (...xs: ReadonlyArray<FloatArray>): boolean => xs.every((x) => x instanceof Float32Array)
 
@@ -200,12 +199,12 @@ export const makeBackend = (dev: Device, cpuKernels: KernelsShape): KernelsShape
     },
     embedding(table, ids, out, dim) {
       check.embedding(table, ids, out, dim)
-      if (out.length === 0 || !f32(table, out)) return cpu.embedding(table, ids, out, dim)
+      if (out.length === 0 || !dev.resident || !f32(table, out)) return cpu.embedding(table, ids, out, dim)
       g.embedding(table as Float32Array, ids, out as Float32Array, dim)
     },
     embeddingBackward(dOut, ids, dTable, dim) {
       check.embeddingBackward(dOut, ids, dTable, dim)
-      if (dTable.length === 0 || ids.length === 0 || !f32(dOut, dTable)) {
+      if (dTable.length === 0 || ids.length === 0 || !dev.resident || !f32(dOut, dTable)) {
         return cpu.embeddingBackward(dOut, ids, dTable, dim)
       }
       g.embeddingBackward(dOut as Float32Array, ids, dTable as Float32Array, dim)
@@ -222,7 +221,7 @@ export const makeBackend = (dev: Device, cpuKernels: KernelsShape): KernelsShape
       if (rows * cols === 0 || !f32(x, out)) return cpu.softmax(x, out, rows, cols)
       g.softmax(x as Float32Array, out as Float32Array, rows, cols)
     },
-    sumSquares: (x) => x.length === 0 || !f32(x) ? cpu.sumSquares(x) : g.sumSquares(x as Float32Array),
+    sumSquares: (x) => x.length === 0 || !dev.resident || !f32(x) ? cpu.sumSquares(x) : g.sumSquares(x as Float32Array),
     adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) {
       check.adamw(param, grad, m, v)
       if (param.length === 0 || !f32(param, grad, m, v)) {
