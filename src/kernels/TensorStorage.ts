@@ -3,12 +3,15 @@ import type { Tensor } from "../tensor/tensor.ts"
 /**
  * Where a backend keeps the float32 tensors its kernels work on. The run allocates its
  * parameters, gradients, optimizer moments and activations here, so a backend whose kernels
- * compute somewhere other than the JavaScript heap (the cpu backend's WebAssembly memory) can use
- * them in place instead of copying every operand in and every result out on each call.
+ * compute somewhere other than the JavaScript heap (the cpu backend's WebAssembly memory, the
+ * gpujs backend's device textures) can use them in place instead of copying every operand in and
+ * every result out on each call.
  *
  * Tensors stay ordinary `Float32Array`s to their holders; what the storage adds is that the
  * kernels recognise them. Everything that reads values back for the host (checkpoint snapshots,
- * `export`) goes through `read`, so a backend that keeps tensors off the host can fetch them there.
+ * `export`, sampling's logits) goes through `read`, so a backend that keeps tensors off the host can
+ * fetch them there; host code that writes one says so (`written`, `fill`), so such a backend never
+ * computes on a stale copy.
  */
 export interface TensorStorage {
   /** `n` zeroed float32 values in the backend's storage. */
