@@ -69,7 +69,7 @@ export class Tape {
   /** `v`'s gradient buffer, cleared if it holds no contribution yet, for kernels that only add. */
   gradAccumulator(v: Var): FloatArray {
     const { buffer, accumulate } = this.gradTarget(v)
-    if (!accumulate) buffer.fill(0)
+    if (!accumulate) this.k.storage.fill(buffer, 0)
     return buffer
   }
 
@@ -80,8 +80,12 @@ export class Tape {
   backward(root: Var, seed?: FloatArray): void {
     if (!this.recording) throw new TapeNotRecordingError({ operation: "backward" })
     const { buffer } = this.gradTarget(root)
-    if (seed === undefined) buffer.fill(1)
-    else buffer.set(seed)
+    // Through the storage: the kernels may keep the buffer's values elsewhere (on a device).
+    if (seed === undefined) this.k.storage.fill(buffer, 1)
+    else {
+      buffer.set(seed)
+      this.k.storage.written(buffer)
+    }
     for (let i = this.nodes.length - 1; i >= 0; i--) this.nodes[i]()
     this.nodes.length = 0
   }

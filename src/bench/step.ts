@@ -110,6 +110,9 @@ export const timeReferenceStep = (
     loss = step.forwardBackward(kernels)
     const t1 = performance.now()
     step.clipAndUpdate(kernels)
+    // The update's kernels may still be queued on the device (its results stay there): wait for
+    // them, so that the step is charged its own work and not the next step's first readback.
+    device?.sync()
     const t2 = performance.now()
     if (phase === "run") {
       forwardBackward.push(t1 - t0)

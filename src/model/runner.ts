@@ -10,6 +10,9 @@ import { initParams } from "./init.ts"
 import type { LanguageModel, LlamaConfig, MlpConfig, Params, ParamSpec } from "./model.ts"
 import { checkParamMap } from "./params.ts"
 
+/** The values of `x` on the host: float32 ones through the kernels' storage (which may hold them elsewhere). */
+const hostValues = (k: KernelsShape, x: FloatArray): FloatArray => x instanceof Float32Array ? k.storage.read(x) : x
+
 /** Builds the logits `[batch·len, V]` of a model on a tape; `param(name)` gives the parameter's leaf. */
 export type Forward = (t: Tape, param: (name: string) => Var, ids: Int32Array, batch: number, len: number) => Var
 
@@ -108,7 +111,7 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
     const loss = crossEntropy(t, logits, targets, gradScale)
     t.backward(loss.node)
     // A parameter that received no contribution (e.g. no path to the loss) has zero gradient.
-    for (const v of vars.values()) if (!v.hasGrad && v.grad !== null) v.grad.fill(0)
+    for (const v of vars.values()) if (!v.hasGrad && v.grad !== null) k.storage.fill(v.grad, 0)
     return loss.total
   }
 
@@ -131,7 +134,7 @@ export const languageModel = (def: ModelDefinition): LanguageModel => {
     const dtype = dtypeOfParams(params)
     const t = new Tape(k, dtype, false, arenaFor(k, dtype, batch, len))
     // A copy: the arena buffer is overwritten by the next call with this geometry.
-    return def.forward(t, lookup(leaves(t, params, undefined)), ids, batch, len).value.slice()
+    return hostValues(k, def.forward(t, lookup(leaves(t, params, undefined)), ids, batch, len).value).slice()
   }
 
   return {

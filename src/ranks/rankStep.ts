@@ -141,7 +141,9 @@ export const makeRankStep = (parts: RankParts) => {
     if (factor < 1) { for (const g of stepGrads) kernels.scale(g, factor, g) }
     const state: OptimizerState = { kind: rule.kind, step: optimizerStep, tensors: views.state }
     rule.update(kernels, views.params, views.stepGradients, lr, state, targets)
-    const nonFinite = [firstNonFinite(ownedParams), firstNonFinite(ownedState)].filter((e) => e !== undefined)
+    const nonFinite = [firstNonFinite(kernels, ownedParams), firstNonFinite(kernels, ownedState)].filter((e) =>
+      e !== undefined
+    )
     return { phases: phases(), loss, gradNorm, applied: true, nonFinite }
   }
 }

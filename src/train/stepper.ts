@@ -52,7 +52,7 @@ export const makeStepper = (parts: StepperParts) => {
   const microGrads = zerosLike(params, kernels.storage)
 
   return (cursor: number, lr: number): StepOutcome => {
-    for (const g of stepGrads.values()) g.data.fill(0)
+    for (const g of stepGrads.values()) kernels.storage.fill(g.data, 0)
     let lossSum = 0
     // In one process the P ranks' micro-batches are computed in turn; computing them in order of j
     // is the same reduction a rank-ordered gather-then-sum would perform.
@@ -68,11 +68,11 @@ export const makeStepper = (parts: StepperParts) => {
       return { _tag: "NonFinite", quantity: "gradient norm", value: gradNorm, applied: false }
     }
     rule.update(kernels, params, stepGrads, lr, optimizer, model.params)
-    const parameter = firstNonFinite(params)
+    const parameter = firstNonFinite(kernels, params)
     if (parameter !== undefined) {
       return { _tag: "NonFinite", quantity: `parameter ${parameter.name}`, value: parameter.value, applied: true }
     }
-    const state = firstNonFinite(optimizer.tensors)
+    const state = firstNonFinite(kernels, optimizer.tensors)
     if (state !== undefined) {
       return { _tag: "NonFinite", quantity: `optimizer state ${state.name}`, value: state.value, applied: true }
     }

@@ -122,7 +122,7 @@ describe("gpujs traffic counters", () => {
       { encoding: "utf8", cwd: repoRoot }
     )
     assert.strictEqual(run.status, 0, run.stderr)
-    for (const column of ["MB up", "MB down", "launches"]) assert.include(run.stdout, column)
+    for (const column of ["KB up", "KB down", "launches"]) assert.include(run.stdout, column)
     const gpujs = run.stdout.split("\n").find((l) => l.includes("gpujs:cpu"))
     const cpu = run.stdout.split("\n").find((l) => /│ cpu\s/.test(l))
     assert.isDefined(gpujs, run.stdout)

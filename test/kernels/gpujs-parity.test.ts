@@ -280,6 +280,34 @@ const paritySuite = (get: () => KernelsShape, fallbacks: () => ReadonlyArray<{ k
       }
     ))
 
+  it("embedding, its backward and sumSquares", () =>
+    check(
+      fc.record({
+        seed,
+        vocab: fc.constantFrom(1, 5, 13),
+        rows: fc.constantFrom(1, 7, 24),
+        dim: fc.constantFrom(1, 4, 9)
+      }),
+      ({ seed, vocab, rows, dim }) => {
+        const table = values(seed, 1, vocab * dim)
+        // Repeated ids: the backward must add every row of an id, in order.
+        const ids = Int32Array.from({ length: rows }, (_, r) => Math.floor(uniform(seed, 2, r) * vocab))
+        const want = new Float32Array(rows * dim)
+        const got = new Float32Array(rows * dim)
+        cpu.embedding(table, ids, want, dim)
+        get().embedding(table, ids, got, dim)
+        assertClose("embedding", got, want)
+        const dOut = values(seed, 3, rows * dim)
+        const dWant = values(seed, 4, vocab * dim)
+        const dGot = dWant.slice()
+        cpu.embeddingBackward(dOut, ids, dWant, dim)
+        get().embeddingBackward(dOut, ids, dGot, dim)
+        assertClose("embeddingBackward", dGot, dWant)
+        const sum = cpu.sumSquares(dOut)
+        assert.approximately(get().sumSquares(dOut), sum, TOL * (1 + sum), "sumSquares")
+      }
+    ))
+
   it("no kernel fell back to gpu.js's cpu kernel", () => {
     assert.deepStrictEqual(fallbacks(), [])
   })
@@ -299,6 +327,53 @@ if (!headlessRuns) console.warn(`gpujs headlessgl parity tests SKIPPED: ${headle
 
 describe.skipIf(!headlessRuns)("gpujs headlessgl matches the cpu backend", () => {
   paritySuite(() => headless.kernels, () => headless.device.fallbacks)
+})
+
+/** Kernels whose operands may carry token ids or build tables on first use: these may upload. */
+const uploading = new Set(["embedding", "embeddingBackward", "crossEntropy", "rope"])
+
+/**
+ * `g.kernels` called with every float32 operand replaced by a tensor of its storage that lives on
+ * the device only: its value is put there by a kernel (`scale` by 1, exact), and its host copy is
+ * then overwritten with NaN, so a kernel that read the host copy instead of the texture would be
+ * caught. Results are read back through the storage into the caller's arrays. Calls of float32
+ * operands only (no ids, no tables) must upload nothing.
+ */
+const residentKernels = (g: GpujsKernels): KernelsShape =>
+  new Proxy(g.kernels, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver)
+      if (typeof value !== "function" || name === "attentionSavedLength") return value
+      return (...args: Array<unknown>) => {
+        const storage = target.storage
+        const copies = new Map<Float32Array, Float32Array>()
+        for (const a of args) {
+          if (!(a instanceof Float32Array) || copies.has(a)) continue
+          const copy = storage.allocate(a.length)
+          copy.set(a)
+          storage.written(copy)
+          if (a.length > 0) target.scale(copy, 1, copy)
+          copy.fill(NaN)
+          copies.set(a, copy)
+        }
+        g.device.startCounting()
+        const result = (value as (...xs: Array<unknown>) => unknown).apply(
+          target,
+          args.map((a) => a instanceof Float32Array ? copies.get(a)! : a)
+        )
+        const traffic = g.device.stopCounting()
+        if (!uploading.has(String(name))) assert.strictEqual(traffic.bytesUp, 0, `${String(name)} uploaded operands`)
+        for (const [a, copy] of copies) {
+          a.set(storage.read(copy))
+          storage.release(copy)
+        }
+        return result
+      }
+    }
+  })
+
+describe.skipIf(!headlessRuns)("gpujs headlessgl with operands resident on the device matches the cpu backend", () => {
+  paritySuite(() => residentKernels(headless), () => headless.device.fallbacks)
 })
 
 // webasm is where the "gpu" mode lands without a GL context: check it as well.

@@ -79,7 +79,7 @@ describe("gpujs backend", () => {
       assert.deepStrictEqual(got, want)
     }))
 
-  it.effect("embedding, embeddingBackward and sumSquares are the cpu backend's", () =>
+  it.effect("in the cpu mode embedding, embeddingBackward and sumSquares are the cpu backend's", () =>
     Effect.gen(function*() {
       const { kernels } = yield* makeGpujsKernels("cpu")
       const table = values(3, 5 * 4)

@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as path from "node:path"
 import { makeGpujsKernels } from "../../src/kernels/gpujs/index.ts"
+import { checkExactResume } from "../../src/testkit/index.ts"
+import { kitConfig } from "../support/testkitSetup.ts"
 import { stepEvents, tempDir, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
 // Whether headless GL really runs here (gl built, a display available); otherwise skip, saying why.
@@ -34,5 +36,15 @@ describe.skipIf(!headless)("training on the gpujs backend (headlessgl)", () => {
       for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
       assert.isBelow(worst, tolerance, `max |Δloss| over 100 steps = ${worst}`)
       assert.isBelow(b[99]!, b[0]! - 1, "the gpujs run learns")
+    }), 300_000)
+
+  // The tensors stay on the device between steps; a checkpoint reads them back once when it saves,
+  // and a resume puts them back: the resumed run must continue exactly where the first stopped.
+  it.effect("an exact resume on gpujs is bit-identical to the uninterrupted gpujs run", () =>
+    Effect.gen(function*() {
+      const config = yield* kitConfig({ kernels: { backend: "gpujs", mode: "headlessgl" } })
+      const report = yield* checkExactResume({ config, stopAt: [3, 7] })
+      assert.deepStrictEqual(report.stopPoints.map((s) => s.stopAt), [3, 7])
+      for (const s of report.stopPoints) assert.strictEqual(s.tensorsCompared, 36)
     }), 300_000)
 })

@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { checkpointsDir } from "../../src/checkpoint/layout.ts"
+import { makeCpuKernels } from "../../src/kernels/cpu/index.ts"
 import { firstNonFinite } from "../../src/ranks/finite.ts"
 import type { Tensor } from "../../src/tensor/tensor.ts"
 import { NonFiniteTraining } from "../../src/train/errors.ts"
@@ -18,6 +19,7 @@ import { checkpointDirs, withStore } from "../support/checkpoints.ts"
 import { repoRoot } from "../support/processes.ts"
 import { tempDir, TINY_MODEL_SETS, tinyConfig, trainRun } from "../support/tinyRun.ts"
 
+const cpuKernels = makeCpuKernels()
 const tensor = (values: ReadonlyArray<number>): Tensor => ({ shape: [values.length], data: Float32Array.from(values) })
 
 /** `bin/continuum train` on a tiny model, with `more` flags; stdout, stderr and the exit code. */
@@ -53,7 +55,7 @@ const assertNewestFinite = async (runDir: string, step: number) => {
   assert.deepStrictEqual(report.problems, [])
   const loaded = await withStore(runDir, (store) => store.load(step))
   for (const component of [loaded.tensors.model, loaded.tensors.optimizer]) {
-    assert.isUndefined(firstNonFinite(new Map(Object.entries(component))))
+    assert.isUndefined(firstNonFinite(cpuKernels, new Map(Object.entries(component))))
   }
 }
 
@@ -69,16 +71,21 @@ const finiteStepLines = (runDir: string) => {
 describe("firstNonFinite", () => {
   it("finds the first NaN or ±∞ by tensor name, and nothing in finite tensors, however large", () => {
     const max = 3.4028234663852886e38
-    assert.isUndefined(firstNonFinite(new Map([["a", tensor([max, max, max, -max])], ["b", tensor([0, 1e-45])]])))
-    assert.deepStrictEqual(firstNonFinite(new Map([["a", tensor([1, 2])], ["b", tensor([3, Infinity, NaN])]])), {
-      name: "b",
-      value: Infinity
-    })
-    const nan = firstNonFinite(new Map([["a", tensor([-Infinity, NaN])]]))
+    assert.isUndefined(
+      firstNonFinite(cpuKernels, new Map([["a", tensor([max, max, max, -max])], ["b", tensor([0, 1e-45])]]))
+    )
+    assert.deepStrictEqual(
+      firstNonFinite(cpuKernels, new Map([["a", tensor([1, 2])], ["b", tensor([3, Infinity, NaN])]])),
+      {
+        name: "b",
+        value: Infinity
+      }
+    )
+    const nan = firstNonFinite(cpuKernels, new Map([["a", tensor([-Infinity, NaN])]]))
     assert.strictEqual(nan?.name, "a")
     assert.strictEqual(nan?.value, -Infinity)
     // ∞ and −∞ cancel to NaN in the sum; the scan still finds the element.
-    assert.deepStrictEqual(firstNonFinite(new Map([["a", tensor([Infinity, -Infinity])]])), {
+    assert.deepStrictEqual(firstNonFinite(cpuKernels, new Map([["a", tensor([Infinity, -Infinity])]])), {
       name: "a",
       value: Infinity
     })

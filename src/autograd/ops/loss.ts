@@ -32,7 +32,8 @@ export const crossEntropy = (t: Tape, logits: Var, targets: Int32Array, gradScal
   const node = new Var([1], value, logits.requiresGrad)
   t.record(() => {
     if (!node.hasGrad || node.grad === null || !logits.requiresGrad) return
-    const g = node.grad[0]
+    // The incoming gradient, read on the host through the storage (the kernels may hold it elsewhere).
+    const g = (node.grad instanceof Float32Array ? t.k.storage.read(node.grad) : node.grad)[0]
     if (g === 1 && logits.grad === null) {
       // The usual case: the loss is the root and nothing else feeds logits. dLogits already is
       // the gradient, so it becomes the buffer rather than being copied.

@@ -13,7 +13,8 @@ export const rmsnorm = (t: Tape, x: Var, w: Var, eps: number): Var => {
   t.record(() => {
     if (!y.hasGrad || y.grad === null) return
     // The kernel produces dx and dw together; whichever is not wanted goes to scratch.
-    const dw = w.requiresGrad ? t.gradAccumulator(w) : t.scratch(dim).fill(0)
+    const dw = w.requiresGrad ? t.gradAccumulator(w) : t.scratch(dim)
+    if (!w.requiresGrad) t.k.storage.fill(dw, 0)
     if (x.requiresGrad) {
       const { buffer, accumulate } = t.gradTarget(x)
       t.k.rmsnormBackward(x.value, w.value, rstd, y.grad, buffer, dw, rows, dim, accumulate)

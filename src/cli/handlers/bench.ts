@@ -23,7 +23,8 @@ const withProgress = <A, E, R>(use: (progress: TaskProgress) => Effect.Effect<A,
     return use(progress).pipe(Effect.ensuring(Effect.sync(progress.finish)))
   })
 
-const megabytes = (bytes: number): number => +(bytes / 1e6).toFixed(2)
+// Kilobytes: a step that keeps its tensors on the device moves a few KB, one that does not tens of MB.
+const kilobytes = (bytes: number): number => +(bytes / 1e3).toFixed(2)
 
 const formatSteps = (rows: ReadonlyArray<StepTiming>): string =>
   [
@@ -34,9 +35,9 @@ const formatSteps = (rows: ReadonlyArray<StepTiming>): string =>
       } tokens/s  (${r.steps} steps)${
         r.trafficPerStep === undefined
           ? ""
-          : `  ${megabytes(r.trafficPerStep.bytesUp)} MB up, ${
-            megabytes(r.trafficPerStep.bytesDown)
-          } MB down, ${r.trafficPerStep.launches} launches per step`
+          : `  ${kilobytes(r.trafficPerStep.bytesUp)} KB up, ${
+            kilobytes(r.trafficPerStep.bytesDown)
+          } KB down, ${r.trafficPerStep.launches} launches per step`
       }`
     )
   ].join("\n")
@@ -107,7 +108,7 @@ export const defaultStepModes: ReadonlyArray<GpujsMode> = ["headlessgl", "webasm
 
 /** A step's traffic as table cells; left blank for the cpu backend, which has no device to cross to. */
 const trafficCells = (t: Traffic | undefined) =>
-  t === undefined ? {} : { "MB up": megabytes(t.bytesUp), "MB down": megabytes(t.bytesDown), launches: t.launches }
+  t === undefined ? {} : { "KB up": kilobytes(t.bytesUp), "KB down": kilobytes(t.bytesDown), launches: t.launches }
 
 /** `continuum bench step`. */
 export const benchStep = (

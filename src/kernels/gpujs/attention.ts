@@ -7,6 +7,8 @@
  * `dq = dS·k`, `dk = dSᵀ·q`.
  */
 import type { Device, DeviceArray } from "./device.ts"
+import { pack, packedDot, strided } from "./pack.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants, unflatten } from "./source.ts"
 
 /** Decomposes the thread index of a `[B, H, T, T]` output into b, h, i (query) and j (key). */
@@ -133,6 +135,85 @@ export const dScoresSource = kernelSource(
   return probs[idx] * (dProbs[idx] - rowDot[row]) * scale;`
 )
 
+/**
+ * Packed forms (headless GL; see pack.ts). Every dot product of attention is over a head's d (q·k,
+ * dOut·v) or over positions (P·v and its relatives). Probabilities and their gradient are exactly
+ * zero above the diagonal, so the sums over positions need no causal guard.
+ */
+
+/** `S[b,h,i,j] = j > i ? 0 : scale·⟨x[b,i,h,:], y[b,j,h,:]⟩` from x, y packed along d. */
+export const packedScoresSource = kernelSource(
+  ["x4", "y4", "scale"],
+  `${scoreIndex}
+  if (j > i) {
+    return 0;
+  }
+  ${
+    packedDot(
+      "x4",
+      "((b * this.constants.T + i) * this.constants.H + h) * this.constants.KQ",
+      "y4",
+      "((b * this.constants.T + j) * this.constants.H + h) * this.constants.KQ"
+    )
+  }
+  return total * scale;`
+)
+
+/** `out[b,t,h,d] = ⟨l[b,h,t,:], x[b,:,h,d]⟩` from l (rows of P or Pᵀ) and x packed along positions. */
+export const packedHeadSource = kernelSource(
+  ["l4", "x4"],
+  `${headIndex}
+  ${
+    packedDot(
+      "l4",
+      "((b * this.constants.H + h) * this.constants.T + t) * this.constants.KQ",
+      "x4",
+      "((b * this.constants.H + h) * this.constants.HD + d) * this.constants.KQ"
+    )
+  }
+  return total;`
+)
+
+/** A `[B, T, H, hd]` tensor's head vectors along d: rows (b, t, h). */
+const alongD = (dev: Device, x: DeviceArray, { B, T, H, hd }: Dims) => pack(dev, x, B * T * H, hd, strided(hd, 1))
+
+/** A `[B, T, H, hd]` tensor along positions: rows (b, h, d), values x[b, j, h, d] for j < T. */
+const alongPositions = (dev: Device, x: DeviceArray, { B, T, H, hd }: Dims) =>
+  pack(dev, x, B * H * hd, T, { IN: H * hd, RO: T * H * hd, RI: 1, S: H * hd })
+
+/** `[B, H, T, T]` rows (b, h, i) along j, or (transposed) columns (b, h, j) along i. */
+const probRows = (dev: Device, p: DeviceArray, { B, T, H }: Dims, transposed: boolean) =>
+  pack(dev, p, B * H * T, T, transposed ? { IN: T, RO: T * T, RI: 1, S: T } : strided(T, 1))
+
+const packedScores = (dev: Device, name: string, x4: DeviceArray, y4: DeviceArray, dims: Dims, scale: number) => {
+  const { B, T, H, hd } = dims
+  return dev.run(
+    `${name}:${dimsKey(dims)}`,
+    () => ({
+      source: packedScoresSource,
+      output: B * H * T * T,
+      constants: { T, H, ...sumConstants("KQ", Math.ceil(hd / 4)) }
+    }),
+    x4,
+    y4,
+    scale
+  )
+}
+
+const packedHead = (dev: Device, name: string, l4: DeviceArray, x4: DeviceArray, dims: Dims) => {
+  const { B, T, H, hd } = dims
+  return dev.run(
+    `${name}:${dimsKey(dims)}`,
+    () => ({
+      source: packedHeadSource,
+      output: B * T * H * hd,
+      constants: { T, H, HD: hd, ...sumConstants("KQ", Math.ceil(T / 4)) }
+    }),
+    l4,
+    x4
+  )
+}
+
 interface Dims {
   readonly B: number
   readonly T: number
@@ -153,17 +234,19 @@ export const attentionOnDevice = (
   const { B, T, H, hd } = dims
   const key = dimsKey(dims)
   const rows = B * H * T
-  const scores = dev.run(
-    `attention.scores:${key}`,
-    () => ({
-      source: scoresSource,
-      output: rows * T,
-      constants: { T, H, ...sumConstants("HD", hd) }
-    }),
-    q,
-    k,
-    1 / Math.sqrt(hd)
-  )
+  const scores = dev.resident
+    ? packedScores(dev, "attention.scores.packed", alongD(dev, q, dims), alongD(dev, k, dims), dims, 1 / Math.sqrt(hd))
+    : dev.run(
+      `attention.scores:${key}`,
+      () => ({
+        source: scoresSource,
+        output: rows * T,
+        constants: { T, H, ...sumConstants("HD", hd) }
+      }),
+      q,
+      k,
+      1 / Math.sqrt(hd)
+    )
   const max = dev.run(`attention.rowMax:${key}`, () => ({
     source: causalRowMaxSource,
     output: rows,
@@ -190,20 +273,22 @@ export const attentionOnDevice = (
     max,
     sum
   )
-  const out = dev.run(
-    `attention.out:${key}`,
-    () => ({
-      source: probsTimesVSource,
-      output: B * T * H * hd,
-      constants: { H, HD: hd, ...sumConstants("T", T) }
-    }),
-    probs,
-    v
-  )
+  const out = dev.resident
+    ? packedHead(dev, "attention.out.packed", probRows(dev, probs, dims, false), alongPositions(dev, v, dims), dims)
+    : dev.run(
+      `attention.out:${key}`,
+      () => ({
+        source: probsTimesVSource,
+        output: B * T * H * hd,
+        constants: { H, HD: hd, ...sumConstants("T", T) }
+      }),
+      probs,
+      v
+    )
   return { probs, out }
 }
 
-export const attention = (dev: Device) =>
+export const attention = (dev: Device, store: GpujsStorage) =>
 (
   q: Float32Array,
   k: Float32Array,
@@ -217,18 +302,19 @@ export const attention = (dev: Device) =>
 ): void => {
   const n = B * T * H * hd
   dev.begin()
-  const uq = dev.upload(q, n)
-  const uk = dev.upload(k, n)
-  const uv = dev.upload(v, n)
+  const uq = store.input(q, n)
+  const uk = store.input(k, n)
+  const uv = store.input(v, n)
   dev.lap("upload")
   const r = attentionOnDevice(dev, uq, uk, uv, { B, T, H, hd })
   dev.lap("compute")
-  dev.read(r.probs, B * H * T * T, probs)
-  dev.read(r.out, n, out)
+  store.output(probs, r.probs, B * H * T * T)
+  store.output(out, r.out, n)
   dev.lap("readback")
+  dev.end()
 }
 
-export const attentionBackward = (dev: Device) =>
+export const attentionBackward = (dev: Device, store: GpujsStorage) =>
 (
   q: Float32Array,
   k: Float32Array,
@@ -248,32 +334,44 @@ export const attentionBackward = (dev: Device) =>
   const key = dimsKey({ B, T, H, hd })
   const headConstants = { H, HD: hd, ...sumConstants("T", T) }
   dev.begin()
-  const uq = dev.upload(q, n)
-  const uk = dev.upload(k, n)
-  const uv = dev.upload(v, n)
-  const up = dev.upload(probs, np)
-  const udo = dev.upload(dOut, n)
+  const uq = store.input(q, n)
+  const uk = store.input(k, n)
+  const uv = store.input(v, n)
+  const up = store.input(probs, np)
+  const udo = store.input(dOut, n)
   dev.lap("upload")
-  const gv = dev.run(
-    `attentionBackward.dv:${key}`,
-    () => ({
-      source: transposedProbsTimesSource,
-      output: n,
-      constants: headConstants
-    }),
-    up,
-    udo
-  )
-  const dP = dev.run(
-    `attentionBackward.dProbs:${key}`,
-    () => ({
-      source: dProbsSource,
-      output: np,
-      constants: { T, H, ...sumConstants("HD", hd) }
-    }),
-    udo,
-    uv
-  )
+  const dims = { B, T, H, hd }
+  const packed = dev.resident
+  const gv = packed
+    ? packedHead(
+      dev,
+      "attentionBackward.dv.packed",
+      probRows(dev, up, dims, true),
+      alongPositions(dev, udo, dims),
+      dims
+    )
+    : dev.run(
+      `attentionBackward.dv:${key}`,
+      () => ({
+        source: transposedProbsTimesSource,
+        output: n,
+        constants: headConstants
+      }),
+      up,
+      udo
+    )
+  const dP = packed
+    ? packedScores(dev, "attentionBackward.dProbs.packed", alongD(dev, udo, dims), alongD(dev, uv, dims), dims, 1)
+    : dev.run(
+      `attentionBackward.dProbs:${key}`,
+      () => ({
+        source: dProbsSource,
+        output: np,
+        constants: { T, H, ...sumConstants("HD", hd) }
+      }),
+      udo,
+      uv
+    )
   const dot = dev.run(
     `attentionBackward.rowDot:${key}`,
     () => ({
@@ -296,29 +394,40 @@ export const attentionBackward = (dev: Device) =>
     dot,
     1 / Math.sqrt(hd)
   )
-  const gq = dev.run(
-    `attentionBackward.dq:${key}`,
-    () => ({
-      source: probsTimesVSource,
-      output: n,
-      constants: headConstants
-    }),
-    dS,
-    uk
-  )
-  const gk = dev.run(
-    `attentionBackward.dk:${key}`,
-    () => ({
-      source: transposedProbsTimesSource,
-      output: n,
-      constants: headConstants
-    }),
-    dS,
-    uq
-  )
+  const gq = packed
+    ? packedHead(
+      dev,
+      "attentionBackward.dq.packed",
+      probRows(dev, dS, dims, false),
+      alongPositions(dev, uk, dims),
+      dims
+    )
+    : dev.run(
+      `attentionBackward.dq:${key}`,
+      () => ({
+        source: probsTimesVSource,
+        output: n,
+        constants: headConstants
+      }),
+      dS,
+      uk
+    )
+  const gk = packed
+    ? packedHead(dev, "attentionBackward.dk.packed", probRows(dev, dS, dims, true), alongPositions(dev, uq, dims), dims)
+    : dev.run(
+      `attentionBackward.dk:${key}`,
+      () => ({
+        source: transposedProbsTimesSource,
+        output: n,
+        constants: headConstants
+      }),
+      dS,
+      uq
+    )
   dev.lap("compute")
-  dev.read(gq, n, dq)
-  dev.read(gk, n, dk)
-  dev.read(gv, n, dv)
+  store.output(dq, gq, n)
+  store.output(dk, gk, n)
+  store.output(dv, gv, n)
   dev.lap("readback")
+  dev.end()
 }

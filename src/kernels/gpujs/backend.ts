@@ -3,24 +3,33 @@
  *
  * On the device (float32 arrays): matmul (all transpose variants, accumulate), add, mul, scale,
  * addInPlace, silu, siluBackward, softmax, rmsnorm, rmsnormBackward, rope, attention,
- * attentionBackward, crossEntropy, adamw, sgd.
- * Delegated to the cpu backend: embedding and embeddingBackward (a gather and an ordered
- * scatter-add — memory-bound, nothing to gain from a round trip), sumSquares (its contract is a
- * float64 accumulation), every call with a Float64Array operand (gradient checks need double
+ * attentionBackward, crossEntropy, adamw, sgd; in headless GL, where tensors stay on the device,
+ * also embedding, embeddingBackward and sumSquares (summed in float32, one value read back). In the
+ * webasm and cpu modes, which have no device to stay on, those three are the cpu backend's (a
+ * gather, an ordered scatter-add and a float64 sum gain nothing from a gpu.js kernel there).
+ * Delegated to the cpu backend: every call with a Float64Array operand (gradient checks need double
  * precision, which WebGL does not have), and calls with an empty output (gpu.js cannot create a
- * zero-sized kernel). Every call is checked first with the cpu backend's checks (checks.ts), so
- * both backends reject the same calls with the same error.
+ * zero-sized kernel); operands living on the device are brought back for them (hostDelegate.ts).
+ * Every call is checked first with the cpu backend's checks (checks.ts), so both backends reject
+ * the same calls with the same error.
+ *
+ * Tensors allocated from `storage` stay on the device between calls in headless GL (residency.ts):
+ * a step uploads its token ids and reads back its loss and norms, nothing else.
  */
 import type { FloatArray } from "../../tensor/tensor.ts"
 import * as check from "../checks.ts"
 import type { KernelsShape } from "../KernelsShape.ts"
-import { hostStorage } from "../TensorStorage.ts"
 import * as att from "./attention.ts"
 import { crossEntropy } from "./crossEntropy.ts"
 import type { Device } from "./device.ts"
 import * as ew from "./elementwise.ts"
+import { embedding, embeddingBackward } from "./embedding.ts"
+import { onHost } from "./hostDelegate.ts"
+import { makeIntOperands } from "./intOperands.ts"
 import { matmul } from "./matmul.ts"
 import { adamw, sgd } from "./optimizers.ts"
+import { sumSquares } from "./reduce.ts"
+import { makeGpujsStorage } from "./residency.ts"
 import { rmsnorm, rmsnormBackward } from "./rmsnorm.ts"
 import { rope } from "./rope.ts"
 import { softmax } from "./softmax.ts"
@@ -45,34 +54,41 @@ export const deviceKernelNames = [
   "sgd"
 ] as const
 
+/** Families that run on the cpu backend except in headless GL (and always for float64 or an empty shape). */
 export const delegatedKernelNames = ["embedding", "embeddingBackward", "sumSquares"] as const
 
 const f32 = (...xs: ReadonlyArray<FloatArray>): boolean => xs.every((x) => x instanceof Float32Array)
 
 /** Builds the gpujs kernels over `dev`, with `cpu` as the delegate. `mode` reports what runs. */
-export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
+export const makeBackend = (dev: Device, cpuKernels: KernelsShape): KernelsShape => {
+  const store = makeGpujsStorage(dev)
+  const cpu = onHost(cpuKernels, store)
+  const ints = makeIntOperands(dev)
   const g = {
-    matmul: matmul(dev),
-    add: ew.add(dev),
-    mul: ew.mul(dev),
-    scale: ew.scale(dev),
-    addInPlace: ew.addInPlace(dev),
-    silu: ew.silu(dev),
-    siluBackward: ew.siluBackward(dev),
-    softmax: softmax(dev),
-    rmsnorm: rmsnorm(dev),
-    rmsnormBackward: rmsnormBackward(dev),
-    rope: rope(dev),
-    attention: att.attention(dev),
-    attentionBackward: att.attentionBackward(dev),
-    crossEntropy: crossEntropy(dev),
-    adamw: adamw(dev),
-    sgd: sgd(dev)
+    matmul: matmul(dev, store),
+    add: ew.add(dev, store),
+    mul: ew.mul(dev, store),
+    scale: ew.scale(dev, store),
+    addInPlace: ew.addInPlace(dev, store),
+    silu: ew.silu(dev, store),
+    siluBackward: ew.siluBackward(dev, store),
+    softmax: softmax(dev, store),
+    rmsnorm: rmsnorm(dev, store),
+    rmsnormBackward: rmsnormBackward(dev, store),
+    rope: rope(dev, store),
+    attention: att.attention(dev, store),
+    attentionBackward: att.attentionBackward(dev, store),
+    crossEntropy: crossEntropy(dev, store, ints),
+    embedding: embedding(dev, store, ints),
+    embeddingBackward: embeddingBackward(dev, store, ints),
+    sumSquares: sumSquares(dev, store),
+    adamw: adamw(dev, store),
+    sgd: sgd(dev, store)
   }
   return {
     backend: "gpujs",
-    // Operands travel to the device per call, so tensors stay on the JavaScript heap.
-    storage: hostStorage,
+    // Tensors allocated here stay on the device between kernels (headless GL; see residency.ts).
+    storage: store,
     get mode() {
       return dev.fallbacks.length === 0 ? dev.mode : `${dev.mode} (cpu fallback in ${dev.fallbacks.length} kernels)`
     },
@@ -181,8 +197,18 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
         hd
       )
     },
-    embedding: (table, ids, out, dim) => cpu.embedding(table, ids, out, dim),
-    embeddingBackward: (dOut, ids, dTable, dim) => cpu.embeddingBackward(dOut, ids, dTable, dim),
+    embedding(table, ids, out, dim) {
+      check.embedding(table, ids, out, dim)
+      if (out.length === 0 || !dev.resident || !f32(table, out)) return cpu.embedding(table, ids, out, dim)
+      g.embedding(table as Float32Array, ids, out as Float32Array, dim)
+    },
+    embeddingBackward(dOut, ids, dTable, dim) {
+      check.embeddingBackward(dOut, ids, dTable, dim)
+      if (dTable.length === 0 || ids.length === 0 || !dev.resident || !f32(dOut, dTable)) {
+        return cpu.embeddingBackward(dOut, ids, dTable, dim)
+      }
+      g.embeddingBackward(dOut as Float32Array, ids, dTable as Float32Array, dim)
+    },
     crossEntropy(logits, targets, dLogits, rows, vocab, gradScale) {
       check.crossEntropy(logits, targets, dLogits, rows, vocab)
       if (rows * vocab === 0 || !f32(logits, dLogits)) {
@@ -195,7 +221,7 @@ export const makeBackend = (dev: Device, cpu: KernelsShape): KernelsShape => {
       if (rows * cols === 0 || !f32(x, out)) return cpu.softmax(x, out, rows, cols)
       g.softmax(x as Float32Array, out as Float32Array, rows, cols)
     },
-    sumSquares: (x) => cpu.sumSquares(x),
+    sumSquares: (x) => x.length === 0 || !dev.resident || !f32(x) ? cpu.sumSquares(x) : g.sumSquares(x as Float32Array),
     adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) {
       check.adamw(param, grad, m, v)
       if (param.length === 0 || !f32(param, grad, m, v)) {

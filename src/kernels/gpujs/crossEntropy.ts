@@ -1,9 +1,12 @@
 /**
  * Softmax cross-entropy on the device: row statistics, per-row losses and the logits gradient
- * from one upload of the logits. The per-row losses are summed on the host in float64, as the
- * interface requires.
+ * from the logits where they are. The per-row losses are summed on the device (float32, in √rows
+ * chunks; see reduce.ts), so one value crosses back per call.
  */
 import type { Device } from "./device.ts"
+import type { IntOperands } from "./intOperands.ts"
+import { sumOnDevice } from "./reduce.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { rowStatsOnDevice } from "./softmax.ts"
 import { idiv, kernelSource } from "./source.ts"
 
@@ -28,7 +31,7 @@ export const dLogitsSource = kernelSource(
   return g * gradScale;`
 )
 
-export const crossEntropy = (dev: Device) =>
+export const crossEntropy = (dev: Device, store: GpujsStorage, ints: IntOperands) =>
 (
   logits: Float32Array,
   targets: Int32Array,
@@ -38,12 +41,10 @@ export const crossEntropy = (dev: Device) =>
   gradScale: number
 ): number => {
   const n = rows * vocab
-  // Device arrays hold floats; ids below 2^24 (see MAX_DEVICE_ELEMENTS) are exact in float32.
-  const t = new Float32Array(targets.subarray(0, rows))
   const shape = `${rows}x${vocab}`
   dev.begin()
-  const dl = dev.upload(logits, n)
-  const dt = dev.upload(t)
+  const dl = store.input(logits, n)
+  const dt = ints.input(targets.length === rows ? targets : targets.subarray(0, rows))
   dev.lap("upload")
   const { max, sum } = rowStatsOnDevice(dev, "crossEntropy", dl, rows, vocab)
   const loss = dev.run(
@@ -72,10 +73,10 @@ export const crossEntropy = (dev: Device) =>
     gradScale
   )
   dev.lap("compute")
-  const losses = dev.readNew(loss, rows)
-  dev.read(grad, n, dLogits)
+  // The per-row losses are summed on the device: one value comes back, not one per row.
+  const total = dev.readNew(sumOnDevice(dev, loss, rows, false), 1)[0]!
+  store.output(dLogits, grad, n)
   dev.lap("readback")
-  let total = 0
-  for (let r = 0; r < rows; r++) total += losses[r]
+  dev.end()
   return total
 }

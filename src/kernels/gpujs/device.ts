@@ -23,6 +23,11 @@ export interface KernelSpec {
   readonly output: number
   /** Compile-time integers: shapes, loop bounds. */
   readonly constants: Readonly<Record<string, number>>
+  /**
+   * "Array(4)": each thread returns four floats, one texel; a kernel taking the result indexes it
+   * by texel and gets all four in one fetch (matmul's packed operands).
+   */
+  readonly returnType?: "Array(4)"
 }
 
 export type Stage = "upload" | "compute" | "readback"
@@ -69,8 +74,24 @@ export class Device {
   private profiling: StageTimes | undefined
   private lapStart = 0
   private counting: Traffic | undefined
+  /** Textures the current op's runs returned and nothing has adopted yet: deleted at `end()`. */
+  private readonly temporaries: Array<DeviceArray> = []
+  private live = 0
+  /**
+   * Whether device arrays are textures that outlive the op that made them (headless GL): tensors
+   * can then stay on the device between kernels (see residency.ts). In the webasm and cpu modes a
+   * "device" array is a host array already, so results are copied out at once as before.
+   */
+  readonly resident: boolean
 
-  constructor(readonly gpu: GPU, readonly mode: GpujsRunMode) {}
+  constructor(readonly gpu: GPU, readonly mode: GpujsRunMode) {
+    this.resident = mode === "headlessgl"
+  }
+
+  /** Textures handed out by runs and not yet deleted: the tensors' own plus any op's in flight. */
+  get liveTextures(): number {
+    return this.live
+  }
 
   /** Number of distinct compiled kernels (one per family, variant and shape). */
   get compiledCount(): number {
@@ -91,11 +112,18 @@ export class Device {
         constants: s.constants,
         loopMaxIterations: loopMax,
         pipeline: true,
-        immutable: false,
+        // Immutable: every run returns a texture of its own (gpu.js renders into a fresh one while
+        // an earlier result is still held), so a result can become a tensor's value on the device
+        // and survive the next run of the same kernel. A result nobody holds any more is deleted
+        // (`free`), after which the kernel renders into its own texture again: no growth.
+        immutable: this.resident,
         precision: "single",
-        // Four floats per texel: a quarter of the texture memory and readback bandwidth.
-        optimizeFloatMemory: true,
-        tactic: "precision"
+        // One float per texel. Packing four (optimizeFloatMemory) saves texture memory, but every
+        // fetch then selects a channel after an extra integer division, which costs more in a
+        // software rasteriser than the memory is worth now that tensors rarely cross back.
+        optimizeFloatMemory: false,
+        tactic: "precision",
+        ...(s.returnType === undefined ? {} : { returnType: s.returnType })
       }
       k = this.gpu.createKernel(s.source, settings)
       this.kernels.set(key, k)
@@ -107,6 +135,10 @@ export class Device {
   run(key: string, spec: () => KernelSpec, ...args: Array<KernelVariable>): DeviceArray {
     const k = this.kernel(key, spec)
     const result = k(...args) as DeviceArray
+    if (this.resident) {
+      this.live += 1
+      this.temporaries.push(result)
+    }
     if (this.counting !== undefined) this.counting.launches += 1
     if (!this.checked.has(key)) {
       this.checked.add(key)
@@ -140,6 +172,29 @@ export class Device {
     // In the webasm and cpu modes "device" arrays are plain arrays: no copy needed.
     if (this.mode !== "headlessgl") return data as DeviceArray
     return this.run(`${slot}:${data.length}`, () => ({ source: IDENTITY, output: data.length, constants: {} }), data)
+  }
+
+  /**
+   * Takes `texture`, a result of the current op, out of the op's temporaries: the caller now owns
+   * it (a tensor's value, a table kept across calls) and frees it when done.
+   */
+  adopt(texture: DeviceArray): DeviceArray {
+    const at = this.temporaries.lastIndexOf(texture)
+    if (at >= 0) this.temporaries.splice(at, 1)
+    return texture
+  }
+
+  /** Deletes a texture a run returned (a no-op for the host arrays of the webasm and cpu modes). */
+  free(texture: DeviceArray): void {
+    if (!this.resident || !hasDelete(texture)) return
+    texture.delete()
+    this.live -= 1
+  }
+
+  /** Marks the end of an op: deletes the textures it made that nothing adopted. */
+  end(): void {
+    for (const t of this.temporaries) this.free(t)
+    this.temporaries.length = 0
   }
 
   /** Copies the first `n` values of a device array into `dst` (converting to f64 if needed). */
@@ -193,6 +248,7 @@ export class Device {
 
   /** Marks the start of an op: resets the upload pool, and starts the first stage's clock if profiling. */
   begin(): void {
+    this.end()
     this.uploadsInOp.clear()
     if (this.profiling) this.lapStart = performance.now()
   }
@@ -206,6 +262,9 @@ export class Device {
     this.lapStart = now
   }
 }
+
+const hasDelete = (x: unknown): x is { delete(): void } =>
+  typeof x === "object" && x !== null && typeof (x as { delete?: unknown }).delete === "function"
 
 const hasToArray = (x: unknown): x is { toArray(): unknown } =>
   typeof x === "object" && x !== null && typeof (x as { toArray?: unknown }).toArray === "function"

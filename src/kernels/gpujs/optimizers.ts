@@ -5,6 +5,7 @@
  * uniforms, so no kernel is recompiled as the step advances.
  */
 import type { Device } from "./device.ts"
+import type { GpujsStorage } from "./residency.ts"
 
 export const adamMomentSource =
   "function (m, g, beta1) { const i = this.thread.x; return beta1 * m[i] + (1 - beta1) * g[i]; }"
@@ -37,7 +38,7 @@ export const sgdParamSource = `function (p, g, buf, lr, momentum, weightDecay, n
   return p[i] - lr * buf[i];
 }`
 
-export const adamw = (dev: Device) =>
+export const adamw = (dev: Device, store: GpujsStorage) =>
 (
   param: Float32Array,
   grad: Float32Array,
@@ -54,10 +55,10 @@ export const adamw = (dev: Device) =>
   const bc1 = 1 - Math.pow(beta1, step)
   const bc2 = 1 - Math.pow(beta2, step)
   dev.begin()
-  const up = dev.upload(param)
-  const ug = dev.upload(grad, n)
-  const um = dev.upload(m, n)
-  const uv = dev.upload(v, n)
+  const up = store.input(param, param.length)
+  const ug = store.input(grad, n)
+  const um = store.input(m, n)
+  const uv = store.input(v, n)
   dev.lap("upload")
   const m2 = dev.run(`adamw.m:${n}`, () => ({ source: adamMomentSource, output: n, constants: {} }), um, ug, beta1)
   const v2 = dev.run(`adamw.v:${n}`, () => ({ source: adamVarianceSource, output: n, constants: {} }), uv, ug, beta2)
@@ -74,13 +75,14 @@ export const adamw = (dev: Device) =>
     bc2
   )
   dev.lap("compute")
-  dev.read(p2, n, param)
-  dev.read(m2, n, m)
-  dev.read(v2, n, v)
+  store.output(param, p2, n)
+  store.output(m, m2, n)
+  store.output(v, v2, n)
   dev.lap("readback")
+  dev.end()
 }
 
-export const sgd = (dev: Device) =>
+export const sgd = (dev: Device, store: GpujsStorage) =>
 (
   param: Float32Array,
   grad: Float32Array,
@@ -93,9 +95,9 @@ export const sgd = (dev: Device) =>
 ): void => {
   const n = param.length
   dev.begin()
-  const up = dev.upload(param)
-  const ug = dev.upload(grad, n)
-  const ub = dev.upload(buf, n)
+  const up = store.input(param, param.length)
+  const ug = store.input(grad, n)
+  const ub = store.input(buf, n)
   dev.lap("upload")
   const b2 = dev.run(
     `sgd.buf:${n}`,
@@ -119,8 +121,9 @@ export const sgd = (dev: Device) =>
     nesterov ? 1 : 0
   )
   dev.lap("compute")
-  dev.read(p2, n, param)
+  store.output(param, p2, n)
   // Without momentum there is no buffer (PyTorch keeps none): leave it untouched.
-  if (momentum !== 0) dev.read(b2, n, buf)
+  if (momentum !== 0) store.output(buf, b2, n)
   dev.lap("readback")
+  dev.end()
 }

@@ -6,6 +6,7 @@
  * `dw[c] += Σ_r dy[r,c]·x[r,c]·rstd[r]` (a column sum, chunked over rows).
  */
 import type { Device } from "./device.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
 
 export const rstdSource = kernelSource(
@@ -62,7 +63,7 @@ export const dwSource = kernelSource(
   return dwIn[c] + s;`
 )
 
-export const rmsnorm = (dev: Device) =>
+export const rmsnorm = (dev: Device, store: GpujsStorage) =>
 (
   x: Float32Array,
   w: Float32Array,
@@ -75,8 +76,8 @@ export const rmsnorm = (dev: Device) =>
   const n = rows * dim
   const shape = `${rows}x${dim}`
   dev.begin()
-  const ux = dev.upload(x, n)
-  const uw = dev.upload(w, dim)
+  const ux = store.input(x, n)
+  const uw = store.input(w, dim)
   dev.lap("upload")
   const s = dev.run(
     `rmsnorm.rstd:${shape}`,
@@ -100,12 +101,13 @@ export const rmsnorm = (dev: Device) =>
     s
   )
   dev.lap("compute")
-  dev.read(y, n, out)
-  dev.read(s, rows, rstd)
+  store.output(out, y, n)
+  store.output(rstd, s, rows)
   dev.lap("readback")
+  dev.end()
 }
 
-export const rmsnormBackward = (dev: Device) =>
+export const rmsnormBackward = (dev: Device, store: GpujsStorage) =>
 (
   x: Float32Array,
   w: Float32Array,
@@ -120,12 +122,12 @@ export const rmsnormBackward = (dev: Device) =>
   const n = rows * dim
   const shape = `${rows}x${dim}`
   dev.begin()
-  const ux = dev.upload(x, n)
-  const uw = dev.upload(w, dim)
-  const us = dev.upload(rstd, rows)
-  const udy = dev.upload(dy, n)
-  const udw = dev.upload(dw, dim)
-  const udx = accumulate ? dev.upload(dx, n) : undefined
+  const ux = store.input(x, n)
+  const uw = store.input(w, dim)
+  const us = store.input(rstd, rows)
+  const udy = store.input(dy, n)
+  const udw = store.input(dw, dim)
+  const udx = accumulate ? store.input(dx, n) : undefined
   dev.lap("upload")
   const dot = dev.run(
     `rmsnormBackward.rowDot:${shape}`,
@@ -156,7 +158,8 @@ export const rmsnormBackward = (dev: Device) =>
     udw
   )
   dev.lap("compute")
-  dev.read(gx, n, dx)
-  dev.read(gw, dim, dw)
+  store.output(dx, gx, n)
+  store.output(dw, gw, dim)
   dev.lap("readback")
+  dev.end()
 }

@@ -5,6 +5,7 @@
  */
 import { fillRopeTables } from "../ropeTables.ts"
 import type { Device, DeviceArray } from "./device.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { idiv, kernelSource } from "./source.ts"
 
 export const ropeSource = kernelSource(
@@ -27,7 +28,7 @@ export const ropeSource = kernelSource(
   return x0 * sn + x1 * cs;`
 )
 
-export const rope = (dev: Device) => {
+export const rope = (dev: Device, store: GpujsStorage) => {
   const tables = new Map<string, { cos: DeviceArray; sin: DeviceArray }>()
   return (
     x: Float32Array,
@@ -47,10 +48,14 @@ export const rope = (dev: Device) => {
       const cos = new Float32Array(T * hd / 2)
       const sin = new Float32Array(T * hd / 2)
       fillRopeTables(cos, sin, T, hd, theta)
-      table = { cos: dev.uploadTo(`rope.cos:${tableKey}`, cos), sin: dev.uploadTo(`rope.sin:${tableKey}`, sin) }
+      // Kept for the backend's lifetime: one pair per (T, hd, θ).
+      table = {
+        cos: dev.adopt(dev.uploadTo(`rope.cos:${tableKey}`, cos)),
+        sin: dev.adopt(dev.uploadTo(`rope.sin:${tableKey}`, sin))
+      }
       tables.set(tableKey, table)
     }
-    const ux = dev.upload(x, n)
+    const ux = store.input(x, n)
     dev.lap("upload")
     const r = dev.run(
       `rope:${rows}x${T}x${H}x${hd}`,
@@ -65,7 +70,8 @@ export const rope = (dev: Device) => {
       inverse ? -1 : 1
     )
     dev.lap("compute")
-    dev.read(r, n, out)
+    store.output(out, r, n)
     dev.lap("readback")
+    dev.end()
   }
 }

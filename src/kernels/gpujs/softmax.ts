@@ -3,6 +3,7 @@
  * `exp(x − max)`, then the normalised values. Shared with cross-entropy.
  */
 import type { Device, DeviceArray } from "./device.ts"
+import type { GpujsStorage } from "./residency.ts"
 import { chunkedSum, idiv, kernelSource, sumConstants } from "./source.ts"
 
 export const rowMaxSource = kernelSource(
@@ -75,13 +76,15 @@ export const softmaxOnDevice = (dev: Device, x: DeviceArray, rows: number, cols:
   )
 }
 
-export const softmax = (dev: Device) => (x: Float32Array, out: Float32Array, rows: number, cols: number): void => {
-  const n = rows * cols
-  dev.begin()
-  const dx = dev.upload(x, n)
-  dev.lap("upload")
-  const r = softmaxOnDevice(dev, dx, rows, cols)
-  dev.lap("compute")
-  dev.read(r, n, out)
-  dev.lap("readback")
-}
+export const softmax =
+  (dev: Device, store: GpujsStorage) => (x: Float32Array, out: Float32Array, rows: number, cols: number): void => {
+    const n = rows * cols
+    dev.begin()
+    const dx = store.input(x, n)
+    dev.lap("upload")
+    const r = softmaxOnDevice(dev, dx, rows, cols)
+    dev.lap("compute")
+    store.output(out, r, n)
+    dev.lap("readback")
+    dev.end()
+  }

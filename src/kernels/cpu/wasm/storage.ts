@@ -115,6 +115,11 @@ export const makeWasmStorage = (memory: SharedWasmMemory = sharedMemory(1, MAX_P
       free.set(capacity, list)
     },
     read: (x) => x,
+    // The kernels work on this memory in place: the host's copy is the only one.
+    written: () => undefined,
+    fill: (x, value) => {
+      x.fill(value)
+    },
     view: (byteOffset, n, capacity = padded(n)) => register(byteOffset, n, capacity),
     readable: (x, floats) => {
       if (!buffers.has(x.buffer)) {
